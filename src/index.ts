@@ -1,0 +1,24 @@
+/**
+ * BlazeDB core engine: values, the BlazeBinary codec, the hybrid logical clock, device
+ * identity, field-level ops and the CRDT replica.
+ *
+ * Usage:
+ *   import { Replica, HybridClock, generateIdentity, systemClock, cryptoRandom, encodeBatch } from 'blazedb';
+ *   const { nodeId } = generateIdentity(cryptoRandom);
+ *   const replica = new Replica({ nodeId, clock: new HybridClock({ wallClock: systemClock }) });
+ *   const op = replica.insert('bugs', 'bug-1', { title: 'Login broken', priority: 5 });
+ *   const bytes = encodeBatch([op]); // to another replica, which calls replica.apply(op)
+ */
+export { type ClockSkewEvent, DEFAULT_MAX_DRIFT_MS, type HlcTime, HybridClock, type HybridClockInit } from './clock/hlc.ts';
+export { compareStamps, type Stamp } from './clock/stamp.ts';
+export { compressBlock, decodeBatch, decodeOp, decodeValue, decompressBlock, encodeBatch, encodeOp, encodeValue } from './codec/index.ts';
+export { BlazeError, DecodeError, IdentityReusedError, StrategyMismatchError, ValidationError } from './errors.ts';
+export { generateIdentity, type Identity, identityFromSeed, nodeIdFromPublicKey } from './identity/identity.ts';
+export { isNodeId, type NodeId } from './identity/node-id.ts';
+export type { AddOp, Dot, FieldOp, IncOp, MvSetOp, Op, OpKind, RemoveOp, SetOp, Strategy } from './ops/op.ts';
+export { cryptoRandom, realScheduler, systemClock } from './platform/index.ts';
+export { type Conflict, Replica, type ReplicaInit, SCHEMA_COLLECTION, VersionVector } from './replica/index.ts';
+export type { Cancel, Random, Scheduler, WallClock } from './runtime.ts';
+export { SeededRandom } from './util/prng.ts';
+export { validateValue } from './values/validate.ts';
+export { RecordRef, type Value, valuesEqual } from './values/value.ts';

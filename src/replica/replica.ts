@@ -1,0 +1,288 @@
+/**
+ * The replica: applies ops idempotently with per-field CRDT merge, tracks the version vector,
+ * and turns local writes into ops. Any set of ops applied in any order, with any duplicates,
+ * gives the same state. In memory; the store persists what it produces.
+ */
+import type { HybridClock } from '../clock/hlc.ts';
+import { compareStamps } from '../clock/stamp.ts';
+import { valueKey } from '../codec/value-key.ts';
+import { IdentityReusedError, StrategyMismatchError, ValidationError } from '../errors.ts';
+import type { NodeId } from '../identity/node-id.ts';
+import type { FieldOp, Op, OpKind, Strategy } from '../ops/op.ts';
+import { validateName, validateRecordId, validateValue } from '../values/validate.ts';
+import type { Value, ValueMap } from '../values/value.ts';
+import { FieldState } from './field-state.ts';
+import { type Conflict, RecordState } from './record-state.ts';
+import { VersionVector } from './version-vector.ts';
+
+/** System collection holding field strategy declarations: record id = collection name. */
+export const SCHEMA_COLLECTION = '_schema';
+const STRATEGIES: readonly Strategy[] = ['lww', 'mv', 'counter', 'set'];
+
+export interface ReplicaInit {
+  nodeId: NodeId;
+  clock: HybridClock;
+  /** The last sequence number this node already used (after a restart). */
+  lastSeq?: number;
+}
+
+export class Replica {
+  #nodeId: NodeId;
+  readonly #clock: HybridClock;
+  #seq: number;
+  /** Highest seq of our own id that another replica holds, when above ours (identity reused). */
+  #reusedAt = 0;
+  readonly version = new VersionVector();
+  readonly #collections = new Map<string, Map<string, RecordState>>();
+  readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
+
+  constructor(init: ReplicaInit) {
+    this.#nodeId = init.nodeId;
+    this.#clock = init.clock;
+    this.#seq = init.lastSeq ?? 0;
+  }
+
+  get nodeId(): NodeId {
+    return this.#nodeId;
+  }
+
+  /** The last sequence number this node used. */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /** True when another replica holds ops of this node id beyond this store's own. */
+  get identityReused(): boolean {
+    return this.#reusedAt > 0;
+  }
+
+  // ---- merging ----
+
+  /** Applies an op; returns false (and changes nothing) if it was applied before. */
+  apply(op: Op): boolean {
+    if (this.version.has(op.node, op.seq)) return false;
+    if (op.node === this.#nodeId) {
+      if (op.seq > this.#seq) this.#reusedAt = Math.max(this.#reusedAt, op.seq);
+    } else {
+      this.#clock.observe(op, op.node);
+    }
+    const record = this.#recordFor(op.collection, op.record);
+    switch (op.kind) {
+      case 'insert':
+        if (record.insert === undefined || compareStamps(op, record.insert) > 0) record.insert = op;
+        break;
+      case 'delete':
+        if (record.tombstone === undefined || compareStamps(op, record.tombstone) > 0) record.tombstone = op;
+        break;
+    }
+    for (const f of op.fields) {
+      let field = record.fields.get(f.field);
+      if (field === undefined) {
+        field = new FieldState();
+        record.fields.set(f.field, field);
+      }
+      const key = f.type === 'add' || f.type === 'remove' ? valueKey(f.value) : undefined;
+      field.apply(op, f, this.#seen, key);
+    }
+    this.version.add(op.node, op.seq);
+    return true;
+  }
+
+  /** Records that a peer holds `seq` of `node` (from its version vector): detects identity reuse. */
+  noteRemoteSeq(node: NodeId, seq: number): void {
+    if (node === this.#nodeId && seq > this.#seq) this.#reusedAt = Math.max(this.#reusedAt, seq);
+  }
+
+  /** Takes a new node id after `identityReused`; later local ops are issued under it from seq 1. */
+  adoptIdentity(nodeId: NodeId): void {
+    this.#nodeId = nodeId;
+    this.#seq = this.version.highest(nodeId);
+    this.#reusedAt = 0;
+  }
+
+  // ---- reading ----
+
+  get(collection: string, id: string): Record<string, Value> | undefined {
+    return this.#collections.get(collection)?.get(id)?.view();
+  }
+
+  /** Ids of the records that currently exist in `collection`, in no particular order. */
+  *ids(collection: string): IterableIterator<string> {
+    for (const [id, record] of this.#collections.get(collection) ?? []) if (record.visible) yield id;
+  }
+
+  collections(): string[] {
+    return [...this.#collections.keys()];
+  }
+
+  conflicts(collection: string, id: string): Conflict[] {
+    return this.#collections.get(collection)?.get(id)?.conflicts() ?? [];
+  }
+
+  /** The merge state of a record (for the store and for tests), if any op touched it. */
+  recordState(collection: string, id: string): RecordState | undefined {
+    return this.#collections.get(collection)?.get(id);
+  }
+
+  /** The declared strategy of a field, if the collection declares one. */
+  strategyOf(collection: string, field: string): Strategy | undefined {
+    const declared = this.get(SCHEMA_COLLECTION, collection)?.[field];
+    return STRATEGIES.includes(declared as Strategy) ? (declared as Strategy) : undefined;
+  }
+
+  // ---- local writes: each builds one op, applies it, and returns it ----
+
+  insert(collection: string, id: string, fields: ValueMap): Op {
+    checkTarget(collection, id);
+    const ops: FieldOp[] = [];
+    for (const [field, value] of entriesOf(fields)) {
+      const strategy = this.strategyOf(collection, field) ?? 'lww';
+      ops.push(...this.#initialFieldOps(collection, id, field, value, strategy));
+    }
+    return this.#commit(collection, id, 'insert', ops);
+  }
+
+  update(collection: string, id: string, fields: ValueMap): Op {
+    checkTarget(collection, id);
+    const ops: FieldOp[] = [];
+    for (const [field, value] of entriesOf(fields)) {
+      const strategy = this.strategyOf(collection, field) ?? 'lww';
+      if (strategy === 'lww') ops.push({ type: 'set', field, value });
+      else if (strategy === 'mv') ops.push({ type: 'mvset', field, value, observed: this.#mvDots(collection, id, field) });
+      else throw new StrategyMismatchError(collection, field, strategy, 'set');
+    }
+    if (ops.length === 0) throw new ValidationError('fields', 'an update changes at least one field');
+    return this.#commit(collection, id, 'update', ops);
+  }
+
+  delete(collection: string, id: string): Op {
+    checkTarget(collection, id);
+    return this.#commit(collection, id, 'delete', []);
+  }
+
+  increment(collection: string, id: string, field: string, delta: number): Op {
+    checkTarget(collection, id);
+    validateName(field, 'field', 'field name');
+    if (!Number.isSafeInteger(delta)) throw new ValidationError(field, 'a counter increment is a safe integer');
+    this.#expectStrategy(collection, field, 'counter', 'inc');
+    return this.#commit(collection, id, 'update', [{ type: 'inc', field, delta }]);
+  }
+
+  addToSet(collection: string, id: string, field: string, value: Value): Op {
+    checkTarget(collection, id);
+    validateName(field, 'field', 'field name');
+    validateValue(value, field);
+    this.#expectStrategy(collection, field, 'set', 'add');
+    return this.#commit(collection, id, 'update', [{ type: 'add', field, value }]);
+  }
+
+  removeFromSet(collection: string, id: string, field: string, value: Value): Op {
+    checkTarget(collection, id);
+    validateName(field, 'field', 'field name');
+    validateValue(value, field);
+    this.#expectStrategy(collection, field, 'set', 'remove');
+    const observed = this.recordState(collection, id)?.fields.get(field)?.elementDots(valueKey(value)) ?? [];
+    return this.#commit(collection, id, 'update', [{ type: 'remove', field, value, observed }]);
+  }
+
+  /** Settles a multi-value field: one value, replacing every value it has now. */
+  resolve(collection: string, id: string, field: string, value: Value): Op {
+    checkTarget(collection, id);
+    validateName(field, 'field', 'field name');
+    validateValue(value, field);
+    this.#expectStrategy(collection, field, 'mv', 'mvset');
+    const observed = this.#mvDots(collection, id, field);
+    return this.#commit(collection, id, 'update', [{ type: 'mvset', field, value, observed }]);
+  }
+
+  /** Declares merge strategies for fields of a collection. Declarations replicate like data. */
+  declare(collection: string, strategies: Readonly<Record<string, Strategy>>): Op {
+    checkTarget(collection, collection);
+    const ops: FieldOp[] = [];
+    for (const [field, strategy] of entriesOf(strategies)) {
+      if (!STRATEGIES.includes(strategy)) {
+        throw new ValidationError(field, `unknown strategy '${String(strategy)}' (one of ${STRATEGIES.join(', ')})`);
+      }
+      ops.push({ type: 'set', field, value: strategy });
+    }
+    const exists = this.get(SCHEMA_COLLECTION, collection) !== undefined;
+    return this.#commit(SCHEMA_COLLECTION, collection, exists ? 'update' : 'insert', ops);
+  }
+
+  #initialFieldOps(collection: string, id: string, field: string, value: Value, strategy: Strategy): FieldOp[] {
+    switch (strategy) {
+      case 'lww':
+        return [{ type: 'set', field, value }];
+      case 'mv':
+        return [{ type: 'mvset', field, value, observed: this.#mvDots(collection, id, field) }];
+      case 'counter':
+        if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+          throw new ValidationError(field, 'a counter field starts from a safe integer');
+        }
+        return [{ type: 'inc', field, delta: value }];
+      case 'set': {
+        if (!Array.isArray(value)) throw new ValidationError(field, 'a set field starts from an array');
+        const seen = new Set<string>();
+        const ops: FieldOp[] = [];
+        for (const element of value as Value[]) {
+          const key = valueKey(element);
+          if (!seen.has(key)) ops.push({ type: 'add', field, value: element });
+          seen.add(key);
+        }
+        return ops;
+      }
+    }
+  }
+
+  #mvDots(collection: string, id: string, field: string) {
+    return this.recordState(collection, id)?.fields.get(field)?.mvDots() ?? [];
+  }
+
+  #expectStrategy(collection: string, field: string, strategy: Strategy, attempted: string): void {
+    const declared = this.strategyOf(collection, field);
+    if (declared !== undefined && declared !== strategy) {
+      throw new StrategyMismatchError(collection, field, declared, attempted);
+    }
+  }
+
+  #commit(collection: string, record: string, kind: OpKind, fields: FieldOp[]): Op {
+    if (this.#reusedAt > 0) throw new IdentityReusedError(this.#nodeId, this.#seq, this.#reusedAt);
+    const { wall, counter } = this.#clock.now();
+    const op: Op = { node: this.#nodeId, seq: this.#seq + 1, wall, counter, collection, record, kind, fields };
+    this.#seq++;
+    this.apply(op);
+    return op;
+  }
+
+  #recordFor(collection: string, id: string): RecordState {
+    let records = this.#collections.get(collection);
+    if (records === undefined) {
+      records = new Map();
+      this.#collections.set(collection, records);
+    }
+    let record = records.get(id);
+    if (record === undefined) {
+      record = new RecordState();
+      records.set(id, record);
+    }
+    return record;
+  }
+}
+
+function checkTarget(collection: string, id: string): void {
+  validateName(collection, 'collection', 'collection name');
+  validateRecordId(id);
+}
+
+/** Validated field entries of a write. */
+function entriesOf<T>(fields: Readonly<Record<string, T>>): [string, T][] {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new ValidationError('fields', 'fields must be a plain object');
+  }
+  const entries = Object.entries(fields);
+  for (const [name, value] of entries) {
+    validateName(name, name, 'field name');
+    validateValue(value, name);
+  }
+  return entries;
+}

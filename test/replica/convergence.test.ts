@@ -1,0 +1,191 @@
+/**
+ * The convergence property: 2 to 5 replicas write random ops (every field kind, deletes
+ * included, concurrent first ops of different types on one field) on shared records while
+ * receiving each other's ops in random order, with duplicates and out of order per origin.
+ * After everyone has everything, all replicas are equal to each other and to a reference model
+ * computed straight from the op set, and counters equal the exact sum of their increments.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { compareStamps, type Stamp } from '../../src/clock/stamp.ts';
+import { valueKey } from '../../src/codec/value-key.ts';
+import type { FieldOp, Op } from '../../src/ops/op.ts';
+import type { Replica } from '../../src/replica/index.ts';
+import type { Value } from '../../src/values/value.ts';
+import { checkProperty } from '../helpers/property.ts';
+import { makeReplica, node, type TestReplica } from '../helpers/replicas.ts';
+
+const RECORDS = ['r1', 'r2', 'r3'];
+const FIELDS = ['f', 'g', 'h'];
+const ELEMENTS: Value[] = ['x', 'y', 3, { k: [1] }];
+
+type Step =
+  | { kind: 'write'; who: number; what: number; record: number; field: number; n: number }
+  | { kind: 'deliver'; who: number; pick: number }
+  | { kind: 'tick'; who: number; delta: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record(
+      {
+        kind: fc.constant('write' as const),
+        who: fc.nat(4),
+        what: fc.nat(8),
+        record: fc.nat(2),
+        field: fc.nat(2),
+        n: fc.integer({ min: -5, max: 9 }),
+      },
+      { noNullPrototype: true },
+    ),
+  },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('deliver' as const), who: fc.nat(4), pick: fc.nat() }, { noNullPrototype: true }) },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { kind: fc.constant('tick' as const), who: fc.nat(4), delta: fc.integer({ min: -50, max: 50 }) },
+      { noNullPrototype: true },
+    ),
+  },
+);
+
+/** One random local write; returns the op, or nothing when the replica refused it. */
+function write(r: Replica, step: Extract<Step, { kind: 'write' }>): Op | undefined {
+  const id = RECORDS[step.record] as string;
+  const field = FIELDS[step.field] as string;
+  const element = ELEMENTS[Math.abs(step.n) % ELEMENTS.length] as Value;
+  switch (step.what) {
+    case 0:
+      return r.insert('c', id, { [field]: step.n, other: `v${step.n}` });
+    case 1:
+    case 2:
+      return r.update('c', id, { [field]: step.n });
+    case 3:
+      return r.delete('c', id);
+    case 4:
+      return r.increment('c', id, field, step.n);
+    case 5:
+      return r.addToSet('c', id, field, element);
+    case 6:
+      return r.removeFromSet('c', id, field, element);
+    case 7:
+      return r.resolve('c', id, field, `mv${step.n}`);
+    default:
+      return r.insert('c', id, {});
+  }
+}
+
+// ---- reference model: the state defined directly by the set of ops ----
+
+interface Tagged {
+  op: Op;
+  f: FieldOp;
+  index: number;
+}
+
+const newer = (a: Tagged, b: Tagged) => compareStamps(a.op, b.op) || a.index - b.index;
+const afterTomb = (s: Stamp, tomb: Stamp | undefined) => tomb === undefined || compareStamps(s, tomb) > 0;
+const observedOf = (f: FieldOp) => ('observed' in f ? f.observed : []);
+const fieldValue = (f: FieldOp): Value => ('value' in f ? f.value : null);
+const dotIn = (op: Op, dots: readonly { node: string; seq: number }[]) => dots.some((d) => d.node === op.node && d.seq === op.seq);
+
+function modelRecord(ops: Op[]): { doc: Record<string, Value> | undefined; conflicts: Record<string, Value[]> } {
+  const maxOf = (kind: string) =>
+    ops.filter((o) => o.kind === kind).reduce<Op | undefined>((m, o) => (m && compareStamps(m, o) > 0 ? m : o), undefined);
+  const tomb = maxOf('delete');
+  const insert = maxOf('insert');
+  if (!insert || !afterTomb(insert, tomb)) return { doc: undefined, conflicts: {} };
+  const doc: Record<string, Value> = {};
+  const conflicts: Record<string, Value[]> = {};
+  const byField = new Map<string, Tagged[]>();
+  for (const op of ops) {
+    op.fields.forEach((f, index) => {
+      byField.set(f.field, [...(byField.get(f.field) ?? []), { op, f, index }]);
+    });
+  }
+  for (const [field, all] of byField) {
+    const latest = [...all].sort(newer).at(-1) as Tagged;
+    if (!afterTomb(latest.op, tomb)) continue;
+    const t = latest.f.type;
+    if (t === 'set') {
+      doc[field] = fieldValue(latest.f);
+    } else if (t === 'inc') {
+      doc[field] = all.filter((x) => x.f.type === 'inc' && afterTomb(x.op, tomb)).reduce((s, x) => s + ('delta' in x.f ? x.f.delta : 0), 0);
+    } else if (t === 'mvset') {
+      const writes = all.filter((x) => x.f.type === 'mvset');
+      const live = writes
+        .filter((w) => !writes.some((o) => dotIn(w.op, observedOf(o.f))))
+        .filter((w) => afterTomb(w.op, tomb))
+        .sort(newer)
+        .reverse();
+      if (live.length === 0) continue;
+      doc[field] = fieldValue((live[0] as Tagged).f);
+      if (live.length > 1) conflicts[field] = live.map((w) => fieldValue(w.f));
+    } else {
+      const removes = all.filter((x) => x.f.type === 'remove');
+      const present = new Map<string, Value>();
+      for (const add of all.filter((x) => x.f.type === 'add')) {
+        const value = fieldValue(add.f);
+        const key = valueKey(value);
+        const removed = removes.some((r) => valueKey(fieldValue(r.f)) === key && dotIn(add.op, observedOf(r.f)));
+        if (!removed && afterTomb(add.op, tomb)) present.set(key, value);
+      }
+      doc[field] = [...present.keys()].sort().map((k) => present.get(k) as Value);
+    }
+  }
+  return { doc, conflicts };
+}
+
+function replicaRecord(r: Replica, id: string) {
+  const conflicts: Record<string, Value[]> = {};
+  for (const c of r.conflicts('c', id)) conflicts[c.field] = [...c.values];
+  return { doc: r.get('c', id), conflicts };
+}
+
+describe('replica convergence', () => {
+  it('should converge to the op-set model for any delivery order with duplicates', () => {
+    checkProperty(
+      'replica convergence',
+      fc.property(
+        fc.integer({ min: 2, max: 5 }),
+        fc.array(stepArb, { minLength: 20, maxLength: 150, size: 'max' }),
+        fc.nat(),
+        (n, steps, finalSeed) => {
+          const replicas: TestReplica[] = Array.from({ length: n }, (_, i) =>
+            makeReplica(node('abcde'[i] as string), 1_800_000_000_000 + i * 3),
+          );
+          const log: Op[] = [];
+          for (const step of steps) {
+            const t = replicas[step.who % n] as TestReplica;
+            if (step.kind === 'tick') t.wall.time += step.delta;
+            else if (step.kind === 'deliver' && log.length > 0) t.replica.apply(log[step.pick % log.length] as Op);
+            else if (step.kind === 'write') {
+              const op = write(t.replica, step);
+              if (op) log.push(op);
+            }
+          }
+          // Everyone gets everything: a seeded shuffle of the log, every op twice.
+          let seed = finalSeed;
+          for (const t of replicas) {
+            const order = [...log, ...log];
+            for (let i = order.length - 1; i > 0; i--) {
+              seed = (seed * 1103515245 + 12345) % 2147483648;
+              const j = seed % (i + 1);
+              [order[i], order[j]] = [order[j] as Op, order[i] as Op];
+            }
+            for (const op of order) t.replica.apply(op);
+            assert.equal(t.replica.version.hasGaps(), false);
+          }
+          const first = (replicas[0] as TestReplica).replica;
+          for (const id of RECORDS) {
+            const model = modelRecord(log.filter((o) => o.collection === 'c' && o.record === id));
+            for (const t of replicas) assert.deepStrictEqual(replicaRecord(t.replica, id), model, `record ${id} differs from the model`);
+          }
+          for (const t of replicas) assert.deepEqual(t.replica.version.entries(), first.version.entries());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
