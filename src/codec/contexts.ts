@@ -9,8 +9,9 @@ import type { NodeId } from '../identity/node-id.ts';
 import { NODE_ID_BYTES } from '../identity/node-id.ts';
 import { toHex, writeHex } from '../util/hex.ts';
 import { WALL_EPOCH_MS } from './constants.ts';
-import { type Decoder, readLength, readString, readUtf8, readVarInt, readVarUint } from './decoder.ts';
-import { type Encoder, writeString, writeVarInt, writeVarUint } from './encoder.ts';
+import { type Decoder, readVarInt, readVarUint } from './decoder.ts';
+import { type Encoder, writeVarInt, writeVarUint } from './encoder.ts';
+import { readName, writeName } from './name.ts';
 import type { OpReadContext, OpWriteContext } from './op-codec.ts';
 import { readRecordIdBody, writeRecordIdBody } from './record-id.ts';
 
@@ -27,17 +28,11 @@ function readNodeLiteral(d: Decoder): NodeId {
   return node;
 }
 
-function readNonEmptyName(d: Decoder): string {
-  const n = readLength(d);
-  if (n === 0) d.fail('empty name');
-  return readUtf8(d, n);
-}
-
 export const standaloneContext: OpWriteContext & OpReadContext = {
   writeNode: writeNodeLiteral,
   readNode: readNodeLiteral,
-  writeName: writeString,
-  readName: readNonEmptyName,
+  writeName,
+  readName,
   writeRecord: writeRecordIdBody,
   readRecord: readRecordIdBody,
   writeSeq: (e, _node, seq) => writeVarUint(e, seq),
@@ -73,7 +68,7 @@ export class BatchWriteContext implements OpWriteContext {
     }
     this.#names.set(name, this.#names.size + 1);
     writeVarUint(e, 0);
-    writeString(e, name);
+    writeName(e, name);
   }
 
   writeRecord(e: Encoder, id: string, form: number): void {
@@ -120,8 +115,7 @@ export class BatchReadContext implements OpReadContext {
   readName(d: Decoder): string {
     const index = readVarUint(d);
     if (index === 0) {
-      const name = readString(d);
-      if (name.length === 0) d.fail('empty name');
+      const name = readName(d);
       this.#names.push(name);
       return name;
     }

@@ -26,6 +26,7 @@ import {
 } from './constants.ts';
 import { type Decoder, readBigVarInt, readByte, readLength, readRaw, readString, readUtf8, readVarInt } from './decoder.ts';
 import { type Encoder, writeBigVarInt, writeByte, writeBytes, writeString, writeUtf8Body, writeVarInt, writeVarUint } from './encoder.ts';
+import { readName, writeName } from './name.ts';
 import { readRecordIdBody, recordIdForm, writeRecordIdBody } from './record-id.ts';
 
 export function writeValue(e: Encoder, v: Value): void {
@@ -64,7 +65,7 @@ export function writeValue(e: Encoder, v: Value): void {
     writeVarInt(e, v.getTime());
   } else if (v instanceof RecordRef) {
     writeByte(e, TAG_REF);
-    writeString(e, v.collection);
+    writeName(e, v.collection);
     const form = recordIdForm(v.id);
     writeByte(e, form);
     writeRecordIdBody(e, v.id, form);
@@ -148,8 +149,7 @@ export function readValueWithTag(d: Decoder, tag: number, depth: number): Value 
       return new Date(ms);
     }
     case TAG_REF: {
-      const collection = readString(d);
-      if (collection.length === 0) d.fail('empty collection name in ref');
+      const collection = readName(d);
       const id = readRecordIdBody(d, readByte(d));
       return new RecordRef(collection, id);
     }

@@ -20,13 +20,14 @@ function checkString(s: string, path: string): void {
   if (!s.isWellFormed()) throw new ValidationError(path, 'string has a lone surrogate');
 }
 
-/** A collection or field name: non-empty, well-formed, at most 255 bytes, not `__proto__`. */
+/** A collection or field name: non-empty, well-formed, at most 255 bytes, no NUL, not `__proto__`. */
 export function validateName(name: unknown, path: string, what = 'name'): asserts name is string {
   if (typeof name !== 'string') throw new ValidationError(path, `${what} must be a string`);
   if (name.length === 0) throw new ValidationError(path, `${what} must not be empty`);
   checkString(name, path);
   if (utf8Length(name) > MAX_NAME_BYTES) throw new ValidationError(path, `${what} longer than ${MAX_NAME_BYTES} bytes`);
   if (name === '__proto__') throw new ValidationError(path, `${what} '__proto__' is reserved`);
+  if (name.includes('\0')) throw new ValidationError(path, `${what} must not contain NUL`);
 }
 
 export function validateRecordId(id: unknown, path = 'id'): asserts id is string {

@@ -54,9 +54,16 @@ describe('BlazeBinary ops', () => {
     );
   });
 
-  it('should encode the priority 5 -> 10 update in 49 bytes with every header', () => {
-    // version 1 + header 1 + node 8 + seq 2 + wall 6 + "bugs" 5 + id 16 + "priority" 9 + value 1
-    assert.equal(encodeOp(priorityUpdate).length, 49);
+  it('should encode the priority 5 -> 10 update in 47 bytes with every header', () => {
+    // version 1 + header 1 + node 8 + seq 2 + wall 6 + "bugs" 4 + id 16 + "priority" 8 + value 1
+    assert.equal(encodeOp(priorityUpdate).length, 47);
+  });
+
+  it('should write short ASCII names without a length byte, and others escaped', () => {
+    const op = { ...priorityUpdate, collection: 'bügs', fields: [{ type: 'set' as const, field: 'p', value: 1 }] };
+    // 'bügs' is 5 UTF-8 bytes: escape + length + 5; 'p' is one marked byte.
+    assert.equal(encodeOp(op).length, 47 - 4 - 8 + 7 + 1);
+    assert.equal(decodeOp(encodeOp(op)).collection, 'bügs');
   });
 
   it('should intern repeated nodes, names and records within a batch', () => {

@@ -9,8 +9,8 @@ export const nodeIdArb: fc.Arbitrary<NodeId> = fc
   .map((b) => Buffer.from(b).toString('hex') as NodeId);
 
 export const nameArb = fc.oneof(
-  fc.constantFrom('bugs', 'priority', 'title', 'tags', 'x', 'ünïcødé', 'a'.repeat(40)),
-  fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }).filter((s) => s !== '__proto__'),
+  fc.constantFrom('bugs', 'priority', 'title', 'tags', 'x', 'ünïcødé', 'a'.repeat(40), 'n'.repeat(255), 'ü'.repeat(127)),
+  fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }).filter((s) => s !== '__proto__' && !s.includes('\0')),
 );
 
 export const recordIdArb = fc.oneof(
