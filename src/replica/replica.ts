@@ -19,11 +19,31 @@ import { VersionVector } from './version-vector.ts';
 export const SCHEMA_COLLECTION = '_schema';
 const STRATEGIES: readonly Strategy[] = ['lww', 'mv', 'counter', 'set'];
 
+/** Where record states not in memory come from (the store). */
+export interface RecordSource {
+  /** The merge state of a record, or undefined if no op has touched it. */
+  load(collection: string, id: string): RecordState | undefined;
+}
+
+/** A record changed since the last `takeChanges()`, with what it showed before. */
+export interface RecordChange {
+  readonly collection: string;
+  readonly id: string;
+  readonly state: RecordState;
+  readonly before: Record<string, Value> | undefined;
+}
+
 export interface ReplicaInit {
   nodeId: NodeId;
   clock: HybridClock;
   /** The last sequence number this node already used (after a restart). */
   lastSeq?: number;
+  /** Loads record states on demand; without it every record lives in memory. */
+  source?: RecordSource;
+  /** The version vector to start from (after a restart). */
+  version?: VersionVector;
+  /** Record what each apply changes, for `takeChanges()` (the store needs it). */
+  trackChanges?: boolean;
 }
 
 export class Replica {
@@ -32,14 +52,21 @@ export class Replica {
   #seq: number;
   /** Highest seq of our own id that another replica holds, when above ours (identity reused). */
   #reusedAt = 0;
-  readonly version = new VersionVector();
+  readonly version: VersionVector;
+  /** Every record when there is no source; otherwise a cache the owner trims (`evictClean`). */
   readonly #collections = new Map<string, Map<string, RecordState>>();
+  readonly #source: RecordSource | undefined;
+  readonly #changes = new Map<RecordState, RecordChange>();
+  readonly #trackChanges: boolean;
   readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
 
   constructor(init: ReplicaInit) {
     this.#nodeId = init.nodeId;
     this.#clock = init.clock;
     this.#seq = init.lastSeq ?? 0;
+    this.#source = init.source;
+    this.version = init.version ?? new VersionVector();
+    this.#trackChanges = init.trackChanges ?? false;
   }
 
   get nodeId(): NodeId {
@@ -67,6 +94,9 @@ export class Replica {
       this.#clock.observe(op, op.node);
     }
     const record = this.#recordFor(op.collection, op.record);
+    if (this.#trackChanges && !this.#changes.has(record)) {
+      this.#changes.set(record, { collection: op.collection, id: op.record, state: record, before: record.view() });
+    }
     switch (op.kind) {
       case 'insert':
         if (record.insert === undefined || compareStamps(op, record.insert) > 0) record.insert = op;
@@ -100,28 +130,44 @@ export class Replica {
     this.#reusedAt = 0;
   }
 
+  /** The records changed since the last call, each once; the owner persists them. */
+  takeChanges(): RecordChange[] {
+    const changes = [...this.#changes.values()];
+    this.#changes.clear();
+    return changes;
+  }
+
+  /** Drops cached records that have no untaken changes (only with a source to reload from). */
+  evictClean(): void {
+    if (!this.#source) return;
+    for (const [collection, records] of this.#collections) {
+      for (const [id, record] of records) if (!this.#changes.has(record)) records.delete(id);
+      if (records.size === 0) this.#collections.delete(collection);
+    }
+  }
+
   // ---- reading ----
 
   get(collection: string, id: string): Record<string, Value> | undefined {
-    return this.#collections.get(collection)?.get(id)?.view();
+    return this.recordState(collection, id)?.view();
   }
 
-  /** Ids of the records that currently exist in `collection`, in no particular order. */
+  /** Ids of the records in memory that exist in `collection` (all of them without a source). */
   *ids(collection: string): IterableIterator<string> {
     for (const [id, record] of this.#collections.get(collection) ?? []) if (record.visible) yield id;
   }
 
-  collections(): string[] {
-    return [...this.#collections.keys()];
-  }
-
   conflicts(collection: string, id: string): Conflict[] {
-    return this.#collections.get(collection)?.get(id)?.conflicts() ?? [];
+    return this.recordState(collection, id)?.conflicts() ?? [];
   }
 
-  /** The merge state of a record (for the store and for tests), if any op touched it. */
+  /** The merge state of a record, if any op touched it. */
   recordState(collection: string, id: string): RecordState | undefined {
-    return this.#collections.get(collection)?.get(id);
+    const cached = this.#collections.get(collection)?.get(id);
+    if (cached || !this.#source) return cached;
+    const loaded = this.#source.load(collection, id);
+    if (loaded) this.#cache(collection, id, loaded);
+    return loaded;
   }
 
   /** The declared strategy of a field, if the collection declares one. */
@@ -255,17 +301,21 @@ export class Replica {
   }
 
   #recordFor(collection: string, id: string): RecordState {
+    let record = this.recordState(collection, id);
+    if (record === undefined) {
+      record = new RecordState();
+      this.#cache(collection, id, record);
+    }
+    return record;
+  }
+
+  #cache(collection: string, id: string, record: RecordState): void {
     let records = this.#collections.get(collection);
     if (records === undefined) {
       records = new Map();
       this.#collections.set(collection, records);
     }
-    let record = records.get(id);
-    if (record === undefined) {
-      record = new RecordState();
-      records.set(id, record);
-    }
-    return record;
+    records.set(id, record);
   }
 }
 

@@ -1,0 +1,192 @@
+/**
+ * BlazeBinary encoding of a record's merge state, as the store keeps it: the insert and delete
+ * stamps and every field's CRDT sub-states with the stamps and dots merging needs. Node ids are
+ * interned within one record. Layout in docs/blazebinary.md ("Record state").
+ */
+import type { Stamp } from '../clock/stamp.ts';
+import { WALL_EPOCH_MS } from '../codec/constants.ts';
+import { Decoder, readByte, readLength, readString, readVarInt, readVarUint } from '../codec/decoder.ts';
+import { Encoder, writeByte, writeString, writeVarInt, writeVarUint } from '../codec/encoder.ts';
+import { readName, writeName } from '../codec/name.ts';
+import { readValue, writeValue } from '../codec/value-codec.ts';
+import { valueKey } from '../codec/value-key.ts';
+import { DecodeError } from '../errors.ts';
+import { NODE_ID_BYTES, type NodeId } from '../identity/node-id.ts';
+import type { Strategy } from '../ops/op.ts';
+import { toHex, writeHex } from '../util/hex.ts';
+import { type CounterIncrement, FieldState, type SetElement, type StampedValue } from './field-state.ts';
+import { RecordState } from './record-state.ts';
+
+const STATE_VERSION = 0x13;
+const STRATEGY_CODES: Strategy[] = ['lww', 'mv', 'counter', 'set'];
+const HAS_INSERT = 1;
+const HAS_TOMBSTONE = 2;
+const HAS_LWW = 1;
+const HAS_MV = 2;
+const HAS_COUNTER = 4;
+const HAS_SET = 8;
+const HAS_SUPPRESSED = 16;
+
+class NodeTable {
+  readonly #index = new Map<string, number>();
+  readonly #nodes: NodeId[] = [];
+
+  write(e: Encoder, node: NodeId): void {
+    const at = this.#index.get(node);
+    if (at !== undefined) {
+      writeVarUint(e, at);
+      return;
+    }
+    this.#index.set(node, this.#index.size + 1);
+    writeVarUint(e, 0);
+    e.ensure(NODE_ID_BYTES);
+    writeHex(node, e.buf, e.pos);
+    e.pos += NODE_ID_BYTES;
+  }
+
+  read(d: Decoder): NodeId {
+    const at = readVarUint(d);
+    if (at > 0) return this.#nodes[at - 1] ?? d.fail(`node index ${at} not yet defined`);
+    d.need(NODE_ID_BYTES);
+    const node = toHex(d.buf, d.pos, d.pos + NODE_ID_BYTES) as NodeId;
+    d.pos += NODE_ID_BYTES;
+    this.#nodes.push(node);
+    return node;
+  }
+}
+
+function writeStamp(e: Encoder, nodes: NodeTable, s: Stamp): void {
+  nodes.write(e, s.node);
+  writeVarInt(e, s.wall - WALL_EPOCH_MS);
+  writeVarUint(e, s.counter);
+}
+
+function readStamp(d: Decoder, nodes: NodeTable): Stamp {
+  const node = nodes.read(d);
+  const wall = readVarInt(d) + WALL_EPOCH_MS;
+  return { node, wall, counter: readVarUint(d) };
+}
+
+function writeStamped(e: Encoder, nodes: NodeTable, v: StampedValue): void {
+  writeStamp(e, nodes, v);
+  writeVarUint(e, v.seq);
+  writeValue(e, v.value);
+}
+
+function readStamped(d: Decoder, nodes: NodeTable): StampedValue {
+  const stamp = readStamp(d, nodes);
+  const seq = readVarUint(d);
+  return { ...stamp, seq, value: readValue(d) };
+}
+
+export function encodeRecordState(record: RecordState): Uint8Array {
+  const e = new Encoder(128);
+  const nodes = new NodeTable();
+  writeByte(e, STATE_VERSION);
+  writeByte(e, (record.insert ? HAS_INSERT : 0) | (record.tombstone ? HAS_TOMBSTONE : 0));
+  if (record.insert) writeStamp(e, nodes, record.insert);
+  if (record.tombstone) writeStamp(e, nodes, record.tombstone);
+  writeVarUint(e, record.fields.size);
+  for (const [name, field] of record.fields) {
+    writeName(e, name);
+    writeField(e, nodes, field);
+  }
+  return e.finish();
+}
+
+function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
+  const flags =
+    (f.lww ? HAS_LWW : 0) | (f.mv ? HAS_MV : 0) | (f.counter ? HAS_COUNTER : 0) | (f.set ? HAS_SET : 0) | (f.suppressed?.size ? HAS_SUPPRESSED : 0);
+  writeByte(e, flags);
+  writeByte(e, STRATEGY_CODES.indexOf(f.latestStrategy));
+  writeStamp(e, nodes, f.latest as Stamp);
+  if (f.lww) writeStamped(e, nodes, f.lww);
+  if (f.mv) {
+    writeVarUint(e, f.mv.length);
+    for (const v of f.mv) writeStamped(e, nodes, v);
+  }
+  if (f.counter) {
+    writeVarUint(e, f.counter.length);
+    for (const inc of f.counter) {
+      writeStamp(e, nodes, inc);
+      writeVarInt(e, inc.delta);
+    }
+  }
+  if (f.set) {
+    writeVarUint(e, f.set.size);
+    for (const element of f.set.values()) {
+      writeValue(e, element.value);
+      writeVarUint(e, element.tags.length);
+      for (const tag of element.tags) {
+        writeStamp(e, nodes, tag);
+        writeVarUint(e, tag.seq);
+      }
+    }
+  }
+  if (f.suppressed?.size) {
+    writeVarUint(e, f.suppressed.size);
+    for (const key of f.suppressed) writeString(e, key);
+  }
+}
+
+export function decodeRecordState(bytes: Uint8Array): RecordState {
+  const d = new Decoder(bytes);
+  try {
+    if (readByte(d) !== STATE_VERSION) d.fail('not a v1 record state');
+    const nodes = new NodeTable();
+    const record = new RecordState();
+    const flags = readByte(d);
+    if (flags & HAS_INSERT) record.insert = readStamp(d, nodes);
+    if (flags & HAS_TOMBSTONE) record.tombstone = readStamp(d, nodes);
+    const n = readLength(d);
+    for (let i = 0; i < n; i++) record.fields.set(readName(d), readField(d, nodes));
+    if (d.pos !== d.end) d.fail('trailing bytes');
+    return record;
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    throw new DecodeError(`internal decoder error: ${String(err)}`, d.pos);
+  }
+}
+
+function readField(d: Decoder, nodes: NodeTable): FieldState {
+  const f = new FieldState();
+  const flags = readByte(d);
+  f.latestStrategy = STRATEGY_CODES[readByte(d)] ?? d.fail('unknown strategy code');
+  f.latest = readStamp(d, nodes);
+  if (flags & HAS_LWW) f.lww = readStamped(d, nodes);
+  if (flags & HAS_MV) {
+    const n = readLength(d);
+    f.mv = [];
+    for (let i = 0; i < n; i++) f.mv.push(readStamped(d, nodes));
+  }
+  if (flags & HAS_COUNTER) {
+    const n = readLength(d);
+    const incs: CounterIncrement[] = [];
+    for (let i = 0; i < n; i++) {
+      const stamp = readStamp(d, nodes);
+      incs.push({ ...stamp, delta: readVarInt(d) });
+    }
+    f.counter = incs;
+  }
+  if (flags & HAS_SET) {
+    const n = readLength(d);
+    const set = new Map<string, SetElement>();
+    for (let i = 0; i < n; i++) {
+      const value = readValue(d);
+      const tagCount = readLength(d);
+      const tags: StampedValue[] = [];
+      for (let j = 0; j < tagCount; j++) {
+        const stamp = readStamp(d, nodes);
+        tags.push({ ...stamp, seq: readVarUint(d), value });
+      }
+      set.set(valueKey(value), { value, tags });
+    }
+    f.set = set;
+  }
+  if (flags & HAS_SUPPRESSED) {
+    const n = readLength(d);
+    f.suppressed = new Set();
+    for (let i = 0; i < n; i++) f.suppressed.add(readString(d));
+  }
+  return f;
+}
