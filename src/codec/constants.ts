@@ -9,7 +9,7 @@ export const PAYLOAD_VALUE = 0x10;
 export const PAYLOAD_OP = 0x11;
 export const PAYLOAD_BATCH = 0x12;
 
-/** HLC wall times are written relative to 2025-01-01T00:00:00Z to keep them a byte shorter. */
+/** Standalone HLC wall times are written relative to 2025-01-01T00:00:00Z: 6 bytes until about 2094. */
 export const WALL_EPOCH_MS = 1_735_689_600_000;
 
 // Value tags. 0x00-0x3f: non-negative integers 0..63 in the tag itself.

@@ -59,8 +59,8 @@ export function encodeBatch(ops: readonly Op[]): Uint8Array {
 
 export function decodeBatch(bytes: Uint8Array): Op[] {
   return decodeWhole(bytes, PAYLOAD_BATCH, (d) => {
-    // Every op takes at least 5 bytes (header, node, seq, wall, collection...), checked up front.
-    const n = readLength(d, 5);
+    // Every op takes at least 6 bytes (header, node, seq, wall, collection, record), checked up front.
+    const n = readLength(d, 6);
     const ctx = new BatchReadContext();
     const ops: Op[] = [];
     for (let i = 0; i < n; i++) ops.push(readOp(d, ctx));

@@ -14,6 +14,7 @@ export function compressBlock(bytes: Uint8Array): Uint8Array {
 }
 
 export function decompressBlock(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('LZ4 input is not a Uint8Array');
   if (bytes.length < 4) throw new DecodeError('LZ4 block shorter than its size prefix');
   const size = (bytes[0] as number) | ((bytes[1] as number) << 8) | ((bytes[2] as number) << 16) | ((bytes[3] as number) << 24);
   const claimed = size >>> 0;

@@ -39,7 +39,7 @@ export function readName(d: Decoder): string {
     d.pos++;
     const n = readLength(d);
     if (n === 0 || n > MAX_NAME_BYTES) d.fail(`name length ${n} outside 1..${MAX_NAME_BYTES}`);
-    return readUtf8(d, n);
+    return checkedName(d, readUtf8(d, n));
   }
   const limit = Math.min(d.end, start + MAX_NAME_BYTES);
   let s = '';
@@ -49,11 +49,18 @@ export function readName(d: Decoder): string {
       const last = c & 0x7f;
       if (last === 0) d.fail('NUL in name');
       d.pos = i + 1;
-      return s + String.fromCharCode(last);
+      return checkedName(d, s + String.fromCharCode(last));
     }
     if (c === 0) d.fail('NUL in name');
     s += String.fromCharCode(c);
   }
   d.pos = limit;
   return d.fail(limit === d.end ? 'truncated name' : `name longer than ${MAX_NAME_BYTES} bytes`);
+}
+
+/** The rules validation applies to names, enforced on decode too: no NUL, not `__proto__`. */
+function checkedName(d: Decoder, name: string): string {
+  if (name === '__proto__') d.fail("the name '__proto__' is reserved");
+  if (name.includes('\0')) d.fail('NUL in name');
+  return name;
 }

@@ -94,6 +94,7 @@ export function readOp(d: Decoder, ctx: OpReadContext): Op {
   if (kindCode === 3) d.fail('unknown op kind 3');
   const kind = KINDS[kindCode] as OpKind;
   const form = (header >> 2) & 0x03;
+  if (form === 3) d.fail('unknown record id form 3');
   let nFields = header >> 5;
   if (nFields === FIELDS_ESCAPE) {
     nFields = readLength(d, 2);

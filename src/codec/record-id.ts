@@ -8,6 +8,8 @@ import { type Decoder, readLength, readUtf8, readVarUint } from './decoder.ts';
 import { type Encoder, writeString, writeVarUint } from './encoder.ts';
 
 const MAX_HEX_ID_BYTES = 127;
+/** The validator's bound on record ids (MAX_RECORD_ID_BYTES), enforced on decode too. */
+const MAX_UTF8_ID_BYTES = 255;
 
 export function recordIdForm(id: string): number {
   if (id.length === 32 && isLowerHex(id)) return ID_HEX16;
@@ -30,7 +32,7 @@ export function writeRecordIdBody(e: Encoder, id: string, form: number): void {
 export function readRecordIdBody(d: Decoder, form: number): string {
   if (form === ID_UTF8) {
     const n = readLength(d);
-    if (n === 0) d.fail('empty record id');
+    if (n === 0 || n > MAX_UTF8_ID_BYTES) d.fail(`record id length ${n} outside 1..${MAX_UTF8_ID_BYTES}`);
     return readUtf8(d, n);
   }
   let n = 16;

@@ -8,7 +8,7 @@
  */
 
 export type { Conflict } from './record-state.ts';
-export { type RecordChange, type RecordSource, Replica, type ReplicaInit, SCHEMA_COLLECTION } from './replica.ts';
 export { RecordState } from './record-state.ts';
+export { type RecordChange, type RecordSource, Replica, type ReplicaInit, SCHEMA_COLLECTION } from './replica.ts';
 export { decodeRecordState, encodeRecordState } from './state-codec.ts';
 export { VersionVector } from './version-vector.ts';

@@ -96,7 +96,11 @@ export function encodeRecordState(record: RecordState): Uint8Array {
 
 function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
   const flags =
-    (f.lww ? HAS_LWW : 0) | (f.mv ? HAS_MV : 0) | (f.counter ? HAS_COUNTER : 0) | (f.set ? HAS_SET : 0) | (f.suppressed?.size ? HAS_SUPPRESSED : 0);
+    (f.lww ? HAS_LWW : 0) |
+    (f.mv ? HAS_MV : 0) |
+    (f.counter ? HAS_COUNTER : 0) |
+    (f.set ? HAS_SET : 0) |
+    (f.suppressed?.size ? HAS_SUPPRESSED : 0);
   writeByte(e, flags);
   writeByte(e, STRATEGY_CODES.indexOf(f.latestStrategy));
   writeStamp(e, nodes, f.latest as Stamp);

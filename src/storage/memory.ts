@@ -1,0 +1,242 @@
+/**
+ * In-memory storage: for tests and the simulator. Transactions are real: writes go to a
+ * journal of undo actions, replayed backwards if the transaction throws.
+ */
+import { StorageError } from './errors.ts';
+import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage } from './storage.ts';
+
+interface IndexEntry {
+  key: Uint8Array;
+  id: string;
+}
+
+const opKey = (node: string, seq: number) => `${node}:${seq}`;
+
+export class MemoryStorage implements Storage {
+  readonly kind = 'memory';
+  readonly #meta = new Map<string, Uint8Array>();
+  readonly #ops = new Map<string, OpRow>();
+  readonly #opsByNode = new Map<string, number[]>();
+  readonly #records = new Map<string, Map<string, RecordRow>>();
+  readonly #versions = new Map<string, number>();
+  readonly #indexes = new Map<string, IndexEntry[]>();
+  #undo: (() => void)[] | undefined;
+  #closed = false;
+
+  transaction<T>(fn: () => T): T {
+    this.#open();
+    if (this.#undo) return fn(); // nested: part of the outer transaction
+    this.#undo = [];
+    try {
+      const result = fn();
+      this.#undo = undefined;
+      return result;
+    } catch (err) {
+      const undo = this.#undo ?? [];
+      this.#undo = undefined;
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
+      throw err;
+    }
+  }
+
+  #onUndo(action: () => void): void {
+    this.#undo?.push(action);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StorageError('storage is closed');
+  }
+
+  getMeta(key: string): Uint8Array | undefined {
+    this.#open();
+    return this.#meta.get(key);
+  }
+
+  setMeta(key: string, value: Uint8Array): void {
+    this.#open();
+    const old = this.#meta.get(key);
+    this.#meta.set(key, value);
+    this.#onUndo(() => (old === undefined ? this.#meta.delete(key) : this.#meta.set(key, old)));
+  }
+
+  appendOp(row: OpRow): void {
+    this.#open();
+    const key = opKey(row.node, row.seq);
+    if (this.#ops.has(key)) throw new StorageError(`op ${key} is already stored`);
+    this.#ops.set(key, row);
+    let seqs = this.#opsByNode.get(row.node);
+    if (!seqs) {
+      seqs = [];
+      this.#opsByNode.set(row.node, seqs);
+    }
+    const list = seqs;
+    const at = upperBound(list, row.seq);
+    list.splice(at, 0, row.seq);
+    this.#onUndo(() => {
+      this.#ops.delete(key);
+      list.splice(list.indexOf(row.seq), 1);
+    });
+  }
+
+  getOp(node: string, seq: number): Uint8Array | undefined {
+    this.#open();
+    return this.#ops.get(opKey(node, seq))?.payload;
+  }
+
+  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[] {
+    this.#open();
+    const seqs = this.#opsByNode.get(node) ?? [];
+    const out: Uint8Array[] = [];
+    for (let i = upperBound(seqs, afterSeq); i < seqs.length && out.length < limit; i++) {
+      out.push((this.#ops.get(opKey(node, seqs[i] as number)) as OpRow).payload);
+    }
+    return out;
+  }
+
+  opsOfRecord(collection: string, record: string): Uint8Array[] {
+    this.#open();
+    return [...this.#ops.values()].filter((r) => r.collection === collection && r.record === record).map((r) => r.payload);
+  }
+
+  *opsOfCollection(collection: string): Iterable<Uint8Array> {
+    this.#open();
+    for (const r of this.#ops.values()) if (r.collection === collection) yield r.payload;
+  }
+
+  opCount(): number {
+    this.#open();
+    return this.#ops.size;
+  }
+
+  getRecord(collection: string, id: string): RecordRow | undefined {
+    this.#open();
+    return this.#records.get(collection)?.get(id);
+  }
+
+  putRecord(collection: string, id: string, row: RecordRow): void {
+    this.#open();
+    let records = this.#records.get(collection);
+    if (!records) {
+      records = new Map();
+      this.#records.set(collection, records);
+    }
+    const table = records;
+    const old = table.get(id);
+    table.set(id, row);
+    this.#onUndo(() => (old === undefined ? table.delete(id) : table.set(id, old)));
+  }
+
+  *scanDocs(collection: string): Iterable<[string, Uint8Array]> {
+    this.#open();
+    const records = this.#records.get(collection);
+    if (!records) return;
+    for (const id of [...records.keys()].sort()) {
+      const doc = records.get(id)?.doc;
+      if (doc) yield [id, doc];
+    }
+  }
+
+  countDocs(collection: string): number {
+    this.#open();
+    let n = 0;
+    for (const row of this.#records.get(collection)?.values() ?? []) if (row.doc) n++;
+    return n;
+  }
+
+  collections(): string[] {
+    this.#open();
+    return [...this.#records.keys()].sort();
+  }
+
+  loadVersions(): Map<string, number> {
+    this.#open();
+    return new Map(this.#versions);
+  }
+
+  setVersion(node: string, seq: number): void {
+    this.#open();
+    const old = this.#versions.get(node);
+    this.#versions.set(node, seq);
+    this.#onUndo(() => (old === undefined ? this.#versions.delete(node) : this.#versions.set(node, old)));
+  }
+
+  addIndexEntry(index: string, key: Uint8Array, id: string): void {
+    this.#open();
+    let entries = this.#indexes.get(index);
+    if (!entries) {
+      entries = [];
+      this.#indexes.set(index, entries);
+    }
+    const list = entries;
+    const entry = { key, id };
+    const at = lowerBoundEntry(list, entry);
+    const existing = list[at];
+    if (existing && compareEntries(existing, entry) === 0) return;
+    list.splice(at, 0, entry);
+    this.#onUndo(() => list.splice(lowerBoundEntry(list, entry), 1));
+  }
+
+  removeIndexEntry(index: string, key: Uint8Array, id: string): void {
+    this.#open();
+    const list = this.#indexes.get(index);
+    if (!list) return;
+    const entry = { key, id };
+    const at = lowerBoundEntry(list, entry);
+    const existing = list[at];
+    if (!existing || compareEntries(existing, entry) !== 0) return;
+    list.splice(at, 1);
+    this.#onUndo(() => list.splice(lowerBoundEntry(list, existing), 0, existing));
+  }
+
+  *scanIndex(index: string, range: KeyRange): Iterable<string> {
+    this.#open();
+    for (const { key, id } of [...(this.#indexes.get(index) ?? [])]) {
+      if (range.lower) {
+        const c = compareBytes(key, range.lower);
+        if (c < 0 || (c === 0 && range.lowerInclusive === false)) continue;
+      }
+      if (range.upper) {
+        const c = compareBytes(key, range.upper);
+        if (c > 0 || (c === 0 && range.upperInclusive === false)) break;
+      }
+      yield id;
+    }
+  }
+
+  dropIndex(index: string): void {
+    this.#open();
+    const old = this.#indexes.get(index);
+    this.#indexes.delete(index);
+    this.#onUndo(() => old && this.#indexes.set(index, old));
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+function upperBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function compareEntries(a: IndexEntry, b: IndexEntry): number {
+  return compareBytes(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function lowerBoundEntry(sorted: IndexEntry[], entry: IndexEntry): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareEntries(sorted[mid] as IndexEntry, entry) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,236 @@
+/**
+ * SQLite storage on Node's built-in `node:sqlite` (why this binding: docs/storage.md).
+ *
+ * WAL journal. `durability: 'process'` (default) uses synchronous=NORMAL: a committed
+ * transaction survives the process being killed, but the last transactions may roll back on
+ * power loss. `durability: 'power'` uses synchronous=FULL: every commit is fsynced.
+ */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { NotABlazeStoreError, StorageError, StoreVersionError } from './errors.ts';
+import type { KeyRange, OpRow, RecordRow, Storage } from './storage.ts';
+
+/** 'Blz1' as a big-endian int: marks a SQLite file as a BlazeDB store. */
+export const APPLICATION_ID = 0x426c7a31;
+/** The store format this code writes. Bump it, with a migration, when the schema changes. */
+export const FORMAT_VERSION = 1;
+
+export type Durability = 'process' | 'power';
+
+export interface SqliteStorageInit {
+  /** Database file path. */
+  path: string;
+  durability?: Durability;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+const SCHEMA = `
+CREATE TABLE blaze_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE blaze_ops(node TEXT NOT NULL, seq INTEGER NOT NULL, coll TEXT NOT NULL, rec TEXT NOT NULL, payload BLOB NOT NULL,
+  PRIMARY KEY(node, seq)) WITHOUT ROWID;
+CREATE INDEX blaze_ops_by_record ON blaze_ops(coll, rec);
+CREATE TABLE blaze_records(coll TEXT NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB, PRIMARY KEY(coll, id)) WITHOUT ROWID;
+CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
+`;
+
+/**
+ * Checks, without writing anything, that `path` is absent or a BlazeDB store this code can
+ * open. Throws NotABlazeStoreError or StoreVersionError otherwise.
+ */
+export function checkStoreFile(path: string): 'absent' | 'present' {
+  if (!existsSync(path)) return 'absent';
+  let header: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(100);
+      header = buf.subarray(0, readSync(fd, buf, 0, 100, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new NotABlazeStoreError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  // A zero-length file is what a crash during creation leaves: nothing to lose, create anew.
+  if (header.length === 0) return 'absent';
+  if (header.length < 100 || header.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    throw new NotABlazeStoreError(`${path} is not a BlazeDB store (not a SQLite database)`);
+  }
+  // SQLite header: user_version at offset 60, application_id at offset 68 (big-endian).
+  const applicationId = header.readUInt32BE(68);
+  if (applicationId !== APPLICATION_ID) {
+    throw new NotABlazeStoreError(`${path} is a SQLite database but not a BlazeDB store (application_id ${applicationId})`);
+  }
+  const version = header.readUInt32BE(60);
+  if (version > FORMAT_VERSION) throw new StoreVersionError(version, FORMAT_VERSION);
+  return 'present';
+}
+
+export class SqliteStorage implements Storage {
+  readonly kind = 'sqlite';
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(init: SqliteStorageInit) {
+    const state = checkStoreFile(init.path);
+    try {
+      this.#db = new DatabaseSync(init.path);
+      this.#db.exec('PRAGMA busy_timeout = 5000');
+      if (state === 'absent') {
+        // Still in rollback-journal mode: the header (application_id, user_version) goes straight
+        // into the main file, so the store is recognisable even if we are killed before the
+        // first WAL checkpoint.
+        this.#db.exec('BEGIN IMMEDIATE');
+        this.#db.exec(SCHEMA);
+        this.#db.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+        this.#db.exec(`PRAGMA user_version = ${FORMAT_VERSION}`);
+        this.#db.exec('COMMIT');
+      }
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec(`PRAGMA synchronous = ${init.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+    } catch (err) {
+      throw new StorageError(`cannot open ${init.path}: ${(err as Error).message}`);
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let stmt = this.#stmts.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#stmts.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn(); // nested: part of the outer transaction
+    this.#db.exec('BEGIN IMMEDIATE');
+    this.#depth++;
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  getMeta(key: string): Uint8Array | undefined {
+    const row = this.#stmt('SELECT value FROM blaze_meta WHERE key = ?').get(key);
+    return row ? (row.value as Uint8Array) : undefined;
+  }
+
+  setMeta(key: string, value: Uint8Array): void {
+    this.#stmt('INSERT OR REPLACE INTO blaze_meta(key, value) VALUES (?, ?)').run(key, value);
+  }
+
+  appendOp(row: OpRow): void {
+    try {
+      this.#stmt('INSERT INTO blaze_ops(node, seq, coll, rec, payload) VALUES (?, ?, ?, ?, ?)').run(
+        row.node,
+        row.seq,
+        row.collection,
+        row.record,
+        row.payload,
+      );
+    } catch (err) {
+      throw new StorageError(`cannot append op ${row.node}:${row.seq}: ${(err as Error).message}`);
+    }
+  }
+
+  getOp(node: string, seq: number): Uint8Array | undefined {
+    const row = this.#stmt('SELECT payload FROM blaze_ops WHERE node = ? AND seq = ?').get(node, seq);
+    return row ? (row.payload as Uint8Array) : undefined;
+  }
+
+  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[] {
+    return this.#stmt('SELECT payload FROM blaze_ops WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(node, afterSeq, limit)
+      .map((r) => r.payload as Uint8Array);
+  }
+
+  opsOfRecord(collection: string, record: string): Uint8Array[] {
+    return this.#stmt('SELECT payload FROM blaze_ops WHERE coll = ? AND rec = ?')
+      .all(collection, record)
+      .map((r) => r.payload as Uint8Array);
+  }
+
+  *opsOfCollection(collection: string): Iterable<Uint8Array> {
+    for (const r of this.#stmt('SELECT payload FROM blaze_ops WHERE coll = ?').iterate(collection)) yield r.payload as Uint8Array;
+  }
+
+  opCount(): number {
+    return Number(this.#stmt('SELECT count(*) AS n FROM blaze_ops').get()?.n ?? 0);
+  }
+
+  getRecord(collection: string, id: string): RecordRow | undefined {
+    const row = this.#stmt('SELECT state, doc FROM blaze_records WHERE coll = ? AND id = ?').get(collection, id);
+    return row ? { state: row.state as Uint8Array, doc: (row.doc as Uint8Array | null) ?? null } : undefined;
+  }
+
+  putRecord(collection: string, id: string, row: RecordRow): void {
+    this.#stmt('INSERT OR REPLACE INTO blaze_records(coll, id, state, doc) VALUES (?, ?, ?, ?)').run(collection, id, row.state, row.doc);
+  }
+
+  *scanDocs(collection: string): Iterable<[string, Uint8Array]> {
+    const stmt = this.#stmt('SELECT id, doc FROM blaze_records WHERE coll = ? AND doc IS NOT NULL ORDER BY id');
+    for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array];
+  }
+
+  countDocs(collection: string): number {
+    return Number(this.#stmt('SELECT count(*) AS n FROM blaze_records WHERE coll = ? AND doc IS NOT NULL').get(collection)?.n ?? 0);
+  }
+
+  collections(): string[] {
+    return this.#stmt('SELECT DISTINCT coll FROM blaze_records ORDER BY coll')
+      .all()
+      .map((r) => r.coll as string);
+  }
+
+  loadVersions(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.#stmt('SELECT node, seq FROM blaze_versions').all()) out.set(r.node as string, Number(r.seq));
+    return out;
+  }
+
+  setVersion(node: string, seq: number): void {
+    this.#stmt('INSERT OR REPLACE INTO blaze_versions(node, seq) VALUES (?, ?)').run(node, seq);
+  }
+
+  addIndexEntry(index: string, key: Uint8Array, id: string): void {
+    this.#stmt('INSERT OR IGNORE INTO blaze_index(name, key, id) VALUES (?, ?, ?)').run(index, key, id);
+  }
+
+  removeIndexEntry(index: string, key: Uint8Array, id: string): void {
+    this.#stmt('DELETE FROM blaze_index WHERE name = ? AND key = ? AND id = ?').run(index, key, id);
+  }
+
+  *scanIndex(index: string, range: KeyRange): Iterable<string> {
+    const where = ['name = ?'];
+    const params: (string | Uint8Array)[] = [index];
+    if (range.lower) {
+      where.push(range.lowerInclusive === false ? 'key > ?' : 'key >= ?');
+      params.push(range.lower);
+    }
+    if (range.upper) {
+      where.push(range.upperInclusive === false ? 'key < ?' : 'key <= ?');
+      params.push(range.upper);
+    }
+    const stmt = this.#stmt(`SELECT id FROM blaze_index WHERE ${where.join(' AND ')} ORDER BY key, id`);
+    for (const r of stmt.iterate(...params)) yield r.id as string;
+  }
+
+  dropIndex(index: string): void {
+    this.#stmt('DELETE FROM blaze_index WHERE name = ?').run(index);
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

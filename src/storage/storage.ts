@@ -1,0 +1,85 @@
+/**
+ * The storage interface: what the database needs from a place to keep its bytes. Two
+ * implementations, SQLite (the embedded default) and memory (tests and the simulator), pass
+ * the same acceptance suite (test/storage/). All calls are synchronous: both engines are, and
+ * it keeps a write's ops, record states and version vector in one transaction.
+ *
+ * Storage sees only bytes and keys: encoding, merging and encryption happen above it.
+ */
+
+export interface OpRow {
+  readonly node: string;
+  readonly seq: number;
+  readonly collection: string;
+  readonly record: string;
+  /** BlazeBinary op, possibly encrypted. */
+  readonly payload: Uint8Array;
+}
+
+export interface RecordRow {
+  /** BlazeBinary record merge state, possibly encrypted. */
+  readonly state: Uint8Array;
+  /** The record's visible fields (BlazeBinary map), possibly encrypted; null while it does not exist. */
+  readonly doc: Uint8Array | null;
+}
+
+/** A range over index keys (byte strings compared as unsigned bytes). */
+export interface KeyRange {
+  readonly lower?: Uint8Array;
+  readonly lowerInclusive?: boolean;
+  readonly upper?: Uint8Array;
+  readonly upperInclusive?: boolean;
+}
+
+export interface Storage {
+  /** 'sqlite' or 'memory'. */
+  readonly kind: string;
+
+  /** Runs `fn` in one atomic transaction: all of its writes land, or none (if it throws). */
+  transaction<T>(fn: () => T): T;
+
+  getMeta(key: string): Uint8Array | undefined;
+  setMeta(key: string, value: Uint8Array): void;
+
+  /** Appends an op; its (node, seq) must be new. */
+  appendOp(row: OpRow): void;
+  getOp(node: string, seq: number): Uint8Array | undefined;
+  /** Payloads of `node`'s ops with seq > `afterSeq`, in seq order, at most `limit`. */
+  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[];
+  /** Payloads of every op on one record, in no particular order. */
+  opsOfRecord(collection: string, record: string): Uint8Array[];
+  /** Payloads of every op on a collection, in no particular order. */
+  opsOfCollection(collection: string): Iterable<Uint8Array>;
+  opCount(): number;
+
+  getRecord(collection: string, id: string): RecordRow | undefined;
+  putRecord(collection: string, id: string, row: RecordRow): void;
+  /** Existing records (doc not null) of a collection, in id order. */
+  scanDocs(collection: string): Iterable<[id: string, doc: Uint8Array]>;
+  /** Number of existing records in a collection. */
+  countDocs(collection: string): number;
+  /** Collections that have at least one record row (existing or not). */
+  collections(): string[];
+
+  /** Contiguous version vector entries: node -> highest seq with no gap below. */
+  loadVersions(): Map<string, number>;
+  setVersion(node: string, seq: number): void;
+
+  addIndexEntry(index: string, key: Uint8Array, id: string): void;
+  removeIndexEntry(index: string, key: Uint8Array, id: string): void;
+  /** Ids whose key lies in `range`, in key order (then id). */
+  scanIndex(index: string, range: KeyRange): Iterable<string>;
+  dropIndex(index: string): void;
+
+  close(): void;
+}
+
+/** Unsigned lexicographic byte comparison, the order index keys sort in. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}

@@ -1,0 +1,4 @@
+import { MemoryStorage } from '../../src/storage/index.ts';
+import { runStorageTests } from './suite.ts';
+
+runStorageTests('memory', () => ({ storage: new MemoryStorage(), cleanup: () => {} }));
