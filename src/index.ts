@@ -12,13 +12,39 @@
 export { type ClockSkewEvent, DEFAULT_MAX_DRIFT_MS, type HlcTime, HybridClock, type HybridClockInit } from './clock/hlc.ts';
 export { compareStamps, type Stamp } from './clock/stamp.ts';
 export { compressBlock, decodeBatch, decodeOp, decodeValue, decompressBlock, encodeBatch, encodeOp, encodeValue } from './codec/index.ts';
+export {
+  type AckLevel,
+  AlreadyExistsError,
+  BlazeDB,
+  ClosedError,
+  Collection,
+  type ConflictInfo,
+  DatabaseIdMismatchError,
+  type Fields,
+  type LiveResult,
+  NotFoundError,
+  type OpenOptions,
+  type Stats,
+  type Stored,
+  SyncNotEnabledError,
+} from './db/index.ts';
 export { BlazeError, DecodeError, IdentityReusedError, StrategyMismatchError, ValidationError } from './errors.ts';
 export { generateIdentity, type Identity, identityFromSeed, nodeIdFromPublicKey } from './identity/identity.ts';
 export { isNodeId, type NodeId } from './identity/node-id.ts';
 export type { AddOp, Dot, FieldOp, IncOp, MvSetOp, Op, OpKind, RemoveOp, SetOp, Strategy } from './ops/op.ts';
 export { cryptoRandom, realScheduler, systemClock } from './platform/index.ts';
+export { type Condition, type FindOptions, type Plan, type Query, QueryError } from './query/index.ts';
 export { type Conflict, Replica, type ReplicaInit, SCHEMA_COLLECTION, VersionVector } from './replica/index.ts';
 export type { Cancel, Random, Scheduler, WallClock } from './runtime.ts';
+export {
+  type Durability,
+  MemoryStorage,
+  NotABlazeStoreError,
+  SqliteStorage,
+  type Storage,
+  StorageError,
+  StoreVersionError,
+} from './storage/index.ts';
 export { SeededRandom } from './util/prng.ts';
 export { validateValue } from './values/validate.ts';
 export { RecordRef, type Value, valuesEqual } from './values/value.ts';

@@ -74,6 +74,17 @@ export class HybridClock {
     return { wall: this.#wall, counter: this.#counter };
   }
 
+  /**
+   * Moves the clock to at least `last`, a stamp this node itself issued or observed before a
+   * restart. Unlike `observe` there is no drift bound: the clock must never go back.
+   */
+  restore(last: HlcTime): void {
+    if (last.wall > this.#wall || (last.wall === this.#wall && last.counter > this.#counter)) {
+      this.#wall = last.wall;
+      this.#counter = last.counter;
+    }
+  }
+
   /** Accounts for a received stamp (see the module comment for the drift bound). */
   observe(remote: HlcTime, from?: string): void {
     const pt = this.#physical.now();

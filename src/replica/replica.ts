@@ -58,6 +58,7 @@ export class Replica {
   readonly #source: RecordSource | undefined;
   readonly #changes = new Map<RecordState, RecordChange>();
   readonly #trackChanges: boolean;
+  #cached = 0;
   readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
 
   constructor(init: ReplicaInit) {
@@ -137,11 +138,18 @@ export class Replica {
     return changes;
   }
 
-  /** Drops cached records that have no untaken changes (only with a source to reload from). */
-  evictClean(): void {
-    if (!this.#source) return;
+  /**
+   * With a source to reload from: when more than `keep` records are cached, drops those with
+   * no untaken changes.
+   */
+  evictClean(keep = 0): void {
+    if (!this.#source || this.#cached <= keep) return;
     for (const [collection, records] of this.#collections) {
-      for (const [id, record] of records) if (!this.#changes.has(record)) records.delete(id);
+      for (const [id, record] of records) {
+        if (this.#changes.has(record)) continue;
+        records.delete(id);
+        this.#cached--;
+      }
       if (records.size === 0) this.#collections.delete(collection);
     }
   }
@@ -316,6 +324,7 @@ export class Replica {
       this.#collections.set(collection, records);
     }
     records.set(id, record);
+    this.#cached++;
   }
 }
 

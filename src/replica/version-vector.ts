@@ -36,6 +36,19 @@ export class VersionVector {
     this.#max.set(node, next);
   }
 
+  /** Sets what is known of `node` (when loading from the store). */
+  restore(node: NodeId, max: number, ahead: readonly number[] = []): void {
+    if (max > 0) this.#max.set(node, max);
+    else this.#max.delete(node);
+    if (ahead.length > 0) this.#ahead.set(node, new Set(ahead));
+    else this.#ahead.delete(node);
+  }
+
+  /** Dots of `node` seen beyond its gap, ascending. */
+  aheadOf(node: NodeId): number[] {
+    return [...(this.#ahead.get(node) ?? [])].sort((a, b) => a - b);
+  }
+
   /** Highest seq of `node` such that every dot 1..seq was seen. */
   get(node: NodeId): number {
     return this.#max.get(node) ?? 0;

@@ -3,7 +3,7 @@
  * journal of undo actions, replayed backwards if the transaction throws.
  */
 import { StorageError } from './errors.ts';
-import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage } from './storage.ts';
+import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type VersionRow } from './storage.ts';
 
 interface IndexEntry {
   key: Uint8Array;
@@ -18,7 +18,7 @@ export class MemoryStorage implements Storage {
   readonly #ops = new Map<string, OpRow>();
   readonly #opsByNode = new Map<string, number[]>();
   readonly #records = new Map<string, Map<string, RecordRow>>();
-  readonly #versions = new Map<string, number>();
+  readonly #versions = new Map<string, VersionRow>();
   readonly #indexes = new Map<string, IndexEntry[]>();
   #undo: (() => void)[] | undefined;
   #closed = false;
@@ -45,6 +45,10 @@ export class MemoryStorage implements Storage {
 
   #open(): void {
     if (this.#closed) throw new StorageError('storage is closed');
+  }
+
+  changedElsewhere(): boolean {
+    return false; // a memory store has one owner
   }
 
   getMeta(key: string): Uint8Array | undefined {
@@ -148,15 +152,15 @@ export class MemoryStorage implements Storage {
     return [...this.#records.keys()].sort();
   }
 
-  loadVersions(): Map<string, number> {
+  loadVersions(): Map<string, VersionRow> {
     this.#open();
     return new Map(this.#versions);
   }
 
-  setVersion(node: string, seq: number): void {
+  setVersion(node: string, row: VersionRow): void {
     this.#open();
     const old = this.#versions.get(node);
-    this.#versions.set(node, seq);
+    this.#versions.set(node, { seq: row.seq, ahead: [...row.ahead] });
     this.#onUndo(() => (old === undefined ? this.#versions.delete(node) : this.#versions.set(node, old)));
   }
 

@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { NotABlazeStoreError, StorageError, StoreVersionError } from './errors.ts';
-import type { KeyRange, OpRow, RecordRow, Storage } from './storage.ts';
+import type { KeyRange, OpRow, RecordRow, Storage, VersionRow } from './storage.ts';
 
 /** 'Blz1' as a big-endian int: marks a SQLite file as a BlazeDB store. */
 export const APPLICATION_ID = 0x426c7a31;
@@ -31,7 +31,7 @@ CREATE TABLE blaze_ops(node TEXT NOT NULL, seq INTEGER NOT NULL, coll TEXT NOT N
   PRIMARY KEY(node, seq)) WITHOUT ROWID;
 CREATE INDEX blaze_ops_by_record ON blaze_ops(coll, rec);
 CREATE TABLE blaze_records(coll TEXT NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB, PRIMARY KEY(coll, id)) WITHOUT ROWID;
-CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL, ahead TEXT) WITHOUT ROWID;
 CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
 `;
 
@@ -73,6 +73,7 @@ export class SqliteStorage implements Storage {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
   #depth = 0;
+  #dataVersion: number | undefined;
 
   constructor(init: SqliteStorageInit) {
     const state = checkStoreFile(init.path);
@@ -119,6 +120,14 @@ export class SqliteStorage implements Storage {
     } finally {
       this.#depth--;
     }
+  }
+
+  changedElsewhere(): boolean {
+    // data_version changes when another connection commits to the file.
+    const version = Number(this.#stmt('PRAGMA data_version').get()?.data_version);
+    const changed = this.#dataVersion !== undefined && version !== this.#dataVersion;
+    this.#dataVersion = version;
+    return changed;
   }
 
   getMeta(key: string): Uint8Array | undefined {
@@ -193,14 +202,18 @@ export class SqliteStorage implements Storage {
       .map((r) => r.coll as string);
   }
 
-  loadVersions(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const r of this.#stmt('SELECT node, seq FROM blaze_versions').all()) out.set(r.node as string, Number(r.seq));
+  loadVersions(): Map<string, VersionRow> {
+    const out = new Map<string, VersionRow>();
+    for (const r of this.#stmt('SELECT node, seq, ahead FROM blaze_versions').all()) {
+      const ahead = r.ahead ? (r.ahead as string).split(',').map(Number) : [];
+      out.set(r.node as string, { seq: Number(r.seq), ahead });
+    }
     return out;
   }
 
-  setVersion(node: string, seq: number): void {
-    this.#stmt('INSERT OR REPLACE INTO blaze_versions(node, seq) VALUES (?, ?)').run(node, seq);
+  setVersion(node: string, row: VersionRow): void {
+    const ahead = row.ahead.length > 0 ? row.ahead.join(',') : null;
+    this.#stmt('INSERT OR REPLACE INTO blaze_versions(node, seq, ahead) VALUES (?, ?, ?)').run(node, row.seq, ahead);
   }
 
   addIndexEntry(index: string, key: Uint8Array, id: string): void {

@@ -23,6 +23,12 @@ export interface RecordRow {
   readonly doc: Uint8Array | null;
 }
 
+export interface VersionRow {
+  readonly seq: number;
+  /** Seqs seen beyond the first gap (usually empty). */
+  readonly ahead: readonly number[];
+}
+
 /** A range over index keys (byte strings compared as unsigned bytes). */
 export interface KeyRange {
   readonly lower?: Uint8Array;
@@ -37,6 +43,12 @@ export interface Storage {
 
   /** Runs `fn` in one atomic transaction: all of its writes land, or none (if it throws). */
   transaction<T>(fn: () => T): T;
+
+  /**
+   * True if another connection (another process on the same file) committed since the last
+   * call. What this process cached from the store is then stale.
+   */
+  changedElsewhere(): boolean;
 
   getMeta(key: string): Uint8Array | undefined;
   setMeta(key: string, value: Uint8Array): void;
@@ -61,9 +73,9 @@ export interface Storage {
   /** Collections that have at least one record row (existing or not). */
   collections(): string[];
 
-  /** Contiguous version vector entries: node -> highest seq with no gap below. */
-  loadVersions(): Map<string, number>;
-  setVersion(node: string, seq: number): void;
+  /** Version vector entries: node -> highest seq with no gap below, and seqs seen beyond a gap. */
+  loadVersions(): Map<string, VersionRow>;
+  setVersion(node: string, row: VersionRow): void;
 
   addIndexEntry(index: string, key: Uint8Array, id: string): void;
   removeIndexEntry(index: string, key: Uint8Array, id: string): void;

@@ -96,7 +96,7 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
             s.appendOp(op('aa', 1));
             s.putRecord('bugs', 'a', { state: b(2), doc: null });
             s.putRecord('bugs', 'new', { state: b(2), doc: b(2) });
-            s.setVersion('aa', 1);
+            s.setVersion('aa', { seq: 1, ahead: [] });
             s.addIndexEntry('i', b(2), 'new');
             s.removeIndexEntry('i', b(1), 'a');
             throw new Error('boom');
@@ -114,14 +114,14 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
     it(
       'should keep version vector entries',
       withStorage((s) => {
-        s.setVersion('aa', 3);
-        s.setVersion('bb', 1);
-        s.setVersion('aa', 4);
+        s.setVersion('aa', { seq: 3, ahead: [] });
+        s.setVersion('bb', { seq: 0, ahead: [4, 7] });
+        s.setVersion('aa', { seq: 4, ahead: [] });
         assert.deepEqual(
           s.loadVersions(),
           new Map([
-            ['aa', 4],
-            ['bb', 1],
+            ['aa', { seq: 4, ahead: [] }],
+            ['bb', { seq: 0, ahead: [4, 7] }],
           ]),
         );
       }),

@@ -1,0 +1,16 @@
+/**
+ * How stored payloads are sealed: plaintext by default, AES-256-GCM when encryption at rest is
+ * on (src/crypto/). `aad` binds a payload to its place (table, key and version), so a payload
+ * moved to another row, or an older one put back, fails to open.
+ */
+export interface PayloadCipher {
+  readonly encrypted: boolean;
+  seal(aad: string, plain: Uint8Array): Uint8Array;
+  open(aad: string, sealed: Uint8Array): Uint8Array;
+}
+
+export const plaintext: PayloadCipher = {
+  encrypted: false,
+  seal: (_aad, plain) => plain,
+  open: (_aad, sealed) => sealed,
+};

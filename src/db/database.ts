@@ -1,0 +1,236 @@
+/**
+ * BlazeDB: an embedded document database whose every change is a field-level op merged by
+ * per-field CRDTs, ready to sync.
+ *
+ * Usage:
+ *   const db = await BlazeDB.open({ path: './data' });
+ *   const bugs = db.collection('bugs');
+ *   const id = await bugs.insert({ title: 'Login broken', priority: 5 });
+ *   await db.close();
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ClockSkewEvent, HybridClock } from '../clock/hlc.ts';
+import { BlazeError, ValidationError } from '../errors.ts';
+import { type Identity, identityFromSeed } from '../identity/identity.ts';
+import type { NodeId } from '../identity/node-id.ts';
+import { cryptoRandom, systemClock } from '../platform/index.ts';
+import type { Random, WallClock } from '../runtime.ts';
+import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
+import { toHex } from '../util/hex.ts';
+import { type PayloadCipher, plaintext } from './cipher.ts';
+import { Collection, type Fields } from './collection.ts';
+import { Engine } from './engine.ts';
+import { ClosedError, DatabaseIdMismatchError } from './errors.ts';
+import { LiveQueries } from './live.ts';
+
+/** The file inside a store directory that holds the SQLite database. */
+export const STORE_FILE = 'blaze.db';
+
+export interface OpenOptions {
+  /** Store directory (created if missing). Without it the database lives in memory. */
+  path?: string;
+  /** Storage engine: SQLite when a path is given, memory otherwise, or your own `Storage`. */
+  storage?: 'sqlite' | 'memory' | Storage;
+  /**
+   * What `local-durable` survives. 'process' (default): a kill -9 of the process; the last
+   * commits may roll back on power loss. 'power': every commit is fsynced first.
+   */
+  durability?: Durability;
+  /** The database id sync and tokens name. Given when creating; must match when reopening. */
+  dbId?: string;
+  /** Injected wall clock (default: the system clock). */
+  wallClock?: WallClock;
+  /** Injected randomness (default: the system CSPRNG). */
+  random?: Random;
+  /** How far remote stamps may pull this node's clock ahead (default 5 minutes). */
+  maxDriftMs?: number;
+  /** A remote op stamped far in the future was applied. */
+  onClockSkew?: (event: ClockSkewEvent) => void;
+  /** Errors thrown by subscribers land here (default: console.error). */
+  onError?: (err: unknown) => void;
+}
+
+/** Acknowledgement levels: how far a write has travelled. */
+export type AckLevel = 'local-durable' | 'relay-durable';
+
+export interface Stats {
+  readonly dbId: string;
+  readonly nodeId: NodeId;
+  readonly storage: string;
+  readonly encrypted: boolean;
+  readonly collections: Readonly<Record<string, number>>;
+  readonly opCount: number;
+  readonly versionVector: Readonly<Record<string, number>>;
+}
+
+/** Sync is not set up on this database (the level asked for needs it). */
+export class SyncNotEnabledError extends BlazeError {
+  override name = 'SyncNotEnabledError';
+}
+
+const META_DB_ID = 'db_id';
+const META_IDENTITY = 'identity';
+const DB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+export function validateDbId(dbId: unknown): asserts dbId is string {
+  if (typeof dbId !== 'string' || !DB_ID_PATTERN.test(dbId)) {
+    throw new ValidationError(
+      'dbId',
+      'a database id is 1-128 characters of letters, digits, ".", "_" and "-", starting with a letter or digit',
+    );
+  }
+}
+
+export class BlazeDB {
+  readonly dbId: string;
+  readonly #engine: Engine;
+  readonly #identity: Identity;
+  readonly #random: Random;
+  readonly #live: LiveQueries;
+  readonly #collections = new Map<string, Collection>();
+  #closed = false;
+
+  private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
+    this.#engine = engine;
+    this.#identity = identity;
+    this.dbId = dbId;
+    this.#random = random;
+    this.#live = new LiveQueries({ engine, onError });
+  }
+
+  static async open(options: OpenOptions = {}): Promise<BlazeDB> {
+    if (options.dbId !== undefined) validateDbId(options.dbId);
+    const random = options.random ?? cryptoRandom;
+    const storage = openStorage(options);
+    try {
+      const cipher: PayloadCipher = plaintext;
+      const { identity, dbId } = storage.transaction(() => loadOrCreateIdentity(storage, cipher, random, options.dbId));
+      const clock = new HybridClock({
+        wallClock: options.wallClock ?? systemClock,
+        ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
+        ...(options.onClockSkew ? { onSkew: options.onClockSkew } : {}),
+      });
+      const engine = new Engine({ storage, cipher, nodeId: identity.nodeId, clock });
+      return new BlazeDB(engine, identity, dbId, random, options.onError ?? ((err) => console.error('blazedb: subscriber failed:', err)));
+    } catch (err) {
+      storage.close();
+      throw err;
+    }
+  }
+
+  get nodeId(): NodeId {
+    return this.#identity.nodeId;
+  }
+
+  /** The device's Ed25519 public key (its identity on the network). */
+  get publicKey(): Uint8Array {
+    return this.#identity.publicKey;
+  }
+
+  collection<T extends Fields = Fields>(name: string): Collection<T> {
+    this.#checkOpen();
+    let c = this.#collections.get(name);
+    if (!c) {
+      c = new Collection(name, { engine: this.#engine, random: this.#random, live: this.#live });
+      this.#collections.set(name, c);
+    }
+    return c as unknown as Collection<T>;
+  }
+
+  /**
+   * Runs `fn` as one transaction: every write in it lands together or not at all. `fn` must be
+   * synchronous; use the collections' `...Now` methods inside it.
+   */
+  transaction<R>(fn: () => R): R {
+    this.#checkOpen();
+    if (fn.constructor.name === 'AsyncFunction') {
+      throw new ValidationError('fn', 'a transaction function must be synchronous (an await would end the transaction early)');
+    }
+    return this.#engine.write(() => {
+      const result = fn();
+      if (result instanceof Promise) throw new ValidationError('fn', 'a transaction function must not return a promise');
+      return result;
+    });
+  }
+
+  /** Resolves when every local write has reached `level`. */
+  async synced(level: AckLevel = 'local-durable'): Promise<void> {
+    this.#checkOpen();
+    if (level === 'local-durable') return; // writes resolve only once local-durable
+    throw new SyncNotEnabledError(`'${level}' needs sync, which is not enabled on this database`);
+  }
+
+  stats(): Stats {
+    this.#checkOpen();
+    const storage = this.#engine.storage;
+    const collections: Record<string, number> = {};
+    for (const name of storage.collections()) if (!name.startsWith('_')) collections[name] = storage.countDocs(name);
+    return {
+      dbId: this.dbId,
+      nodeId: this.nodeId,
+      storage: storage.kind,
+      encrypted: this.#engine.cipher.encrypted,
+      collections,
+      opCount: storage.opCount(),
+      versionVector: Object.fromEntries([...storage.loadVersions()].map(([node, row]) => [node, row.seq])),
+    };
+  }
+
+  /** Names of the collections that hold or held records. */
+  collectionNames(): string[] {
+    return this.#engine.storage.collections().filter((n) => !n.startsWith('_'));
+  }
+
+  /** The engine, for the sync layer and tools. Not part of the app API. */
+  get engine(): Engine {
+    return this.#engine;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#engine.storage.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+}
+
+function openStorage(options: OpenOptions): Storage {
+  const kind = options.storage ?? (options.path !== undefined ? 'sqlite' : 'memory');
+  if (typeof kind === 'object') return kind;
+  if (kind === 'memory') return new MemoryStorage();
+  if (kind !== 'sqlite') throw new ValidationError('storage', "storage is 'sqlite', 'memory' or a Storage");
+  if (typeof options.path !== 'string' || options.path.length === 0)
+    throw new ValidationError('path', 'a SQLite store needs a directory path');
+  let isDir = false;
+  try {
+    isDir = statSync(options.path).isDirectory();
+  } catch {
+    mkdirSync(options.path, { recursive: true });
+    isDir = true;
+  }
+  if (!isDir) throw new NotABlazeStoreError(`${options.path} is a file; a BlazeDB store is a directory`);
+  return new SqliteStorage({ path: join(options.path, STORE_FILE), durability: options.durability ?? 'process' });
+}
+
+function loadOrCreateIdentity(storage: Storage, cipher: PayloadCipher, random: Random, askedDbId: string | undefined) {
+  const storedId = storage.getMeta(META_DB_ID);
+  if (storedId) {
+    const dbId = fromUtf8.decode(storedId);
+    if (askedDbId !== undefined && askedDbId !== dbId) throw new DatabaseIdMismatchError(dbId, askedDbId);
+    const seed = storage.getMeta(META_IDENTITY);
+    if (!seed) throw new NotABlazeStoreError('the store has a database id but no identity: it is damaged');
+    return { dbId, identity: identityFromSeed(cipher.open('identity', seed)) };
+  }
+  const dbId = askedDbId ?? toHex(random.bytes(16));
+  const identity = identityFromSeed(random.bytes(32));
+  storage.setMeta(META_DB_ID, utf8.encode(dbId));
+  storage.setMeta(META_IDENTITY, cipher.seal('identity', identity.seed));
+  return { dbId, identity };
+}

@@ -1,0 +1,331 @@
+/**
+ * The engine binds a replica to a store. Every write, local or remote, runs in one storage
+ * transaction: the ops are appended, the changed records' merge states and visible docs are
+ * written, index entries follow, and the version vector and clock are recorded. Only then does
+ * the write return (`local-durable`). If anything throws, the storage transaction rolls back
+ * and the replica is rebuilt from the store, so memory never holds what disk does not.
+ */
+import type { HybridClock } from '../clock/hlc.ts';
+import { Decoder, readVarUint } from '../codec/decoder.ts';
+import { Encoder, writeVarUint } from '../codec/encoder.ts';
+import { decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
+import type { NodeId } from '../identity/node-id.ts';
+import type { Op } from '../ops/op.ts';
+import {
+  type Condition,
+  compareRecords,
+  indexKeysOf,
+  isMissing,
+  matches,
+  type ParsedOptions,
+  type Plan,
+  planQuery,
+  valueAt,
+} from '../query/index.ts';
+import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
+import type { Storage } from '../storage/index.ts';
+import type { ValueMap } from '../values/value.ts';
+import type { PayloadCipher } from './cipher.ts';
+
+export type Doc = Record<string, import('../values/value.ts').Value>;
+
+/** A record a committed write changed: what it showed before and after (undefined: absent). */
+export interface CommittedChange {
+  readonly collection: string;
+  readonly id: string;
+  readonly before: Doc | undefined;
+  readonly after: Doc | undefined;
+}
+
+export type CommitListener = (changes: readonly CommittedChange[]) => void;
+
+export interface EngineInit {
+  storage: Storage;
+  cipher: PayloadCipher;
+  nodeId: NodeId;
+  clock: HybridClock;
+}
+
+/** Clean record states kept in memory between writes; beyond it the cache is dropped. */
+const RECORD_CACHE_SIZE = 10_000;
+const META_HLC = 'hlc';
+const META_SEQ = 'seq';
+const META_INDEXES = 'indexes';
+
+const recordAad = (kind: string, collection: string, id: string) => `${kind}:${collection.length}:${collection}:${id}`;
+export const opAad = (node: string, seq: number) => `op:${node}:${seq}`;
+
+export class Engine {
+  readonly storage: Storage;
+  readonly cipher: PayloadCipher;
+  readonly clock: HybridClock;
+  #replica: Replica;
+  #nodeId: NodeId;
+  #inWrite = false;
+  #pendingOps: Op[] = [];
+  #committed = new Map<string, CommittedChange>();
+  readonly #listeners = new Set<CommitListener>();
+  /** collection -> indexed dotted paths */
+  #indexes: Map<string, Set<string>>;
+
+  constructor(init: EngineInit) {
+    this.storage = init.storage;
+    this.cipher = init.cipher;
+    this.clock = init.clock;
+    this.#nodeId = init.nodeId;
+    this.storage.changedElsewhere(); // start watching for other processes' commits from here
+    this.#indexes = this.#loadIndexes();
+    this.#replica = this.#loadReplica();
+  }
+
+  get replica(): Replica {
+    return this.#replica;
+  }
+
+  get inWrite(): boolean {
+    return this.#inWrite;
+  }
+
+  /** Runs `fn` (replica writes) as one durable transaction; nested calls join the outer one. */
+  write<T>(fn: () => T): T {
+    if (this.#inWrite) return fn();
+    this.#inWrite = true;
+    let result: T;
+    try {
+      result = this.storage.transaction(() => {
+        this.#refreshIfChangedElsewhere();
+        const r = fn();
+        this.#flush();
+        return r;
+      });
+    } catch (err) {
+      this.#pendingOps = [];
+      this.#committed.clear();
+      this.#replica = this.#loadReplica();
+      throw err;
+    } finally {
+      this.#inWrite = false;
+    }
+    const changes = [...this.#committed.values()];
+    this.#committed.clear();
+    this.#replica.evictClean(RECORD_CACHE_SIZE);
+    for (const listener of this.#listeners) listener(changes);
+    return result;
+  }
+
+  /** Another process wrote to the store: drop what we cached (we hold the write lock now). */
+  #refreshIfChangedElsewhere(): void {
+    if (!this.storage.changedElsewhere()) return;
+    this.#indexes = this.#loadIndexes();
+    this.#replica = this.#loadReplica();
+  }
+
+  /** Records a local op the replica just issued (inside `write`). */
+  local(op: Op): Op {
+    this.#pendingOps.push(op);
+    return op;
+  }
+
+  /** Applies ops from elsewhere, durably; returns how many were new. */
+  applyRemote(ops: readonly Op[]): number {
+    return this.write(() => {
+      let applied = 0;
+      for (const op of ops) {
+        if (this.#replica.apply(op)) {
+          this.#pendingOps.push(op);
+          applied++;
+        }
+      }
+      return applied;
+    });
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ---- reads ----
+
+  readDoc(collection: string, id: string): Doc | undefined {
+    if (this.#inWrite) this.#flush();
+    const row = this.storage.getRecord(collection, id);
+    return row?.doc ? this.#decodeDoc(collection, id, row.doc) : undefined;
+  }
+
+  indexedPaths(collection: string): ReadonlySet<string> {
+    if (!this.#inWrite) this.#refreshIfChangedElsewhere();
+    return this.#indexes.get(collection) ?? new Set();
+  }
+
+  plan(collection: string, condition: Condition): Plan {
+    return planQuery(condition, this.indexedPaths(collection));
+  }
+
+  /** Records of `collection` matching `condition`, sorted and sliced by `options`. */
+  find(collection: string, condition: Condition, options: ParsedOptions): { id: string; doc: Doc }[] {
+    if (this.#inWrite) this.#flush();
+    const plan = this.plan(collection, condition);
+    const wanted = options.sort.length === 0 ? options.offset + options.limit : Number.POSITIVE_INFINITY;
+    const out: { id: string; doc: Doc }[] = [];
+    for (const candidate of this.#candidates(collection, plan)) {
+      if (!matches(candidate.doc, condition)) continue;
+      out.push(candidate);
+      if (out.length >= wanted) break;
+    }
+    if (options.sort.length > 0) out.sort((a, b) => compareRecords(options.sort, a, b));
+    return out.slice(options.offset, options.offset + options.limit);
+  }
+
+  *#candidates(collection: string, plan: Plan): Iterable<{ id: string; doc: Doc }> {
+    if (plan.strategy === 'scan') {
+      for (const [id, bytes] of this.storage.scanDocs(collection)) yield { id, doc: this.#decodeDoc(collection, id, bytes) };
+      return;
+    }
+    const seen = new Set<string>();
+    const index = indexName(collection, plan.index as string);
+    for (const range of plan.ranges) {
+      for (const id of this.storage.scanIndex(index, range)) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const row = this.storage.getRecord(collection, id);
+        if (row?.doc) yield { id, doc: this.#decodeDoc(collection, id, row.doc) };
+      }
+    }
+  }
+
+  #decodeDoc(collection: string, id: string, bytes: Uint8Array): Doc {
+    return decodeValue(this.cipher.open(recordAad('doc', collection, id), bytes)) as Doc;
+  }
+
+  // ---- indexes ----
+
+  createIndex(collection: string, path: string): boolean {
+    const paths = this.#indexes.get(collection) ?? new Set();
+    if (paths.has(path)) return false;
+    this.write(() => {
+      const name = indexName(collection, path);
+      const parts = path.split('.');
+      for (const [id, bytes] of this.storage.scanDocs(collection)) {
+        for (const key of keysAt(this.#decodeDoc(collection, id, bytes), parts)) this.storage.addIndexEntry(name, key, id);
+      }
+      paths.add(path);
+      this.#indexes.set(collection, paths);
+      this.#saveIndexes();
+    });
+    return true;
+  }
+
+  dropIndex(collection: string, path: string): boolean {
+    const paths = this.#indexes.get(collection);
+    if (!paths?.has(path)) return false;
+    this.write(() => {
+      this.storage.dropIndex(indexName(collection, path));
+      paths.delete(path);
+      this.#saveIndexes();
+    });
+    return true;
+  }
+
+  #loadIndexes(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    const bytes = this.storage.getMeta(META_INDEXES);
+    if (!bytes) return out;
+    for (const entry of decodeValue(bytes) as string[][]) {
+      const [collection, path] = entry as [string, string];
+      out.set(collection, (out.get(collection) ?? new Set()).add(path));
+    }
+    return out;
+  }
+
+  #saveIndexes(): void {
+    const entries: string[][] = [];
+    for (const [collection, paths] of this.#indexes) for (const path of paths) entries.push([collection, path]);
+    this.storage.setMeta(META_INDEXES, encodeValue(entries));
+  }
+
+  // ---- persistence ----
+
+  #flush(): void {
+    const touched = new Set<NodeId>();
+    for (const op of this.#pendingOps) {
+      const payload = this.cipher.seal(opAad(op.node, op.seq), encodeOp(op));
+      this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
+      touched.add(op.node);
+    }
+    this.#pendingOps = [];
+    const version = this.#replica.version;
+    for (const node of touched) this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
+    for (const change of this.#replica.takeChanges()) {
+      const { collection, id, state, before } = change;
+      const after = state.view();
+      const doc = after ? this.cipher.seal(recordAad('doc', collection, id), encodeValue(after)) : null;
+      this.storage.putRecord(collection, id, {
+        state: this.cipher.seal(recordAad('state', collection, id), encodeRecordState(state)),
+        doc,
+      });
+      this.#updateIndexes(collection, id, before, after);
+      const key = `${collection.length}:${collection}:${id}`;
+      const earlier = this.#committed.get(key);
+      this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
+    }
+    if (touched.size > 0) {
+      const e = new Encoder(16);
+      const { wall, counter } = this.clock.last;
+      writeVarUint(e, wall);
+      writeVarUint(e, counter);
+      this.storage.setMeta(META_HLC, e.finish());
+      const seq = new Encoder(8);
+      writeVarUint(seq, this.#replica.lastSeq);
+      this.storage.setMeta(META_SEQ, seq.finish());
+    }
+  }
+
+  #updateIndexes(collection: string, id: string, before: ValueMap | undefined, after: ValueMap | undefined): void {
+    const paths = this.#indexes.get(collection);
+    if (!paths) return;
+    for (const path of paths) {
+      const parts = path.split('.');
+      const name = indexName(collection, path);
+      const oldKeys = new Map(keysAt(before, parts).map((k) => [Buffer.from(k).toString('latin1'), k]));
+      const newKeys = new Map(keysAt(after, parts).map((k) => [Buffer.from(k).toString('latin1'), k]));
+      for (const [s, k] of oldKeys) if (!newKeys.has(s)) this.storage.removeIndexEntry(name, k, id);
+      for (const [s, k] of newKeys) if (!oldKeys.has(s)) this.storage.addIndexEntry(name, k, id);
+    }
+  }
+
+  #loadReplica(): Replica {
+    const version = new VersionVector();
+    for (const [node, row] of this.storage.loadVersions()) version.restore(node as NodeId, row.seq, row.ahead);
+    const hlc = this.storage.getMeta(META_HLC);
+    if (hlc) {
+      const d = new Decoder(hlc);
+      this.clock.restore({ wall: readVarUint(d), counter: readVarUint(d) });
+    }
+    const seqBytes = this.storage.getMeta(META_SEQ);
+    const lastSeq = Math.max(seqBytes ? readVarUint(new Decoder(seqBytes)) : 0, version.highest(this.#nodeId));
+    return new Replica({
+      nodeId: this.#nodeId,
+      clock: this.clock,
+      lastSeq,
+      version,
+      trackChanges: true,
+      source: { load: (collection, id) => this.#loadState(collection, id) },
+    });
+  }
+
+  #loadState(collection: string, id: string): RecordState | undefined {
+    const row = this.storage.getRecord(collection, id);
+    return row ? decodeRecordState(this.cipher.open(recordAad('state', collection, id), row.state)) : undefined;
+  }
+}
+
+export function indexName(collection: string, path: string): string {
+  return `${collection}\0${path}`;
+}
+
+function keysAt(doc: ValueMap | undefined, path: readonly string[]): Uint8Array[] {
+  if (!doc) return [];
+  const v = valueAt(doc, path);
+  return isMissing(v) ? [] : indexKeysOf(v);
+}

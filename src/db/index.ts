@@ -1,0 +1,9 @@
+/**
+ * The database API: `BlazeDB.open`, collections, queries, live queries, transactions.
+ */
+export { type PayloadCipher, plaintext } from './cipher.ts';
+export { Collection, type ConflictInfo, type Fields, type Stored } from './collection.ts';
+export { type AckLevel, BlazeDB, type OpenOptions, STORE_FILE, type Stats, SyncNotEnabledError, validateDbId } from './database.ts';
+export { type CommittedChange, Engine } from './engine.ts';
+export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, NotFoundError } from './errors.ts';
+export type { LiveResult } from './live.ts';

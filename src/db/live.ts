@@ -1,0 +1,93 @@
+/**
+ * Live queries. A subscription holds its last result; after each commit that touched its
+ * collection, it is re-run only if a changed record matched the query before or after the
+ * change, and the callback fires only if the result actually differs.
+ */
+import { type Condition, matches } from '../query/index.ts';
+import { valuesEqual } from '../values/value.ts';
+import type { CommittedChange, Engine } from './engine.ts';
+
+export interface LiveResult<R> {
+  /** The whole current result. */
+  readonly records: readonly R[];
+  /** Since the previous callback (all `added` on the first). */
+  readonly added: readonly R[];
+  readonly removed: readonly R[];
+  readonly changed: readonly R[];
+}
+
+type Row = { readonly _id: string };
+
+export interface Subscription<R extends Row> {
+  collection: string;
+  condition: Condition;
+  run(): R[];
+  callback(result: LiveResult<R>): void;
+}
+
+export interface LiveQueriesInit {
+  engine: Engine;
+  /** Where an exception thrown by a subscriber goes (it never fails the write). */
+  onError(err: unknown): void;
+}
+
+interface Active<R extends Row> extends Subscription<R> {
+  last: R[];
+}
+
+export class LiveQueries {
+  readonly #subs = new Set<Active<Row>>();
+  readonly #onError: (err: unknown) => void;
+
+  constructor(init: LiveQueriesInit) {
+    this.#onError = init.onError;
+    init.engine.onCommit((changes) => this.#onCommit(changes));
+  }
+
+  subscribe<R extends Row>(sub: Subscription<R>): () => void {
+    const active: Active<R> = { ...sub, last: sub.run() };
+    this.#subs.add(active as unknown as Active<Row>);
+    this.#deliver(active, { records: active.last, added: active.last, removed: [], changed: [] });
+    return () => this.#subs.delete(active as unknown as Active<Row>);
+  }
+
+  #onCommit(changes: readonly CommittedChange[]): void {
+    for (const sub of [...this.#subs]) {
+      if (!this.#subs.has(sub)) continue;
+      const relevant = changes.some(
+        (c) =>
+          c.collection === sub.collection &&
+          ((c.before !== undefined && matches(c.before, sub.condition)) || (c.after !== undefined && matches(c.after, sub.condition))),
+      );
+      if (!relevant) continue;
+      const next = sub.run();
+      const diff = diffResults(sub.last, next);
+      if (!diff) continue;
+      sub.last = next;
+      this.#deliver(sub, diff);
+    }
+  }
+
+  #deliver<R extends Row>(sub: Active<R>, result: LiveResult<R>): void {
+    try {
+      sub.callback(result);
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
+}
+
+/** The difference between two results, or undefined when they are the same, in the same order. */
+function diffResults<R extends Row>(before: readonly R[], after: readonly R[]): LiveResult<R> | undefined {
+  const old = new Map(before.map((r) => [r._id, r]));
+  const now = new Map(after.map((r) => [r._id, r]));
+  const added = after.filter((r) => !old.has(r._id));
+  const removed = before.filter((r) => !now.has(r._id));
+  const changed = after.filter((r) => {
+    const o = old.get(r._id);
+    return o !== undefined && !valuesEqual(o as never, r as never);
+  });
+  const sameOrder = before.length === after.length && before.every((r, i) => r._id === after[i]?._id);
+  if (added.length === 0 && removed.length === 0 && changed.length === 0 && sameOrder) return undefined;
+  return { records: after, added, removed, changed };
+}

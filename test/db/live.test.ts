@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LiveResult, Stored } from '../../src/db/index.ts';
+import { KINDS, openTestDb } from '../helpers/db.ts';
+
+type Row = Stored<Record<string, unknown>>;
+
+for (const kind of KINDS) {
+  describe(`live queries (${kind})`, () => {
+    it('should deliver the result at once, then only when a change affects it', async () => {
+      await using t = await openTestDb(kind);
+      const bugs = t.db.collection('bugs');
+      const a = await bugs.insert({ status: 'open', priority: 1 });
+      const calls: LiveResult<Row>[] = [];
+      const stop = bugs.subscribe({ status: 'open' }, (r) => calls.push(r), { sort: { priority: 1 } });
+      assert.equal(calls.length, 1);
+      assert.deepEqual(calls[0]?.added.map((r) => r._id), [a]);
+
+      const b = await bugs.insert({ status: 'open', priority: 2 }); // enters the result
+      assert.equal(calls.length, 2);
+      assert.deepEqual(calls[1]?.added.map((r) => r._id), [b]);
+      assert.deepEqual(calls[1]?.records.map((r) => r._id), [a, b]);
+
+      await bugs.insert({ status: 'closed', priority: 0 }); // never matches: no call
+      await t.db.collection('other').insert({ status: 'open' }); // another collection: no call
+      assert.equal(calls.length, 2);
+
+      await bugs.update(a, { priority: 3 }); // changes a matching record and the order
+      assert.equal(calls.length, 3);
+      assert.deepEqual(calls[2]?.changed.map((r) => r._id), [a]);
+      assert.deepEqual(calls[2]?.records.map((r) => r._id), [b, a]);
+
+      await bugs.update(b, { status: 'closed' }); // leaves the result
+      assert.equal(calls.length, 4);
+      assert.deepEqual(calls[3]?.removed.map((r) => r._id), [b]);
+
+      await bugs.update(a, { priority: 3 }); // same value: the result does not change
+      assert.equal(calls.length, 4);
+
+      stop();
+      await bugs.delete(a);
+      assert.equal(calls.length, 4);
+    });
+
+    it('should fire for changes applied from another replica', async () => {
+      await using t = await openTestDb(kind);
+      await using other = await openTestDb('memory');
+      const bugs = t.db.collection('bugs');
+      const calls: LiveResult<Row>[] = [];
+      bugs.subscribe({}, (r) => calls.push(r));
+      await other.db.collection('bugs').insert({ n: 1 }, { id: 'x' });
+      const ops = other.db.engine.storage.opsAfter(other.db.nodeId, 0, 10);
+      const { decodeOp } = await import('../../src/codec/index.ts');
+      t.db.engine.applyRemote(ops.map(decodeOp));
+      assert.equal(calls.length, 2);
+      assert.deepEqual(calls[1]?.added.map((r) => r._id), ['x']);
+    });
+
+    it('should keep a failing subscriber from failing the write', async () => {
+      const errors: unknown[] = [];
+      await using t = await openTestDb(kind, { onError: (e) => errors.push(e) });
+      const bugs = t.db.collection('bugs');
+      let calls = 0;
+      bugs.subscribe({}, () => {
+        calls++;
+        if (calls > 1) throw new Error('subscriber bug');
+      });
+      const id = await bugs.insert({ n: 1 });
+      assert.deepEqual(await bugs.get(id), { _id: id, n: 1 });
+      assert.equal(errors.length, 1);
+    });
+  });
+}
