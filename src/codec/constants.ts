@@ -35,6 +35,7 @@ export const TAG_OP_MVSET = 0x80;
 export const TAG_OP_INC = 0x81;
 export const TAG_OP_ADD = 0x82;
 export const TAG_OP_REMOVE = 0x83;
+export const TAG_OP_UNSET = 0x84;
 
 // Record id forms (2 bits in the op header, a byte in a ref value).
 export const ID_UTF8 = 0; // varint length + UTF-8

@@ -6,7 +6,7 @@
  */
 import type { NodeId } from '../identity/node-id.ts';
 import type { Dot, FieldOp, Op, OpKind } from '../ops/op.ts';
-import { MAX_DATE_MS, TAG_OP_ADD, TAG_OP_INC, TAG_OP_MVSET, TAG_OP_REMOVE } from './constants.ts';
+import { MAX_DATE_MS, TAG_OP_ADD, TAG_OP_INC, TAG_OP_MVSET, TAG_OP_REMOVE, TAG_OP_UNSET } from './constants.ts';
 import { type Decoder, readByte, readLength, readVarInt, readVarUint } from './decoder.ts';
 import { type Encoder, writeByte, writeVarInt, writeVarUint } from './encoder.ts';
 import { recordIdForm } from './record-id.ts';
@@ -58,6 +58,9 @@ function writeFieldOp(e: Encoder, f: FieldOp, ctx: OpWriteContext): void {
   switch (f.type) {
     case 'set':
       writeValue(e, f.value);
+      return;
+    case 'unset':
+      writeByte(e, TAG_OP_UNSET);
       return;
     case 'mvset':
       writeByte(e, TAG_OP_MVSET);
@@ -129,6 +132,8 @@ function readFieldOp(d: Decoder, ctx: OpReadContext): FieldOp {
     }
     case TAG_OP_INC:
       return { type: 'inc', field, delta: readVarInt(d) };
+    case TAG_OP_UNSET:
+      return { type: 'unset', field };
     case TAG_OP_ADD:
       return { type: 'add', field, value: readValue(d) };
     case TAG_OP_REMOVE: {

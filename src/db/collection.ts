@@ -106,6 +106,11 @@ export class Collection<T extends Fields = Fields> {
     this.#write(id, () => this.#engine.replica.delete(this.name, id));
   }
 
+  /** Removes a field from a record. */
+  async unset(id: string, field: string): Promise<void> {
+    this.#write(id, () => this.#engine.replica.unset(this.name, id, field));
+  }
+
   /** Adds `by` (default 1) to a counter field. */
   async increment(id: string, field: string, by = 1): Promise<void> {
     this.#write(id, () => this.#engine.replica.increment(this.name, id, field, by));

@@ -14,14 +14,18 @@ import { type ClockSkewEvent, HybridClock } from '../clock/hlc.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
 import { type Identity, identityFromSeed } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
+import type { FieldOp } from '../ops/op.ts';
 import { cryptoRandom, systemClock } from '../platform/index.ts';
+import { type FindOptions, parseOptions, parseQuery, type Query } from '../query/index.ts';
 import type { Random, WallClock } from '../runtime.ts';
 import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
 import { toHex } from '../util/hex.ts';
+import { validateRecordId } from '../values/validate.ts';
 import { type PayloadCipher, plaintext } from './cipher.ts';
 import { Collection, type Fields } from './collection.ts';
 import { Engine } from './engine.ts';
 import { ClosedError, DatabaseIdMismatchError } from './errors.ts';
+import { checkTime, History, type HistoryEntry, type TimePoint } from './history.ts';
 import { LiveQueries } from './live.ts';
 
 /** The file inside a store directory that holds the SQLite database. */
@@ -64,6 +68,14 @@ export interface Stats {
   readonly versionVector: Readonly<Record<string, number>>;
 }
 
+/** A read-only view of the database at a past time. */
+export interface TimeView {
+  collection(name: string): {
+    get(id: string): Promise<Record<string, unknown> | undefined>;
+    find(query?: Query, options?: FindOptions): Promise<Record<string, unknown>[]>;
+  };
+}
+
 /** Sync is not set up on this database (the level asked for needs it). */
 export class SyncNotEnabledError extends BlazeError {
   override name = 'SyncNotEnabledError';
@@ -92,6 +104,7 @@ export class BlazeDB {
   readonly #random: Random;
   readonly #live: LiveQueries;
   readonly #collections = new Map<string, Collection>();
+  readonly #history: History;
   #closed = false;
 
   private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
@@ -100,6 +113,7 @@ export class BlazeDB {
     this.dbId = dbId;
     this.#random = random;
     this.#live = new LiveQueries({ engine, onError });
+    this.#history = new History(engine);
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
@@ -154,6 +168,47 @@ export class BlazeDB {
       const result = fn();
       if (result instanceof Promise) throw new ValidationError('fn', 'a transaction function must not return a promise');
       return result;
+    });
+  }
+
+  /** The ops that made a record, oldest first: who, when, which fields, old and new values. */
+  history(collection: string, id: string): HistoryEntry[] {
+    this.#checkOpen();
+    validateRecordId(id);
+    return this.#history.history(collection, id);
+  }
+
+  /** A read-only view of the database as it was at `time` (a Date or an HLC stamp). */
+  asOf(time: TimePoint): TimeView {
+    this.#checkOpen();
+    const history = this.#history;
+    checkTime(time);
+    return {
+      collection: (name: string) => ({
+        get: async (id: string) => {
+          validateRecordId(id);
+          const doc = history.getAsOf(name, id, time);
+          return doc ? { _id: id, ...doc } : undefined;
+        },
+        find: async (query?: Query, options?: FindOptions) =>
+          history.findAsOf(name, time, parseQuery(query), parseOptions(options)).map(({ id, doc }) => ({ _id: id, ...doc })),
+      }),
+    };
+  }
+
+  /** Undoes an op by writing compensating ops (history is never rewritten); returns the new op's id. */
+  async undo(opId: string): Promise<string> {
+    this.#checkOpen();
+    const engine = this.#engine;
+    return engine.write(() => {
+      const plan = this.#history.undoPlan(opId);
+      const state = engine.replica.recordState(plan.collection, plan.record);
+      // A multi-value field set back replaces whatever values it has now.
+      const fields: FieldOp[] = plan.fields.map((f) =>
+        f.type === 'mvset' ? { ...f, observed: state?.fields.get(f.field)?.mvDots() ?? [] } : f,
+      );
+      const op = engine.local(engine.replica.writeFields(plan.collection, plan.record, plan.kind, fields));
+      return `${op.node}:${op.seq}`;
     });
   }
 

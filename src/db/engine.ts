@@ -8,7 +8,7 @@
 import type { HybridClock } from '../clock/hlc.ts';
 import { Decoder, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeVarUint } from '../codec/encoder.ts';
-import { decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
+import { decodeOp, decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import {
@@ -23,7 +23,7 @@ import {
   valueAt,
 } from '../query/index.ts';
 import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
-import type { Storage } from '../storage/index.ts';
+import type { Storage, StoredOp } from '../storage/index.ts';
 import type { ValueMap } from '../values/value.ts';
 import type { PayloadCipher } from './cipher.ts';
 
@@ -160,6 +160,11 @@ export class Engine {
 
   plan(collection: string, condition: Condition): Plan {
     return planQuery(condition, this.indexedPaths(collection));
+  }
+
+  /** Decodes an op read back from the store. */
+  decodeStoredOp(stored: StoredOp): Op {
+    return decodeOp(this.cipher.open(opAad(stored.node, stored.seq), stored.payload));
   }
 
   /** Records of `collection` matching `condition`, sorted and sliced by `options`. */

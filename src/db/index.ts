@@ -3,7 +3,17 @@
  */
 export { type PayloadCipher, plaintext } from './cipher.ts';
 export { Collection, type ConflictInfo, type Fields, type Stored } from './collection.ts';
-export { type AckLevel, BlazeDB, type OpenOptions, STORE_FILE, type Stats, SyncNotEnabledError, validateDbId } from './database.ts';
+export {
+  type AckLevel,
+  BlazeDB,
+  type OpenOptions,
+  STORE_FILE,
+  type Stats,
+  SyncNotEnabledError,
+  type TimeView,
+  validateDbId,
+} from './database.ts';
 export { type CommittedChange, Engine } from './engine.ts';
 export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, NotFoundError } from './errors.ts';
+export { type FieldChange, type HistoryEntry, OpNotFoundError, type TimePoint } from './history.ts';
 export type { LiveResult } from './live.ts';

@@ -23,6 +23,12 @@ export interface SetOp {
   readonly value: Value;
 }
 
+/** Last-writer-wins removal of the field: it shows nothing until a later write. */
+export interface UnsetOp {
+  readonly type: 'unset';
+  readonly field: string;
+}
+
 /**
  * Multi-value register write. `observed` lists the dots of the values this write replaces;
  * values written concurrently survive side by side and are reported as a conflict.
@@ -57,7 +63,7 @@ export interface RemoveOp {
   readonly observed: readonly Dot[];
 }
 
-export type FieldOp = SetOp | MvSetOp | IncOp | AddOp | RemoveOp;
+export type FieldOp = SetOp | UnsetOp | MvSetOp | IncOp | AddOp | RemoveOp;
 export type FieldOpType = FieldOp['type'];
 
 export interface Op {
@@ -80,6 +86,7 @@ export type Strategy = 'lww' | 'mv' | 'counter' | 'set';
 export function strategyOfOp(type: FieldOpType): Strategy {
   switch (type) {
     case 'set':
+    case 'unset':
       return 'lww';
     case 'mvset':
       return 'mv';

@@ -23,6 +23,11 @@ export interface StampedValue extends Stamp {
   readonly value: Value;
 }
 
+/** The LWW register: a value, or the field's removal (`absent`), with its writer's stamp. */
+export interface LwwEntry extends StampedValue {
+  readonly absent?: true;
+}
+
 export interface CounterIncrement extends Stamp {
   readonly delta: number;
 }
@@ -49,7 +54,7 @@ export class FieldState {
   latest: Stamp | undefined;
   latestStrategy: Strategy = 'lww';
 
-  lww: StampedValue | undefined;
+  lww: LwwEntry | undefined;
   mv: StampedValue[] | undefined;
   counter: CounterIncrement[] | undefined;
   set: Map<string, SetElement> | undefined;
@@ -69,6 +74,9 @@ export class FieldState {
     switch (f.type) {
       case 'set':
         if (this.lww === undefined || compareStamps(op, this.lww) >= 0) this.lww = stamped(op, f.value);
+        return;
+      case 'unset':
+        if (this.lww === undefined || compareStamps(op, this.lww) >= 0) this.lww = { ...stamped(op, null), absent: true };
         return;
       case 'mvset':
         this.#applyMvSet(op, f.value, f.observed, seen);
@@ -140,7 +148,7 @@ export class FieldState {
     if (this.latest === undefined || !stampGreater(this.latest, tombstone)) return undefined;
     switch (this.latestStrategy) {
       case 'lww':
-        return this.lww && stampGreater(this.lww, tombstone) ? { value: this.lww.value } : undefined;
+        return this.lww && !this.lww.absent && stampGreater(this.lww, tombstone) ? { value: this.lww.value } : undefined;
       case 'mv':
         return this.#viewMv(tombstone);
       case 'counter': {

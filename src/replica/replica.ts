@@ -214,6 +214,14 @@ export class Replica {
     return this.#commit(collection, id, 'delete', []);
   }
 
+  /** Removes a field (last writer wins against concurrent sets). */
+  unset(collection: string, id: string, field: string): Op {
+    checkTarget(collection, id);
+    validateName(field, 'field', 'field name');
+    this.#expectStrategy(collection, field, 'lww', 'unset');
+    return this.#commit(collection, id, 'update', [{ type: 'unset', field }]);
+  }
+
   increment(collection: string, id: string, field: string, delta: number): Op {
     checkTarget(collection, id);
     validateName(field, 'field', 'field name');
@@ -247,6 +255,20 @@ export class Replica {
     this.#expectStrategy(collection, field, 'mv', 'mvset');
     const observed = this.#mvDots(collection, id, field);
     return this.#commit(collection, id, 'update', [{ type: 'mvset', field, value, observed }]);
+  }
+
+  /**
+   * Issues one op of arbitrary field ops (undo uses it). Values and names are validated;
+   * declared strategies are not enforced, since compensating ops mirror existing ones.
+   */
+  writeFields(collection: string, id: string, kind: OpKind, fields: readonly FieldOp[]): Op {
+    checkTarget(collection, id);
+    for (const f of fields) {
+      validateName(f.field, 'field', 'field name');
+      if ('value' in f) validateValue(f.value, f.field);
+      if (f.type === 'inc' && !Number.isSafeInteger(f.delta)) throw new ValidationError(f.field, 'a counter increment is a safe integer');
+    }
+    return this.#commit(collection, id, kind, [...fields]);
   }
 
   /** Declares merge strategies for fields of a collection. Declarations replicate like data. */

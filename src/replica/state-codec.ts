@@ -26,6 +26,7 @@ const HAS_MV = 2;
 const HAS_COUNTER = 4;
 const HAS_SET = 8;
 const HAS_SUPPRESSED = 16;
+const LWW_ABSENT = 32;
 
 class NodeTable {
   readonly #index = new Map<string, number>();
@@ -97,6 +98,7 @@ export function encodeRecordState(record: RecordState): Uint8Array {
 function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
   const flags =
     (f.lww ? HAS_LWW : 0) |
+    (f.lww?.absent ? LWW_ABSENT : 0) |
     (f.mv ? HAS_MV : 0) |
     (f.counter ? HAS_COUNTER : 0) |
     (f.set ? HAS_SET : 0) |
@@ -104,7 +106,12 @@ function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
   writeByte(e, flags);
   writeByte(e, STRATEGY_CODES.indexOf(f.latestStrategy));
   writeStamp(e, nodes, f.latest as Stamp);
-  if (f.lww) writeStamped(e, nodes, f.lww);
+  if (f.lww?.absent) {
+    writeStamp(e, nodes, f.lww);
+    writeVarUint(e, f.lww.seq);
+  } else if (f.lww) {
+    writeStamped(e, nodes, f.lww);
+  }
   if (f.mv) {
     writeVarUint(e, f.mv.length);
     for (const v of f.mv) writeStamped(e, nodes, v);
@@ -157,7 +164,12 @@ function readField(d: Decoder, nodes: NodeTable): FieldState {
   const flags = readByte(d);
   f.latestStrategy = STRATEGY_CODES[readByte(d)] ?? d.fail('unknown strategy code');
   f.latest = readStamp(d, nodes);
-  if (flags & HAS_LWW) f.lww = readStamped(d, nodes);
+  if (flags & LWW_ABSENT) {
+    const stamp = readStamp(d, nodes);
+    f.lww = { ...stamp, seq: readVarUint(d), value: null, absent: true };
+  } else if (flags & HAS_LWW) {
+    f.lww = readStamped(d, nodes);
+  }
   if (flags & HAS_MV) {
     const n = readLength(d);
     f.mv = [];

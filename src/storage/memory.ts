@@ -3,7 +3,7 @@
  * journal of undo actions, replayed backwards if the transaction throws.
  */
 import { StorageError } from './errors.ts';
-import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type VersionRow } from './storage.ts';
+import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type StoredOp, type VersionRow } from './storage.ts';
 
 interface IndexEntry {
   key: Uint8Array;
@@ -87,24 +87,24 @@ export class MemoryStorage implements Storage {
     return this.#ops.get(opKey(node, seq))?.payload;
   }
 
-  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[] {
+  opsAfter(node: string, afterSeq: number, limit: number): StoredOp[] {
     this.#open();
     const seqs = this.#opsByNode.get(node) ?? [];
-    const out: Uint8Array[] = [];
+    const out: StoredOp[] = [];
     for (let i = upperBound(seqs, afterSeq); i < seqs.length && out.length < limit; i++) {
-      out.push((this.#ops.get(opKey(node, seqs[i] as number)) as OpRow).payload);
+      out.push(stored(this.#ops.get(opKey(node, seqs[i] as number)) as OpRow));
     }
     return out;
   }
 
-  opsOfRecord(collection: string, record: string): Uint8Array[] {
+  opsOfRecord(collection: string, record: string): StoredOp[] {
     this.#open();
-    return [...this.#ops.values()].filter((r) => r.collection === collection && r.record === record).map((r) => r.payload);
+    return [...this.#ops.values()].filter((r) => r.collection === collection && r.record === record).map(stored);
   }
 
-  *opsOfCollection(collection: string): Iterable<Uint8Array> {
+  *opsOfCollection(collection: string): Iterable<StoredOp> {
     this.#open();
-    for (const r of this.#ops.values()) if (r.collection === collection) yield r.payload;
+    for (const r of this.#ops.values()) if (r.collection === collection) yield stored(r);
   }
 
   opCount(): number {
@@ -218,6 +218,8 @@ export class MemoryStorage implements Storage {
     this.#closed = true;
   }
 }
+
+const stored = (r: OpRow): StoredOp => ({ node: r.node, seq: r.seq, payload: r.payload });
 
 function upperBound(sorted: number[], value: number): number {
   let lo = 0;

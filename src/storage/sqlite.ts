@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { NotABlazeStoreError, StorageError, StoreVersionError } from './errors.ts';
-import type { KeyRange, OpRow, RecordRow, Storage, VersionRow } from './storage.ts';
+import type { KeyRange, OpRow, RecordRow, Storage, StoredOp, VersionRow } from './storage.ts';
 
 /** 'Blz1' as a big-endian int: marks a SQLite file as a BlazeDB store. */
 export const APPLICATION_ID = 0x426c7a31;
@@ -66,6 +66,10 @@ export function checkStoreFile(path: string): 'absent' | 'present' {
   const version = header.readUInt32BE(60);
   if (version > FORMAT_VERSION) throw new StoreVersionError(version, FORMAT_VERSION);
   return 'present';
+}
+
+function storedOp(r: Record<string, unknown>): StoredOp {
+  return { node: r.node as string, seq: Number(r.seq), payload: r.payload as Uint8Array };
 }
 
 export class SqliteStorage implements Storage {
@@ -158,20 +162,18 @@ export class SqliteStorage implements Storage {
     return row ? (row.payload as Uint8Array) : undefined;
   }
 
-  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[] {
-    return this.#stmt('SELECT payload FROM blaze_ops WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?')
+  opsAfter(node: string, afterSeq: number, limit: number): StoredOp[] {
+    return this.#stmt('SELECT node, seq, payload FROM blaze_ops WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?')
       .all(node, afterSeq, limit)
-      .map((r) => r.payload as Uint8Array);
+      .map(storedOp);
   }
 
-  opsOfRecord(collection: string, record: string): Uint8Array[] {
-    return this.#stmt('SELECT payload FROM blaze_ops WHERE coll = ? AND rec = ?')
-      .all(collection, record)
-      .map((r) => r.payload as Uint8Array);
+  opsOfRecord(collection: string, record: string): StoredOp[] {
+    return this.#stmt('SELECT node, seq, payload FROM blaze_ops WHERE coll = ? AND rec = ?').all(collection, record).map(storedOp);
   }
 
-  *opsOfCollection(collection: string): Iterable<Uint8Array> {
-    for (const r of this.#stmt('SELECT payload FROM blaze_ops WHERE coll = ?').iterate(collection)) yield r.payload as Uint8Array;
+  *opsOfCollection(collection: string): Iterable<StoredOp> {
+    for (const r of this.#stmt('SELECT node, seq, payload FROM blaze_ops WHERE coll = ?').iterate(collection)) yield storedOp(r);
   }
 
   opCount(): number {

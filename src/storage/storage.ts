@@ -16,6 +16,13 @@ export interface OpRow {
   readonly payload: Uint8Array;
 }
 
+/** An op as read back: its dot and payload. */
+export interface StoredOp {
+  readonly node: string;
+  readonly seq: number;
+  readonly payload: Uint8Array;
+}
+
 export interface RecordRow {
   /** BlazeBinary record merge state, possibly encrypted. */
   readonly state: Uint8Array;
@@ -56,12 +63,12 @@ export interface Storage {
   /** Appends an op; its (node, seq) must be new. */
   appendOp(row: OpRow): void;
   getOp(node: string, seq: number): Uint8Array | undefined;
-  /** Payloads of `node`'s ops with seq > `afterSeq`, in seq order, at most `limit`. */
-  opsAfter(node: string, afterSeq: number, limit: number): Uint8Array[];
-  /** Payloads of every op on one record, in no particular order. */
-  opsOfRecord(collection: string, record: string): Uint8Array[];
-  /** Payloads of every op on a collection, in no particular order. */
-  opsOfCollection(collection: string): Iterable<Uint8Array>;
+  /** `node`'s ops with seq > `afterSeq`, in seq order, at most `limit`. */
+  opsAfter(node: string, afterSeq: number, limit: number): StoredOp[];
+  /** Every op on one record, in no particular order. */
+  opsOfRecord(collection: string, record: string): StoredOp[];
+  /** Every op on a collection, in no particular order. */
+  opsOfCollection(collection: string): Iterable<StoredOp>;
   opCount(): number;
 
   getRecord(collection: string, id: string): RecordRow | undefined;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ValidationError } from '../../src/errors.ts';
 import { AlreadyExistsError, BlazeDB, ClosedError, NotFoundError } from '../../src/db/index.ts';
-import { StrategyMismatchError } from '../../src/errors.ts';
+import { StrategyMismatchError, ValidationError } from '../../src/errors.ts';
 import { KINDS, openTestDb } from '../helpers/db.ts';
 
 for (const kind of KINDS) {
@@ -80,7 +79,10 @@ for (const kind of KINDS) {
           throw new Error('changed my mind');
         }),
       );
-      assert.deepEqual((await bugs.find({}, { sort: { n: 1 } })).map((r) => r.n), [1, 2]);
+      assert.deepEqual(
+        (await bugs.find({}, { sort: { n: 1 } })).map((r) => r.n),
+        [1, 2],
+      );
       // The database still works after the rollback.
       await bugs.update(ids[0] as string, { n: 11 });
       assert.equal((await bugs.get(ids[0] as string))?.n, 11);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
+import { describe, it } from 'node:test';
 import { BlazeDB } from '../../src/db/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -55,7 +55,11 @@ describe('crash durability', () => {
         const acked = await runAndKill(dir.path, random.int(150));
         totalAcked += acked.length;
         const integrity = new DatabaseSync(join(dir.path, 'blaze.db'), { readOnly: true });
-        assert.equal(integrity.prepare('PRAGMA integrity_check').get()?.integrity_check, 'ok', `round ${round}, replay: CRASH_SEED=${seed}`);
+        assert.equal(
+          integrity.prepare('PRAGMA integrity_check').get()?.integrity_check,
+          'ok',
+          `round ${round}, replay: CRASH_SEED=${seed}`,
+        );
         integrity.close();
         const db = await BlazeDB.open({ path: dir.path });
         const log = db.collection('log');

@@ -14,12 +14,21 @@ for (const kind of KINDS) {
       const calls: LiveResult<Row>[] = [];
       const stop = bugs.subscribe({ status: 'open' }, (r) => calls.push(r), { sort: { priority: 1 } });
       assert.equal(calls.length, 1);
-      assert.deepEqual(calls[0]?.added.map((r) => r._id), [a]);
+      assert.deepEqual(
+        calls[0]?.added.map((r) => r._id),
+        [a],
+      );
 
       const b = await bugs.insert({ status: 'open', priority: 2 }); // enters the result
       assert.equal(calls.length, 2);
-      assert.deepEqual(calls[1]?.added.map((r) => r._id), [b]);
-      assert.deepEqual(calls[1]?.records.map((r) => r._id), [a, b]);
+      assert.deepEqual(
+        calls[1]?.added.map((r) => r._id),
+        [b],
+      );
+      assert.deepEqual(
+        calls[1]?.records.map((r) => r._id),
+        [a, b],
+      );
 
       await bugs.insert({ status: 'closed', priority: 0 }); // never matches: no call
       await t.db.collection('other').insert({ status: 'open' }); // another collection: no call
@@ -27,12 +36,21 @@ for (const kind of KINDS) {
 
       await bugs.update(a, { priority: 3 }); // changes a matching record and the order
       assert.equal(calls.length, 3);
-      assert.deepEqual(calls[2]?.changed.map((r) => r._id), [a]);
-      assert.deepEqual(calls[2]?.records.map((r) => r._id), [b, a]);
+      assert.deepEqual(
+        calls[2]?.changed.map((r) => r._id),
+        [a],
+      );
+      assert.deepEqual(
+        calls[2]?.records.map((r) => r._id),
+        [b, a],
+      );
 
       await bugs.update(b, { status: 'closed' }); // leaves the result
       assert.equal(calls.length, 4);
-      assert.deepEqual(calls[3]?.removed.map((r) => r._id), [b]);
+      assert.deepEqual(
+        calls[3]?.removed.map((r) => r._id),
+        [b],
+      );
 
       await bugs.update(a, { priority: 3 }); // same value: the result does not change
       assert.equal(calls.length, 4);
@@ -51,9 +69,12 @@ for (const kind of KINDS) {
       await other.db.collection('bugs').insert({ n: 1 }, { id: 'x' });
       const ops = other.db.engine.storage.opsAfter(other.db.nodeId, 0, 10);
       const { decodeOp } = await import('../../src/codec/index.ts');
-      t.db.engine.applyRemote(ops.map(decodeOp));
+      t.db.engine.applyRemote(ops.map((o) => decodeOp(o.payload)));
       assert.equal(calls.length, 2);
-      assert.deepEqual(calls[1]?.added.map((r) => r._id), ['x']);
+      assert.deepEqual(
+        calls[1]?.added.map((r) => r._id),
+        ['x'],
+      );
     });
 
     it('should keep a failing subscriber from failing the write', async () => {

@@ -66,7 +66,10 @@ for (const kind of KINDS) {
         [[1], /plain object/],
       ];
       for (const [query, message] of bad) {
-        await assert.rejects(c.find(query as never), (err: unknown) => err instanceof QueryError && err.name === 'QueryError' && message.test(err.message));
+        await assert.rejects(
+          c.find(query as never),
+          (err: unknown) => err instanceof QueryError && err.name === 'QueryError' && message.test(err.message),
+        );
       }
       await assert.rejects(c.find({}, { sort: { n: 2 as never } }), QueryError);
       await assert.rejects(c.find({}, { limit: -1 }), QueryError);
@@ -82,7 +85,10 @@ for (const kind of KINDS) {
       await c.createIndex('priority');
       await c.createIndex('tags');
       assert.deepEqual(c.indexes(), ['priority', 'status', 'tags']);
-      assert.deepEqual({ ...c.explain({ status: 'open', title: 'a' }), ranges: undefined }, { strategy: 'index-eq', index: 'status', ranges: undefined });
+      assert.deepEqual(
+        { ...c.explain({ status: 'open', title: 'a' }), ranges: undefined },
+        { strategy: 'index-eq', index: 'status', ranges: undefined },
+      );
       assert.equal(c.explain({ priority: { $gt: 2 } }).strategy, 'index-range');
       assert.equal(c.explain({ priority: { $in: [1, 2] } }).strategy, 'index-in');
       assert.equal(c.explain({ $or: [{ status: 'open' }, { title: 'x' }] }).strategy, 'scan');

@@ -56,6 +56,7 @@ const dotArb: fc.Arbitrary<Dot> = fc.record({ node: nodeIdArb, seq: fc.integer({
 
 export const fieldOpArb: fc.Arbitrary<FieldOp> = fc.oneof(
   fc.record({ type: fc.constant('set' as const), field: nameArb, value: valueArb }, plain),
+  fc.record({ type: fc.constant('unset' as const), field: nameArb }, plain),
   fc.record({ type: fc.constant('mvset' as const), field: nameArb, value: valueArb, observed: fc.array(dotArb, { maxLength: 3 }) }, plain),
   fc.record({ type: fc.constant('inc' as const), field: nameArb, delta: fc.maxSafeInteger() }, plain),
   fc.record({ type: fc.constant('add' as const), field: nameArb, value: valueArb }, plain),

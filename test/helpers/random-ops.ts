@@ -24,7 +24,7 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
       {
         kind: fc.constant('write' as const),
         who: fc.nat(4),
-        what: fc.nat(8),
+        what: fc.nat(9),
         record: fc.nat(2),
         field: fc.nat(2),
         n: fc.integer({ min: -5, max: 9 }),
@@ -63,6 +63,8 @@ export function write(r: Replica, step: Extract<Step, { kind: 'write' }>): Op | 
       return r.removeFromSet('c', id, field, element);
     case 7:
       return r.resolve('c', id, field, `mv${step.n}`);
+    case 8:
+      return r.unset('c', id, field);
     default:
       return r.insert('c', id, {});
   }

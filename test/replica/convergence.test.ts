@@ -49,7 +49,9 @@ function modelRecord(ops: Op[]): { doc: Record<string, Value> | undefined; confl
     const latest = [...all].sort(newer).at(-1) as Tagged;
     if (!afterTomb(latest.op, tomb)) continue;
     const t = latest.f.type;
-    if (t === 'set') {
+    if (t === 'unset') {
+      continue;
+    } else if (t === 'set') {
       doc[field] = fieldValue(latest.f);
     } else if (t === 'inc') {
       doc[field] = all.filter((x) => x.f.type === 'inc' && afterTomb(x.op, tomb)).reduce((s, x) => s + ('delta' in x.f ? x.f.delta : 0), 0);

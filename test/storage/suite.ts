@@ -44,8 +44,11 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
           for (const seq of [3, 1, 2]) s.appendOp(op('aa', seq));
           s.appendOp(op('bb', 1, 'bugs', 'r2'));
         });
-        assert.deepEqual(s.opsAfter('aa', 0, 10), [b(1, 1), b(2, 1), b(3, 1)]);
-        assert.deepEqual(s.opsAfter('aa', 1, 1), [b(2, 1)]);
+        assert.deepEqual(
+          s.opsAfter('aa', 0, 10).map((o) => o.payload),
+          [b(1, 1), b(2, 1), b(3, 1)],
+        );
+        assert.deepEqual(s.opsAfter('aa', 1, 1), [{ node: 'aa', seq: 2, payload: b(2, 1) }]);
         assert.deepEqual(s.getOp('bb', 1), b(1, 1));
         assert.equal(s.getOp('bb', 2), undefined);
         assert.equal(s.opCount(), 4);
