@@ -8,7 +8,7 @@
  *   const id = await bugs.insert({ title: 'Login broken', priority: 5 });
  *   await db.close();
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClockSkewEvent, HybridClock } from '../clock/hlc.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
@@ -43,6 +43,8 @@ export interface OpenOptions {
   durability?: Durability;
   /** The database id sync and tokens name. Given when creating; must match when reopening. */
   dbId?: string;
+  /** Create the store if it does not exist (default true). */
+  create?: boolean;
   /** Injected wall clock (default: the system clock). */
   wallClock?: WallClock;
   /** Injected randomness (default: the system CSPRNG). */
@@ -267,11 +269,14 @@ function openStorage(options: OpenOptions): Storage {
   try {
     isDir = statSync(options.path).isDirectory();
   } catch {
+    if (options.create === false) throw new NotABlazeStoreError(`no BlazeDB store in ${options.path}`);
     mkdirSync(options.path, { recursive: true });
     isDir = true;
   }
   if (!isDir) throw new NotABlazeStoreError(`${options.path} is a file; a BlazeDB store is a directory`);
-  return new SqliteStorage({ path: join(options.path, STORE_FILE), durability: options.durability ?? 'process' });
+  const file = join(options.path, STORE_FILE);
+  if (options.create === false && !existsSync(file)) throw new NotABlazeStoreError(`no BlazeDB store in ${options.path}`);
+  return new SqliteStorage({ path: file, durability: options.durability ?? 'process' });
 }
 
 function loadOrCreateIdentity(storage: Storage, cipher: PayloadCipher, random: Random, askedDbId: string | undefined) {
