@@ -7,8 +7,9 @@ import { parseArgs } from 'node:util';
 import { codecBenchmark } from './codec.bench.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { replicaBenchmark } from './replica.bench.ts';
+import { storeBenchmark } from './store.bench.ts';
 
-const BENCHMARKS: Benchmark[] = [codecBenchmark, replicaBenchmark];
+const BENCHMARKS: Benchmark[] = [codecBenchmark, replicaBenchmark, storeBenchmark];
 
 function usage(message: string): never {
   console.error(`bench: ${message}\nusage: npm run bench -- [--json] [--filter PREFIX]`);

@@ -45,6 +45,13 @@ export class Encoder {
     this.pos += 8;
   }
 
+  /** Empties the encoder for reuse, keeping its current chunk. */
+  reset(): void {
+    this.pos = 0;
+    this.#done = [];
+    this.#doneBytes = 0;
+  }
+
   finish(): Uint8Array {
     if (this.#done.length === 0) return this.buf.slice(0, this.pos);
     const out = new Uint8Array(this.length);

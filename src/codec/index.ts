@@ -17,6 +17,7 @@ import { readOp, writeOp } from './op-codec.ts';
 import { readValue, writeValue } from './value-codec.ts';
 
 export { DecodeError } from '../errors.ts';
+export { Encoder } from './encoder.ts';
 export { compressBlock, decompressBlock } from './lz4.ts';
 
 const PAYLOAD_NAMES: Record<number, string> = {
@@ -25,8 +26,9 @@ const PAYLOAD_NAMES: Record<number, string> = {
   [PAYLOAD_BATCH]: 'batch',
 };
 
-export function encodeValue(value: Value): Uint8Array {
-  const e = new Encoder(64);
+/** `into`: an encoder to reuse (hot loops); it is reset first. */
+export function encodeValue(value: Value, into?: Encoder): Uint8Array {
+  const e = reuse(into);
   writeByte(e, PAYLOAD_VALUE);
   writeValue(e, value);
   return e.finish();
@@ -36,8 +38,8 @@ export function decodeValue(bytes: Uint8Array): Value {
   return decodeWhole(bytes, PAYLOAD_VALUE, (d) => readValue(d));
 }
 
-export function encodeOp(op: Op): Uint8Array {
-  const e = new Encoder(64);
+export function encodeOp(op: Op, into?: Encoder): Uint8Array {
+  const e = reuse(into);
   writeByte(e, PAYLOAD_OP);
   writeOp(e, op, standaloneContext);
   return e.finish();
@@ -66,6 +68,12 @@ export function decodeBatch(bytes: Uint8Array): Op[] {
     for (let i = 0; i < n; i++) ops.push(readOp(d, ctx));
     return ops;
   });
+}
+
+function reuse(e: Encoder | undefined): Encoder {
+  if (!e) return new Encoder(64);
+  e.reset();
+  return e;
 }
 
 /** Checks the version byte, decodes, and insists every byte was consumed. */

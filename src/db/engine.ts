@@ -65,6 +65,8 @@ export class Engine {
   #pendingOps: Op[] = [];
   #committed = new Map<string, CommittedChange>();
   readonly #listeners = new Set<CommitListener>();
+  /** Reused for every payload a flush encodes (finish() copies out). */
+  readonly #encoder = new Encoder(1024);
   /** collection -> indexed dotted paths */
   #indexes: Map<string, Set<string>>;
 
@@ -254,7 +256,7 @@ export class Engine {
   #flush(): void {
     const touched = new Set<NodeId>();
     for (const op of this.#pendingOps) {
-      const payload = this.cipher.seal(opAad(op.node, op.seq), encodeOp(op));
+      const payload = this.cipher.seal(opAad(op.node, op.seq), encodeOp(op, this.#encoder));
       this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
       touched.add(op.node);
     }
@@ -264,11 +266,9 @@ export class Engine {
     for (const change of this.#replica.takeChanges()) {
       const { collection, id, state, before } = change;
       const after = state.view();
-      const doc = after ? this.cipher.seal(recordAad('doc', collection, id), encodeValue(after)) : null;
-      this.storage.putRecord(collection, id, {
-        state: this.cipher.seal(recordAad('state', collection, id), encodeRecordState(state)),
-        doc,
-      });
+      const doc = after ? this.cipher.seal(recordAad('doc', collection, id), encodeValue(after, this.#encoder)) : null;
+      const stateBytes = this.cipher.seal(recordAad('state', collection, id), encodeRecordState(state, this.#encoder));
+      this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#updateIndexes(collection, id, before, after);
       const key = `${collection.length}:${collection}:${id}`;
       const earlier = this.#committed.get(key);
@@ -315,6 +315,8 @@ export class Engine {
       lastSeq,
       version,
       trackChanges: true,
+      // Before-images feed index maintenance and live queries; skip the cost without them.
+      needsBefore: (collection) => this.#indexes.has(collection) || this.#listeners.size > 0,
       source: { load: (collection, id) => this.#loadState(collection, id) },
     });
   }

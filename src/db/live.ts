@@ -38,17 +38,27 @@ interface Active<R extends Row> extends Subscription<R> {
 export class LiveQueries {
   readonly #subs = new Set<Active<Row>>();
   readonly #onError: (err: unknown) => void;
+  readonly #engine: Engine;
+  /** Listening to commits only while someone subscribes keeps plain writes cheaper. */
+  #stopListening: (() => void) | undefined;
 
   constructor(init: LiveQueriesInit) {
     this.#onError = init.onError;
-    init.engine.onCommit((changes) => this.#onCommit(changes));
+    this.#engine = init.engine;
   }
 
   subscribe<R extends Row>(sub: Subscription<R>): () => void {
     const active: Active<R> = { ...sub, last: sub.run() };
     this.#subs.add(active as unknown as Active<Row>);
+    this.#stopListening ??= this.#engine.onCommit((changes) => this.#onCommit(changes));
     this.#deliver(active, { records: active.last, added: active.last, removed: [], changed: [] });
-    return () => this.#subs.delete(active as unknown as Active<Row>);
+    return () => {
+      this.#subs.delete(active as unknown as Active<Row>);
+      if (this.#subs.size === 0) {
+        this.#stopListening?.();
+        this.#stopListening = undefined;
+      }
+    };
   }
 
   #onCommit(changes: readonly CommittedChange[]): void {

@@ -7,8 +7,24 @@ import type { Cancel, Random, Scheduler, WallClock } from '../runtime.ts';
 
 export const systemClock: WallClock = { now: () => Date.now() };
 
+/** CSPRNG bytes, drawn from the OS 4 KiB at a time: one call per id would dominate inserts. */
+const POOL_BYTES = 4096;
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
 export const cryptoRandom: Random = {
-  bytes: (n) => new Uint8Array(randomBytes(n)),
+  bytes(n: number): Uint8Array {
+    if (n > POOL_BYTES) return new Uint8Array(randomBytes(n));
+    if (poolAt + n > pool.length) {
+      pool = new Uint8Array(randomBytes(POOL_BYTES));
+      poolAt = 0;
+    }
+    const out = pool.slice(poolAt, poolAt + n);
+    // Never hand out the same bytes twice: wipe what was taken.
+    pool.fill(0, poolAt, poolAt + n);
+    poolAt += n;
+    return out;
+  },
   float: () => Math.random(),
 };
 

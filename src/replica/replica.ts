@@ -30,6 +30,7 @@ export interface RecordChange {
   readonly collection: string;
   readonly id: string;
   readonly state: RecordState;
+  /** Undefined also when the owner said it does not need it (`needsBefore`). */
   readonly before: Record<string, Value> | undefined;
 }
 
@@ -44,6 +45,11 @@ export interface ReplicaInit {
   version?: VersionVector;
   /** Record what each apply changes, for `takeChanges()` (the store needs it). */
   trackChanges?: boolean;
+  /**
+   * Whether a change to a record of `collection` needs what the record showed before (for
+   * index maintenance and live queries). Computing it costs a view per write. Default: yes.
+   */
+  needsBefore?: (collection: string) => boolean;
 }
 
 export class Replica {
@@ -58,6 +64,7 @@ export class Replica {
   readonly #source: RecordSource | undefined;
   readonly #changes = new Map<RecordState, RecordChange>();
   readonly #trackChanges: boolean;
+  readonly #needsBefore: (collection: string) => boolean;
   #cached = 0;
   readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
 
@@ -68,6 +75,7 @@ export class Replica {
     this.#source = init.source;
     this.version = init.version ?? new VersionVector();
     this.#trackChanges = init.trackChanges ?? false;
+    this.#needsBefore = init.needsBefore ?? (() => true);
   }
 
   get nodeId(): NodeId {
@@ -96,7 +104,8 @@ export class Replica {
     }
     const record = this.#recordFor(op.collection, op.record);
     if (this.#trackChanges && !this.#changes.has(record)) {
-      this.#changes.set(record, { collection: op.collection, id: op.record, state: record, before: record.view() });
+      const before = this.#needsBefore(op.collection) ? record.view() : undefined;
+      this.#changes.set(record, { collection: op.collection, id: op.record, state: record, before });
     }
     switch (op.kind) {
       case 'insert':

@@ -80,8 +80,9 @@ function readStamped(d: Decoder, nodes: NodeTable): StampedValue {
   return { ...stamp, seq, value: readValue(d) };
 }
 
-export function encodeRecordState(record: RecordState): Uint8Array {
-  const e = new Encoder(128);
+export function encodeRecordState(record: RecordState, into?: Encoder): Uint8Array {
+  const e = into ?? new Encoder(128);
+  e.reset();
   const nodes = new NodeTable();
   writeByte(e, STATE_VERSION);
   writeByte(e, (record.insert ? HAS_INSERT : 0) | (record.tombstone ? HAS_TOMBSTONE : 0));

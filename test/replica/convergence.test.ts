@@ -50,7 +50,6 @@ function modelRecord(ops: Op[]): { doc: Record<string, Value> | undefined; confl
     if (!afterTomb(latest.op, tomb)) continue;
     const t = latest.f.type;
     if (t === 'unset') {
-      continue;
     } else if (t === 'set') {
       doc[field] = fieldValue(latest.f);
     } else if (t === 'inc') {
