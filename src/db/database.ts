@@ -11,6 +11,18 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClockSkewEvent, HybridClock } from '../clock/hlc.ts';
+import {
+  decodeKdfParams,
+  deriveKek,
+  EncryptingCipher,
+  type EncryptionOptions,
+  encodeKdfParams,
+  KeyRequiredError,
+  NotEncryptedError,
+  newKdfParams,
+  validateEncryptionOptions,
+} from '../crypto/index.ts';
+import { type PayloadCipher, plaintext } from '../crypto/payload-cipher.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
 import { type Identity, identityFromSeed } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
@@ -21,7 +33,6 @@ import type { Random, WallClock } from '../runtime.ts';
 import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
 import { toHex } from '../util/hex.ts';
 import { validateRecordId } from '../values/validate.ts';
-import { type PayloadCipher, plaintext } from './cipher.ts';
 import { Collection, type Fields } from './collection.ts';
 import { Engine } from './engine.ts';
 import { ClosedError, DatabaseIdMismatchError } from './errors.ts';
@@ -53,6 +64,11 @@ export interface OpenOptions {
   maxDriftMs?: number;
   /** A remote op stamped far in the future was applied. */
   onClockSkew?: (event: ClockSkewEvent) => void;
+  /**
+   * Encrypt stored payloads (AES-256-GCM) with a 32-byte key or a passphrase. Chosen when the
+   * store is created; reopening needs the same key. See docs/encryption.md.
+   */
+  encryption?: EncryptionOptions;
   /** Errors thrown by subscribers land here (default: console.error). */
   onError?: (err: unknown) => void;
 }
@@ -120,11 +136,14 @@ export class BlazeDB {
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
     if (options.dbId !== undefined) validateDbId(options.dbId);
+    if (options.encryption !== undefined) validateEncryptionOptions(options.encryption);
     const random = options.random ?? cryptoRandom;
     const storage = openStorage(options);
     try {
-      const cipher: PayloadCipher = plaintext;
-      const { identity, dbId } = storage.transaction(() => loadOrCreateIdentity(storage, cipher, random, options.dbId));
+      const { identity, dbId, cipher } = storage.transaction(() => {
+        const cipher = setUpCipher(storage, options.encryption, random);
+        return { ...loadOrCreateIdentity(storage, cipher, random, options.dbId), cipher };
+      });
       const clock = new HybridClock({
         wallClock: options.wallClock ?? systemClock,
         ...(options.maxDriftMs !== undefined ? { maxDriftMs: options.maxDriftMs } : {}),
@@ -277,6 +296,30 @@ function openStorage(options: OpenOptions): Storage {
   const file = join(options.path, STORE_FILE);
   if (options.create === false && !existsSync(file)) throw new NotABlazeStoreError(`no BlazeDB store in ${options.path}`);
   return new SqliteStorage({ path: file, durability: options.durability ?? 'process' });
+}
+
+const META_CRYPTO = 'crypto';
+
+/** Plaintext, or the store's encryption: checked against what the store was created with. */
+function setUpCipher(storage: Storage, encryption: EncryptionOptions | undefined, random: Random): PayloadCipher {
+  const isNew = storage.getMeta(META_DB_ID) === undefined;
+  const stored = storage.getMeta(META_CRYPTO);
+  if (!isNew && !stored) {
+    if (encryption) throw new NotEncryptedError();
+    return plaintext;
+  }
+  if (!encryption) {
+    if (stored) throw new KeyRequiredError();
+    return plaintext;
+  }
+  const rotate = encryption.rotateAfter !== undefined ? { rotateAfter: encryption.rotateAfter } : {};
+  if (stored) {
+    const params = decodeKdfParams(stored);
+    return EncryptingCipher.load({ storage, kek: deriveKek(encryption, params), random, ...rotate });
+  }
+  const params = newKdfParams(encryption, random);
+  storage.setMeta(META_CRYPTO, encodeKdfParams(params));
+  return EncryptingCipher.create({ storage, kek: deriveKek(encryption, params), random, ...rotate });
 }
 
 function loadOrCreateIdentity(storage: Storage, cipher: PayloadCipher, random: Random, askedDbId: string | undefined) {

@@ -9,6 +9,7 @@ import type { HybridClock } from '../clock/hlc.ts';
 import { Decoder, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeVarUint } from '../codec/encoder.ts';
 import { decodeOp, decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
+import type { PayloadCipher } from '../crypto/payload-cipher.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import {
@@ -25,7 +26,6 @@ import {
 import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
 import type { Storage, StoredOp } from '../storage/index.ts';
 import type { ValueMap } from '../values/value.ts';
-import type { PayloadCipher } from './cipher.ts';
 
 export type Doc = Record<string, import('../values/value.ts').Value>;
 
@@ -52,7 +52,12 @@ const META_HLC = 'hlc';
 const META_SEQ = 'seq';
 const META_INDEXES = 'indexes';
 
-const recordAad = (kind: string, collection: string, id: string) => `${kind}:${collection.length}:${collection}:${id}`;
+/**
+ * Associated data of a record payload: its place, and its version (the number of the record's
+ * ops in the op log), so a row moved elsewhere or rolled back to an older version fails to open.
+ */
+const recordAad = (kind: string, collection: string, id: string, version: number) =>
+  `${kind}:${version}:${collection.length}:${collection}:${id}`;
 export const opAad = (node: string, seq: number) => `op:${node}:${seq}`;
 
 export class Engine {
@@ -155,6 +160,22 @@ export class Engine {
     return row?.doc ? this.#decodeDoc(collection, id, row.doc) : undefined;
   }
 
+  /** The version a record's payloads are sealed under (only computed when encrypting). */
+  #version(collection: string, id: string): number {
+    return this.cipher.encrypted ? this.storage.opCountOfRecord(collection, id) : 0;
+  }
+
+  /** Existing records of a collection, decoded, in id order. */
+  *#scanDocs(collection: string): Iterable<{ id: string; doc: Doc }> {
+    if (!this.cipher.encrypted) {
+      for (const [id, bytes] of this.storage.scanDocs(collection)) yield { id, doc: this.#decodeDoc(collection, id, bytes, 0) };
+      return;
+    }
+    for (const [id, bytes, version] of this.storage.scanDocsWithOpCounts(collection)) {
+      yield { id, doc: this.#decodeDoc(collection, id, bytes, version) };
+    }
+  }
+
   indexedPaths(collection: string): ReadonlySet<string> {
     if (!this.#inWrite) this.#refreshIfChangedElsewhere();
     return this.#indexes.get(collection) ?? new Set();
@@ -186,7 +207,7 @@ export class Engine {
 
   *#candidates(collection: string, plan: Plan): Iterable<{ id: string; doc: Doc }> {
     if (plan.strategy === 'scan') {
-      for (const [id, bytes] of this.storage.scanDocs(collection)) yield { id, doc: this.#decodeDoc(collection, id, bytes) };
+      yield* this.#scanDocs(collection);
       return;
     }
     const seen = new Set<string>();
@@ -201,8 +222,8 @@ export class Engine {
     }
   }
 
-  #decodeDoc(collection: string, id: string, bytes: Uint8Array): Doc {
-    return decodeValue(this.cipher.open(recordAad('doc', collection, id), bytes)) as Doc;
+  #decodeDoc(collection: string, id: string, bytes: Uint8Array, version = this.#version(collection, id)): Doc {
+    return decodeValue(this.cipher.open(recordAad('doc', collection, id, version), bytes)) as Doc;
   }
 
   // ---- indexes ----
@@ -213,8 +234,8 @@ export class Engine {
     this.write(() => {
       const name = indexName(collection, path);
       const parts = path.split('.');
-      for (const [id, bytes] of this.storage.scanDocs(collection)) {
-        for (const key of keysAt(this.#decodeDoc(collection, id, bytes), parts)) this.storage.addIndexEntry(name, key, id);
+      for (const { id, doc } of this.#scanDocs(collection)) {
+        for (const key of keysAt(doc, parts)) this.storage.addIndexEntry(name, key, id);
       }
       paths.add(path);
       this.#indexes.set(collection, paths);
@@ -266,14 +287,16 @@ export class Engine {
     for (const change of this.#replica.takeChanges()) {
       const { collection, id, state, before } = change;
       const after = state.view();
-      const doc = after ? this.cipher.seal(recordAad('doc', collection, id), encodeValue(after, this.#encoder)) : null;
-      const stateBytes = this.cipher.seal(recordAad('state', collection, id), encodeRecordState(state, this.#encoder));
+      const version = this.#version(collection, id);
+      const doc = after ? this.cipher.seal(recordAad('doc', collection, id, version), encodeValue(after, this.#encoder)) : null;
+      const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encodeRecordState(state, this.#encoder));
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#updateIndexes(collection, id, before, after);
       const key = `${collection.length}:${collection}:${id}`;
       const earlier = this.#committed.get(key);
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
     }
+    this.cipher.flush?.();
     if (touched.size > 0) {
       const e = new Encoder(16);
       const { wall, counter } = this.clock.last;
@@ -323,7 +346,9 @@ export class Engine {
 
   #loadState(collection: string, id: string): RecordState | undefined {
     const row = this.storage.getRecord(collection, id);
-    return row ? decodeRecordState(this.cipher.open(recordAad('state', collection, id), row.state)) : undefined;
+    return row
+      ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, this.#version(collection, id)), row.state))
+      : undefined;
   }
 }
 

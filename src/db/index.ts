@@ -1,7 +1,7 @@
 /**
  * The database API: `BlazeDB.open`, collections, queries, live queries, transactions.
  */
-export { type PayloadCipher, plaintext } from './cipher.ts';
+export { type PayloadCipher, plaintext } from '../crypto/payload-cipher.ts';
 export { Collection, type ConflictInfo, type Fields, type Stored } from './collection.ts';
 export {
   type AckLevel,

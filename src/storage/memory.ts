@@ -17,6 +17,7 @@ export class MemoryStorage implements Storage {
   readonly #meta = new Map<string, Uint8Array>();
   readonly #ops = new Map<string, OpRow>();
   readonly #opsByNode = new Map<string, number[]>();
+  readonly #opsPerRecord = new Map<string, number>();
   readonly #records = new Map<string, Map<string, RecordRow>>();
   readonly #versions = new Map<string, VersionRow>();
   readonly #indexes = new Map<string, IndexEntry[]>();
@@ -76,9 +77,12 @@ export class MemoryStorage implements Storage {
     const list = seqs;
     const at = upperBound(list, row.seq);
     list.splice(at, 0, row.seq);
+    const recordKey = `${row.collection}\0${row.record}`;
+    this.#opsPerRecord.set(recordKey, (this.#opsPerRecord.get(recordKey) ?? 0) + 1);
     this.#onUndo(() => {
       this.#ops.delete(key);
       list.splice(list.indexOf(row.seq), 1);
+      this.#opsPerRecord.set(recordKey, (this.#opsPerRecord.get(recordKey) ?? 1) - 1);
     });
   }
 
@@ -110,6 +114,15 @@ export class MemoryStorage implements Storage {
   opCount(): number {
     this.#open();
     return this.#ops.size;
+  }
+
+  opCountOfRecord(collection: string, record: string): number {
+    this.#open();
+    return this.#opsPerRecord.get(`${collection}\0${record}`) ?? 0;
+  }
+
+  *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
+    for (const [id, doc] of this.scanDocs(collection)) yield [id, doc, this.opCountOfRecord(collection, id)];
   }
 
   getRecord(collection: string, id: string): RecordRow | undefined {

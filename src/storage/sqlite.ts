@@ -182,6 +182,18 @@ export class SqliteStorage implements Storage {
     return Number(this.#stmt('SELECT count(*) AS n FROM blaze_ops').get()?.n ?? 0);
   }
 
+  opCountOfRecord(collection: string, record: string): number {
+    return Number(this.#stmt('SELECT count(*) AS n FROM blaze_ops WHERE coll = ? AND rec = ?').get(collection, record)?.n ?? 0);
+  }
+
+  *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
+    const stmt = this.#stmt(
+      `SELECT r.id, r.doc, (SELECT count(*) FROM blaze_ops o WHERE o.coll = r.coll AND o.rec = r.id) AS n
+       FROM blaze_records r WHERE r.coll = ? AND r.doc IS NOT NULL ORDER BY r.id`,
+    );
+    for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array, Number(r.n)];
+  }
+
   getRecord(collection: string, id: string): RecordRow | undefined {
     const row = this.#stmt('SELECT state, doc FROM blaze_records WHERE coll = ? AND id = ?').get(collection, id);
     return row ? { state: row.state as Uint8Array, doc: (row.doc as Uint8Array | null) ?? null } : undefined;

@@ -70,11 +70,15 @@ export interface Storage {
   /** Every op on a collection, in no particular order. */
   opsOfCollection(collection: string): Iterable<StoredOp>;
   opCount(): number;
+  /** How many ops of one record are stored (encryption binds record rows to it). */
+  opCountOfRecord(collection: string, record: string): number;
 
   getRecord(collection: string, id: string): RecordRow | undefined;
   putRecord(collection: string, id: string, row: RecordRow): void;
   /** Existing records (doc not null) of a collection, in id order. */
   scanDocs(collection: string): Iterable<[id: string, doc: Uint8Array]>;
+  /** `scanDocs`, with each record's stored op count. */
+  scanDocsWithOpCounts(collection: string): Iterable<[id: string, doc: Uint8Array, opCount: number]>;
   /** Number of existing records in a collection. */
   countDocs(collection: string): number;
   /** Collections that have at least one record row (existing or not). */

@@ -53,6 +53,11 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
         assert.equal(s.getOp('bb', 2), undefined);
         assert.equal(s.opCount(), 4);
         assert.equal(s.opsOfRecord('bugs', 'r1').length, 3);
+        assert.equal(s.opCountOfRecord('bugs', 'r1'), 3);
+        assert.equal(s.opCountOfRecord('bugs', 'r2'), 1);
+        assert.equal(s.opCountOfRecord('bugs', 'nope'), 0);
+        s.putRecord('bugs', 'r1', { state: b(1), doc: b(2) });
+        assert.deepEqual([...s.scanDocsWithOpCounts('bugs')], [['r1', b(2), 3]]);
         assert.equal([...s.opsOfCollection('bugs')].length, 4);
       }),
     );

@@ -7,6 +7,8 @@ export interface PayloadCipher {
   readonly encrypted: boolean;
   seal(aad: string, plain: Uint8Array): Uint8Array;
   open(aad: string, sealed: Uint8Array): Uint8Array;
+  /** Persists what the cipher must keep (its use count), inside a write transaction. */
+  flush?(): void;
 }
 
 export const plaintext: PayloadCipher = {
