@@ -64,6 +64,8 @@ export class Replica {
   readonly #source: RecordSource | undefined;
   readonly #changes = new Map<RecordState, RecordChange>();
   readonly #trackChanges: boolean;
+  /** Declared strategies per collection, read once from `_schema` and dropped when it changes. */
+  readonly #declarations = new Map<string, Record<string, Value>>();
   readonly #needsBefore: (collection: string) => boolean;
   #cached = 0;
   readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
@@ -102,6 +104,7 @@ export class Replica {
     } else {
       this.#clock.observe(op, op.node);
     }
+    if (op.collection === SCHEMA_COLLECTION) this.#declarations.delete(op.record);
     const record = this.#recordFor(op.collection, op.record);
     if (this.#trackChanges && !this.#changes.has(record)) {
       const before = this.#needsBefore(op.collection) ? record.view() : undefined;
@@ -189,8 +192,13 @@ export class Replica {
 
   /** The declared strategy of a field, if the collection declares one. */
   strategyOf(collection: string, field: string): Strategy | undefined {
-    const declared = this.get(SCHEMA_COLLECTION, collection)?.[field];
-    return STRATEGIES.includes(declared as Strategy) ? (declared as Strategy) : undefined;
+    let declared = this.#declarations.get(collection);
+    if (declared === undefined) {
+      declared = this.get(SCHEMA_COLLECTION, collection) ?? {};
+      this.#declarations.set(collection, declared);
+    }
+    const strategy = declared[field];
+    return STRATEGIES.includes(strategy as Strategy) ? (strategy as Strategy) : undefined;
   }
 
   // ---- local writes: each builds one op, applies it, and returns it ----
