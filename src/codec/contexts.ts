@@ -6,27 +6,13 @@
  *   times as the difference from the previous op's.
  */
 import type { NodeId } from '../identity/node-id.ts';
-import { NODE_ID_BYTES } from '../identity/node-id.ts';
-import { toHex, writeHex } from '../util/hex.ts';
 import { WALL_EPOCH_MS } from './constants.ts';
 import { type Decoder, readVarInt, readVarUint } from './decoder.ts';
 import { type Encoder, writeVarInt, writeVarUint } from './encoder.ts';
+import { InternReader, InternWriter, readNodeLiteral, writeNodeLiteral } from './intern.ts';
 import { readName, writeName } from './name.ts';
 import type { OpReadContext, OpWriteContext } from './op-codec.ts';
 import { readRecordIdBody, writeRecordIdBody } from './record-id.ts';
-
-function writeNodeLiteral(e: Encoder, node: NodeId): void {
-  e.ensure(NODE_ID_BYTES);
-  writeHex(node, e.buf, e.pos);
-  e.pos += NODE_ID_BYTES;
-}
-
-function readNodeLiteral(d: Decoder): NodeId {
-  d.need(NODE_ID_BYTES);
-  const node = toHex(d.buf, d.pos, d.pos + NODE_ID_BYTES) as NodeId;
-  d.pos += NODE_ID_BYTES;
-  return node;
-}
 
 export const standaloneContext: OpWriteContext & OpReadContext = {
   writeNode: writeNodeLiteral,
@@ -43,43 +29,22 @@ export const standaloneContext: OpWriteContext & OpReadContext = {
 
 /** Interning tables and deltas of one batch being written. Use one instance per batch. */
 export class BatchWriteContext implements OpWriteContext {
-  readonly #nodes = new Map<string, number>();
-  readonly #names = new Map<string, number>();
-  readonly #records = new Map<string, number>();
+  readonly #nodes = new InternWriter<NodeId>();
+  readonly #names = new InternWriter<string>();
+  readonly #records = new InternWriter<string>();
   readonly #lastSeq = new Map<string, number>();
   #lastWall = WALL_EPOCH_MS;
 
   writeNode(e: Encoder, node: NodeId): void {
-    const index = this.#nodes.get(node);
-    if (index !== undefined) {
-      writeVarUint(e, index);
-      return;
-    }
-    this.#nodes.set(node, this.#nodes.size + 1);
-    writeVarUint(e, 0);
-    writeNodeLiteral(e, node);
+    this.#nodes.write(e, node, writeNodeLiteral);
   }
 
   writeName(e: Encoder, name: string): void {
-    const index = this.#names.get(name);
-    if (index !== undefined) {
-      writeVarUint(e, index);
-      return;
-    }
-    this.#names.set(name, this.#names.size + 1);
-    writeVarUint(e, 0);
-    writeName(e, name);
+    this.#names.write(e, name, writeName);
   }
 
   writeRecord(e: Encoder, id: string, form: number): void {
-    const index = this.#records.get(id);
-    if (index !== undefined) {
-      writeVarUint(e, index);
-      return;
-    }
-    this.#records.set(id, this.#records.size + 1);
-    writeVarUint(e, 0);
-    writeRecordIdBody(e, id, form);
+    this.#records.write(e, id, (enc, key) => writeRecordIdBody(enc, key, form));
   }
 
   writeSeq(e: Encoder, node: NodeId, seq: number): void {
@@ -96,40 +61,22 @@ export class BatchWriteContext implements OpWriteContext {
 
 /** Interning tables and deltas of one batch being read. */
 export class BatchReadContext implements OpReadContext {
-  readonly #nodes: NodeId[] = [];
-  readonly #names: string[] = [];
-  readonly #records: string[] = [];
+  readonly #nodes = new InternReader<NodeId>();
+  readonly #names = new InternReader<string>();
+  readonly #records = new InternReader<string>();
   readonly #lastSeq = new Map<string, number>();
   #lastWall = WALL_EPOCH_MS;
 
   readNode(d: Decoder): NodeId {
-    const index = readVarUint(d);
-    if (index === 0) {
-      const node = readNodeLiteral(d);
-      this.#nodes.push(node);
-      return node;
-    }
-    return this.#nodes[index - 1] ?? d.fail(`node index ${index} not yet defined`);
+    return this.#nodes.read(d, readNodeLiteral, 'node');
   }
 
   readName(d: Decoder): string {
-    const index = readVarUint(d);
-    if (index === 0) {
-      const name = readName(d);
-      this.#names.push(name);
-      return name;
-    }
-    return this.#names[index - 1] ?? d.fail(`name index ${index} not yet defined`);
+    return this.#names.read(d, readName, 'name');
   }
 
   readRecord(d: Decoder, form: number): string {
-    const index = readVarUint(d);
-    if (index === 0) {
-      const id = readRecordIdBody(d, form);
-      this.#records.push(id);
-      return id;
-    }
-    return this.#records[index - 1] ?? d.fail(`record index ${index} not yet defined`);
+    return this.#records.read(d, (dec) => readRecordIdBody(dec, form), 'record');
   }
 
   readSeq(d: Decoder, node: NodeId): number {

@@ -7,13 +7,13 @@ import type { Stamp } from '../clock/stamp.ts';
 import { WALL_EPOCH_MS } from '../codec/constants.ts';
 import { Decoder, readByte, readLength, readString, readVarInt, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeByte, writeString, writeVarInt, writeVarUint } from '../codec/encoder.ts';
+import { InternReader, InternWriter, readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readName, writeName } from '../codec/name.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
 import { valueKey } from '../codec/value-key.ts';
 import { DecodeError } from '../errors.ts';
-import { NODE_ID_BYTES, type NodeId } from '../identity/node-id.ts';
+import type { NodeId } from '../identity/node-id.ts';
 import type { Strategy } from '../ops/op.ts';
-import { toHex, writeHex } from '../util/hex.ts';
 import { type CounterIncrement, FieldState, type SetElement, type StampedValue } from './field-state.ts';
 import { RecordState } from './record-state.ts';
 
@@ -28,31 +28,17 @@ const HAS_SET = 8;
 const HAS_SUPPRESSED = 16;
 const LWW_ABSENT = 32;
 
+/** Node ids interned within one record state (its stamps mostly share a few nodes). */
 class NodeTable {
-  readonly #index = new Map<string, number>();
-  readonly #nodes: NodeId[] = [];
+  readonly #writer = new InternWriter<NodeId>();
+  readonly #reader = new InternReader<NodeId>();
 
   write(e: Encoder, node: NodeId): void {
-    const at = this.#index.get(node);
-    if (at !== undefined) {
-      writeVarUint(e, at);
-      return;
-    }
-    this.#index.set(node, this.#index.size + 1);
-    writeVarUint(e, 0);
-    e.ensure(NODE_ID_BYTES);
-    writeHex(node, e.buf, e.pos);
-    e.pos += NODE_ID_BYTES;
+    this.#writer.write(e, node, writeNodeLiteral);
   }
 
   read(d: Decoder): NodeId {
-    const at = readVarUint(d);
-    if (at > 0) return this.#nodes[at - 1] ?? d.fail(`node index ${at} not yet defined`);
-    d.need(NODE_ID_BYTES);
-    const node = toHex(d.buf, d.pos, d.pos + NODE_ID_BYTES) as NodeId;
-    d.pos += NODE_ID_BYTES;
-    this.#nodes.push(node);
-    return node;
+    return this.#reader.read(d, readNodeLiteral, 'node');
   }
 }
 
