@@ -165,7 +165,7 @@ export class Engine {
     return this.cipher.encrypted ? this.storage.opCountOfRecord(collection, id) : 0;
   }
 
-  /** Existing records of a collection, decoded, in id order. */
+  /** Existing records of a collection, decoded, in the order the store keeps them. */
   *#scanDocs(collection: string): Iterable<{ id: string; doc: Doc }> {
     if (!this.cipher.encrypted) {
       for (const [id, bytes] of this.storage.scanDocs(collection)) yield { id, doc: this.#decodeDoc(collection, id, bytes, 0) };

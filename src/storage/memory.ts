@@ -147,10 +147,7 @@ export class MemoryStorage implements Storage {
     this.#open();
     const records = this.#records.get(collection);
     if (!records) return;
-    for (const id of [...records.keys()].sort()) {
-      const doc = records.get(id)?.doc;
-      if (doc) yield [id, doc];
-    }
+    for (const [id, row] of [...records]) if (row.doc) yield [id, row.doc];
   }
 
   countDocs(collection: string): number {

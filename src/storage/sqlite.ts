@@ -25,15 +25,18 @@ export interface SqliteStorageInit {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
-// Records and ops are rowid tables: new rows append, and only the small index entries land at
-// random places. Keying the rows themselves by (collection, id) made every random-id insert
-// dirty a full leaf page of record data (measured: about 35% fewer writes per second).
+// Rows are clustered in insertion order: ops in a rowid table, records by (collection, n) with n
+// counting up per collection. New rows append, and only the small index entries land at random
+// places: keying record rows by their random ids made every insert dirty a full leaf page of
+// record data (about 35% fewer writes per second), and a rowid table with an id index made
+// collection scans jump around the file (about 70% slower).
 const SCHEMA = `
 CREATE TABLE blaze_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE blaze_ops(node TEXT NOT NULL, seq INTEGER NOT NULL, coll TEXT NOT NULL, rec TEXT NOT NULL, payload BLOB NOT NULL);
 CREATE UNIQUE INDEX blaze_ops_by_dot ON blaze_ops(node, seq);
 CREATE INDEX blaze_ops_by_record ON blaze_ops(coll, rec);
-CREATE TABLE blaze_records(coll TEXT NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB);
+CREATE TABLE blaze_records(coll TEXT NOT NULL, n INTEGER NOT NULL, id TEXT NOT NULL, state BLOB NOT NULL, doc BLOB,
+  PRIMARY KEY(coll, n)) WITHOUT ROWID;
 CREATE UNIQUE INDEX blaze_records_by_key ON blaze_records(coll, id);
 CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL, ahead TEXT) WITHOUT ROWID;
 CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
@@ -193,7 +196,7 @@ export class SqliteStorage implements Storage {
   *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
     const stmt = this.#stmt(
       `SELECT r.id, r.doc, (SELECT count(*) FROM blaze_ops o WHERE o.coll = r.coll AND o.rec = r.id) AS n
-       FROM blaze_records r WHERE r.coll = ? AND r.doc IS NOT NULL ORDER BY r.id`,
+       FROM blaze_records r WHERE r.coll = ? AND r.doc IS NOT NULL ORDER BY r.n`,
     );
     for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array, Number(r.n)];
   }
@@ -205,12 +208,14 @@ export class SqliteStorage implements Storage {
 
   putRecord(collection: string, id: string, row: RecordRow): void {
     this.#stmt(
-      'INSERT INTO blaze_records(coll, id, state, doc) VALUES (?, ?, ?, ?) ON CONFLICT(coll, id) DO UPDATE SET state = excluded.state, doc = excluded.doc',
-    ).run(collection, id, row.state, row.doc);
+      `INSERT INTO blaze_records(coll, n, id, state, doc)
+       VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM blaze_records WHERE coll = ?), ?, ?, ?)
+       ON CONFLICT(coll, id) DO UPDATE SET state = excluded.state, doc = excluded.doc`,
+    ).run(collection, collection, id, row.state, row.doc);
   }
 
   *scanDocs(collection: string): Iterable<[string, Uint8Array]> {
-    const stmt = this.#stmt('SELECT id, doc FROM blaze_records WHERE coll = ? AND doc IS NOT NULL ORDER BY id');
+    const stmt = this.#stmt('SELECT id, doc FROM blaze_records WHERE coll = ? AND doc IS NOT NULL ORDER BY n');
     for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array];
   }
 

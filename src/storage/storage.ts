@@ -75,7 +75,7 @@ export interface Storage {
 
   getRecord(collection: string, id: string): RecordRow | undefined;
   putRecord(collection: string, id: string, row: RecordRow): void;
-  /** Existing records (doc not null) of a collection, in id order. */
+  /** Existing records (doc not null) of a collection, in the order the store keeps them. */
   scanDocs(collection: string): Iterable<[id: string, doc: Uint8Array]>;
   /** `scanDocs`, with each record's stored op count. */
   scanDocsWithOpCounts(collection: string): Iterable<[id: string, doc: Uint8Array, opCount: number]>;

@@ -71,7 +71,7 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
     );
 
     it(
-      'should put and get records, scanning only existing ones in id order',
+      'should put and get records, scanning only existing ones in insertion order',
       withStorage((s) => {
         s.putRecord('bugs', 'b', { state: b(1), doc: b(2) });
         s.putRecord('bugs', 'a', { state: b(3), doc: b(4) });
@@ -81,8 +81,8 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
         assert.deepEqual(
           [...s.scanDocs('bugs')],
           [
-            ['a', b(4)],
             ['b', b(2)],
+            ['a', b(4)],
           ],
         );
         assert.equal(s.countDocs('bugs'), 2);
