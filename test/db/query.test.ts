@@ -101,6 +101,9 @@ for (const kind of KINDS) {
       assert.deepEqual(ids(await c.find({ status: 'open' })).sort(), ['d']);
       assert.deepEqual(ids(await c.find({ tags: 'ui' })).sort(), ['b']);
       assert.deepEqual(ids(await c.find({ priority: { $gte: 5 } })).sort(), ['b', 'd']);
+      // No stale entries: the status index holds exactly one entry per remaining record.
+      assert.deepEqual([...t.db.engine.storage.scanIndex('bugs\0status', {})].sort(), ['a', 'b', 'd', 'e']);
+      assert.deepEqual([...t.db.engine.storage.scanIndex('bugs\0tags', {})].sort(), ['a', 'b', 'b']);
       await c.dropIndex('status');
       assert.equal(c.explain({ status: 'open' }).strategy, 'scan');
     });
