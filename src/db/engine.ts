@@ -39,6 +39,9 @@ export interface CommittedChange {
 
 export type CommitListener = (changes: readonly CommittedChange[]) => void;
 
+/** Ops a commit made durable, and who supplied them (undefined: local writes). */
+export type OpsListener = (ops: readonly Op[], source: unknown) => void;
+
 export interface EngineInit {
   storage: Storage;
   cipher: PayloadCipher;
@@ -70,6 +73,10 @@ export class Engine {
   #pendingOps: Op[] = [];
   #committed = new Map<string, CommittedChange>();
   readonly #listeners = new Set<CommitListener>();
+  readonly #opsListeners = new Set<OpsListener>();
+  /** Ops flushed in the current write, for the ops listeners after commit. */
+  #committedOps: Op[] = [];
+  #source: unknown;
   /** Reused for every payload a flush encodes (finish() copies out). */
   readonly #encoder = new Encoder(1024);
   /** collection -> indexed dotted paths */
@@ -107,6 +114,7 @@ export class Engine {
       });
     } catch (err) {
       this.#pendingOps = [];
+      this.#committedOps = [];
       this.#committed.clear();
       this.#replica = this.#loadReplica();
       throw err;
@@ -115,8 +123,13 @@ export class Engine {
     }
     const changes = [...this.#committed.values()];
     this.#committed.clear();
+    const ops = this.#committedOps;
+    const source = this.#source;
+    this.#committedOps = [];
+    this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
     if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
+    if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
     return result;
   }
 
@@ -133,9 +146,10 @@ export class Engine {
     return op;
   }
 
-  /** Applies ops from elsewhere, durably; returns how many were new. */
-  applyRemote(ops: readonly Op[]): number {
+  /** Applies ops from elsewhere, durably; returns how many were new. `source` is told to ops listeners. */
+  applyRemote(ops: readonly Op[], source?: unknown): number {
     return this.write(() => {
+      this.#source = source;
       let applied = 0;
       for (const op of ops) {
         if (this.#replica.apply(op)) {
@@ -145,6 +159,12 @@ export class Engine {
       }
       return applied;
     });
+  }
+
+  /** Called after each commit with the ops it made durable (sync sessions push them on). */
+  onOps(listener: OpsListener): () => void {
+    this.#opsListeners.add(listener);
+    return () => this.#opsListeners.delete(listener);
   }
 
   onCommit(listener: CommitListener): () => void {
@@ -183,6 +203,11 @@ export class Engine {
 
   plan(collection: string, condition: Condition): Plan {
     return planQuery(condition, this.indexedPaths(collection));
+  }
+
+  /** `node`'s stored ops after `seq`, in order, at most `limit` (sync catch-up reads these). */
+  opsAfter(node: string, seq: number, limit: number): Op[] {
+    return this.storage.opsAfter(node, seq, limit).map((s) => this.decodeStoredOp(s));
   }
 
   /** Decodes an op read back from the store. */
@@ -279,6 +304,7 @@ export class Engine {
     for (const op of this.#pendingOps) {
       const payload = this.cipher.seal(opAad(op.node, op.seq), encodeOp(op, this.#encoder));
       this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
+      if (this.#opsListeners.size > 0) this.#committedOps.push(op);
       touched.add(op.node);
     }
     this.#pendingOps = [];

@@ -1,0 +1,15 @@
+/** Sync protocol constants; each number says why it is what it is. */
+
+/** The libp2p protocol id; the number is the major version. */
+export const PROTOCOL_ID = '/blazedb/sync/1';
+export const PROTOCOL_MAJOR = 1;
+export const PROTOCOL_MINOR = 0;
+
+/** Largest frame a session accepts (and sends): bounds the memory one frame can claim. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Ops per OPS frame at most: about 25 KB for W2-like updates, a fraction of the frame limit. */
+export const DEFAULT_BATCH_OPS = 1000;
+/** Compress a frame body only above this size: smaller ones rarely shrink enough to pay. */
+export const LZ4_MIN_BYTES = 256;
+/** Longest credentials blob a HELLO may carry (a JWT is a few hundred bytes). */
+export const MAX_CREDENTIALS_BYTES = 16 * 1024;

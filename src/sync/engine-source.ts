@@ -1,0 +1,17 @@
+/** The local database as a sync source: the glue between a session and the engine. */
+import type { BlazeDB } from '../db/index.ts';
+import type { SyncSession, SyncSource } from './session.ts';
+
+export function databaseSource(db: BlazeDB): SyncSource {
+  const engine = db.engine;
+  return {
+    dbId: db.dbId,
+    nodeId: db.nodeId,
+    version: () => new Map(engine.replica.version.entries()),
+    opsAfter: (node, seq, limit) => engine.opsAfter(node, seq, limit),
+    apply: (ops, session: SyncSession) => {
+      engine.applyRemote(ops, session);
+    },
+    onOps: (listener) => engine.onOps(listener),
+  };
+}

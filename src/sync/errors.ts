@@ -1,0 +1,50 @@
+/** Why a session ended. Matched on `code`, stable across versions. */
+import { BlazeError } from '../errors.ts';
+
+export type CloseCode =
+  /** The peer speaks a protocol major version this node does not. */
+  | 'version-unsupported'
+  /** The peer belongs to another database. */
+  | 'wrong-database'
+  /** The authorizer refused the peer's credentials. */
+  | 'unauthorized'
+  /** A frame could not be decoded. */
+  | 'malformed-frame'
+  /** A frame was larger than the limit. */
+  | 'frame-too-large'
+  /** An op skipped ahead of what the receiver holds of its origin (a hole in the sequence). */
+  | 'gap'
+  /** A message arrived where the protocol does not allow it (e.g. ops before the handshake). */
+  | 'protocol'
+  /** Applying received ops failed locally. */
+  | 'apply-failed'
+  /** The peer closed the session. */
+  | 'peer-closed'
+  /** This node closed it (shutdown, sync disabled). */
+  | 'local-close';
+
+const CODES: ReadonlySet<string> = new Set<CloseCode>([
+  'version-unsupported',
+  'wrong-database',
+  'unauthorized',
+  'malformed-frame',
+  'frame-too-large',
+  'gap',
+  'protocol',
+  'apply-failed',
+  'peer-closed',
+  'local-close',
+]);
+
+export function isCloseCode(code: string): code is CloseCode {
+  return CODES.has(code);
+}
+
+export class SyncError extends BlazeError {
+  override name = 'SyncError';
+  readonly code: CloseCode;
+  constructor(code: CloseCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}

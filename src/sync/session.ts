@@ -1,0 +1,309 @@
+/**
+ * A sync session: one peer, over one frame duplex, in either direction.
+ *
+ * 1. Both sides send HELLO (protocol version, database id, node id, role, version vector,
+ *    credentials). Each checks the other's: an unknown major version, another database or
+ *    credentials the authorizer refuses end the session with a typed reason and nothing sent.
+ * 2. Anti-entropy: each side sends the ops the other lacks by version vector, per origin in
+ *    sequence order, read from its op log in bounded batches.
+ * 3. Live: after every local commit (a local write, or ops applied from another session) the
+ *    same log-driven pump sends what the peer lacks. Nothing is queued in memory: a full
+ *    transport just pauses the pump until it drains, and the log is the buffer.
+ * 4. After applying each OPS frame the receiver ACKs with its version vector.
+ *
+ * The session never touches a transport or storage directly: a `FrameDuplex` and a
+ * `SyncSource` (the local database) are all it knows.
+ */
+import type { NodeId } from '../identity/node-id.ts';
+import type { Op } from '../ops/op.ts';
+import { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './constants.ts';
+import type { FrameDuplex } from './duplex.ts';
+import { type CloseCode, isCloseCode, SyncError } from './errors.ts';
+import {
+  type Ack,
+  type AckLevel,
+  decodeMessage,
+  encodeMessage,
+  type Hello,
+  type Message,
+  type Role,
+  type WireVersion,
+} from './messages.ts';
+
+/** What a session needs of the local database. */
+export interface SyncSource {
+  readonly dbId: string;
+  readonly nodeId: NodeId;
+  /** Highest contiguous seq held of each origin. */
+  version(): Map<NodeId, number>;
+  /** Stored ops of `node` after `seq`, in order, at most `limit`. */
+  opsAfter(node: NodeId, seq: number, limit: number): Op[];
+  /** Applies ops durably; `session` is told to ops listeners so it is not echoed to. */
+  apply(ops: readonly Op[], session: SyncSession): void;
+  /** Called after each commit with its ops and who supplied them. */
+  onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
+}
+
+/** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
+export type Authorizer = (hello: Hello) => true | string;
+
+export interface SyncSessionInit {
+  source: SyncSource;
+  duplex: FrameDuplex;
+  role?: Role;
+  credentials?: Uint8Array;
+  authorize?: Authorizer;
+  /** Largest frame accepted or sent (default 4 MiB). */
+  maxFrameBytes?: number;
+  /** Ops per OPS frame at most (default 1000). */
+  batchOps?: number;
+  /** The level this node acknowledges at: a relay says 'relay-durable'. Default by role. */
+  ackLevel?: AckLevel;
+}
+
+export type SessionState = 'handshake' | 'syncing' | 'closed';
+
+export interface PeerInfo {
+  readonly nodeId: NodeId;
+  readonly role: Role;
+}
+
+export class SyncSession {
+  readonly #source: SyncSource;
+  readonly #duplex: FrameDuplex;
+  readonly #role: Role;
+  readonly #credentials: Uint8Array;
+  readonly #authorize: Authorizer;
+  readonly #maxFrameBytes: number;
+  readonly #batchOps: number;
+  readonly #ackLevel: AckLevel;
+  #state: SessionState = 'handshake';
+  #peer: PeerInfo | undefined;
+  /** What the peer is known to hold: its HELLO, its ACKs, and what was sent to it. */
+  readonly #peerHas = new Map<NodeId, number>();
+  /** The peer's last acknowledged version vector, and at which level. */
+  #peerAck: Ack | undefined;
+  #blocked = false;
+  #pumping = false;
+  #stopListening: (() => void) | undefined;
+  #closeReason: SyncError | undefined;
+  readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
+  readonly #stateHandlers: ((state: SessionState) => void)[] = [];
+  readonly #ackHandlers: ((ack: Ack) => void)[] = [];
+
+  constructor(init: SyncSessionInit) {
+    this.#source = init.source;
+    this.#duplex = init.duplex;
+    this.#role = init.role ?? 'peer';
+    this.#credentials = init.credentials ?? new Uint8Array(0);
+    this.#authorize = init.authorize ?? (() => true);
+    this.#maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#batchOps = init.batchOps ?? DEFAULT_BATCH_OPS;
+    this.#ackLevel = init.ackLevel ?? (this.#role === 'relay' ? 'relay-durable' : 'local-durable');
+    this.#duplex.onFrame((frame) => this.#onFrame(frame));
+    this.#duplex.onDrain(() => {
+      this.#blocked = false;
+      this.#pump();
+    });
+    this.#duplex.onClose(() => this.#end(new SyncError('peer-closed', 'the transport closed')));
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get peer(): PeerInfo | undefined {
+    return this.#peer;
+  }
+
+  /** The peer's latest acknowledgement (version vector and level). */
+  get peerAck(): Ack | undefined {
+    return this.#peerAck;
+  }
+
+  get closeReason(): SyncError | undefined {
+    return this.#closeReason;
+  }
+
+  onClose(handler: (reason: SyncError) => void): void {
+    this.#closeHandlers.push(handler);
+  }
+
+  onStateChange(handler: (state: SessionState) => void): void {
+    this.#stateHandlers.push(handler);
+  }
+
+  onAck(handler: (ack: Ack) => void): void {
+    this.#ackHandlers.push(handler);
+  }
+
+  /** Sends this side's HELLO. */
+  start(): void {
+    this.#send({
+      type: 'hello',
+      major: PROTOCOL_MAJOR,
+      minor: PROTOCOL_MINOR,
+      dbId: this.#source.dbId,
+      nodeId: this.#source.nodeId,
+      role: this.#role,
+      version: this.#source.version(),
+      credentials: this.#credentials,
+    });
+  }
+
+  /** Ends the session, telling the peer why. */
+  close(code: CloseCode = 'local-close', message = 'closed'): void {
+    if (this.#state === 'closed') return;
+    this.#send({ type: 'close', code, message });
+    this.#end(new SyncError(code, message));
+    this.#duplex.close();
+  }
+
+  #onFrame(frame: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    if (frame.length > this.#maxFrameBytes) {
+      this.close('frame-too-large', `frame of ${frame.length} bytes, limit ${this.#maxFrameBytes}`);
+      return;
+    }
+    let message: Message;
+    try {
+      message = decodeMessage(frame, this.#maxFrameBytes);
+    } catch (err) {
+      this.close('malformed-frame', (err as Error).message);
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        this.#onHello(message);
+        return;
+      case 'ops':
+        this.#onOps(message.ops);
+        return;
+      case 'ack':
+        this.#onAck(message);
+        return;
+      case 'close':
+        // The peer's reason, when it is one of ours; otherwise just that it closed.
+        this.#end(new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`));
+        this.#duplex.close();
+        return;
+    }
+  }
+
+  #onHello(hello: Hello): void {
+    if (this.#state !== 'handshake') {
+      this.close('protocol', 'a second HELLO');
+      return;
+    }
+    if (hello.major !== PROTOCOL_MAJOR) {
+      this.close('version-unsupported', `peer speaks protocol ${hello.major}.${hello.minor}, this node ${PROTOCOL_MAJOR}.x`);
+      return;
+    }
+    if (hello.dbId !== this.#source.dbId) {
+      this.close('wrong-database', `peer syncs database '${hello.dbId}'`);
+      return;
+    }
+    if (hello.nodeId === this.#source.nodeId) {
+      this.close('protocol', "the peer has this node's own id");
+      return;
+    }
+    const verdict = this.#authorize(hello);
+    if (verdict !== true) {
+      this.close('unauthorized', verdict);
+      return;
+    }
+    this.#peer = { nodeId: hello.nodeId, role: hello.role };
+    for (const [node, seq] of hello.version) this.#peerHas.set(node, seq);
+    this.#setState('syncing');
+    this.#stopListening = this.#source.onOps((_ops, source) => {
+      if (source !== this) this.#pump();
+    });
+    this.#pump();
+  }
+
+  #onOps(ops: readonly Op[]): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', 'ops before the handshake');
+      return;
+    }
+    // Every op must continue its origin's sequence: what we hold, or what this frame brought.
+    const version = this.#source.version();
+    const next = new Map<NodeId, number>();
+    for (const op of ops) {
+      const held = next.get(op.node) ?? version.get(op.node) ?? 0;
+      if (op.seq > held + 1) {
+        this.close('gap', `op ${op.node}:${op.seq} skips ahead of ${op.node}:${held}`);
+        return;
+      }
+      next.set(op.node, Math.max(held, op.seq));
+    }
+    // The peer holds what it sent: recorded before applying so the commit is not echoed back.
+    for (const [node, seq] of next) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    try {
+      this.#source.apply(ops, this);
+    } catch (err) {
+      this.close('apply-failed', (err as Error).message);
+      return;
+    }
+    this.#send({ type: 'ack', level: this.#ackLevel, version: this.#source.version() });
+  }
+
+  #onAck(ack: Ack): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', 'an ACK before the handshake');
+      return;
+    }
+    for (const [node, seq] of ack.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    this.#peerAck = ack;
+    for (const h of this.#ackHandlers) h(ack);
+  }
+
+  /** Sends what the peer lacks, from the op log, until caught up or the transport is full. */
+  #pump(): void {
+    if (this.#state !== 'syncing' || this.#blocked || this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const origin = this.#firstBehind();
+        if (!origin) return;
+        const ops = this.#source.opsAfter(origin, this.#peerHas.get(origin) ?? 0, this.#batchOps);
+        if (ops.length === 0) return;
+        this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
+        if (!this.#send({ type: 'ops', ops })) {
+          this.#blocked = true;
+          return;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #firstBehind(): NodeId | undefined {
+    for (const [node, seq] of this.#source.version()) if (seq > (this.#peerHas.get(node) ?? 0)) return node;
+    return undefined;
+  }
+
+  #send(message: Message): boolean {
+    if (this.#state === 'closed') return false;
+    return this.#duplex.send(encodeMessage(message));
+  }
+
+  #setState(state: SessionState): void {
+    this.#state = state;
+    for (const h of this.#stateHandlers) h(state);
+  }
+
+  #end(reason: SyncError): void {
+    if (this.#state === 'closed') return;
+    this.#closeReason = reason;
+    this.#stopListening?.();
+    this.#setState('closed');
+    for (const h of this.#closeHandlers) h(reason);
+  }
+
+  /** For tests and stats: what the peer is known to hold. */
+  peerVersion(): WireVersion {
+    return new Map(this.#peerHas);
+  }
+}
