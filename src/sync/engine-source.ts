@@ -13,5 +13,8 @@ export function databaseSource(db: BlazeDB): SyncSource {
       engine.applyRemote(ops, session);
     },
     onOps: (listener) => engine.onOps(listener),
+    noteRemoteVersion: (version) => {
+      for (const [node, seq] of version) engine.replica.noteRemoteSeq(node, seq);
+    },
   };
 }

@@ -42,6 +42,8 @@ export interface SyncSource {
   apply(ops: readonly Op[], session: SyncSession): void;
   /** Called after each commit with its ops and who supplied them. */
   onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
+  /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
+  noteRemoteVersion(version: ReadonlyMap<NodeId, number>): void;
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -212,6 +214,7 @@ export class SyncSession {
       this.close('unauthorized', verdict);
       return;
     }
+    this.#source.noteRemoteVersion(hello.version);
     this.#peer = { nodeId: hello.nodeId, role: hello.role };
     for (const [node, seq] of hello.version) this.#peerHas.set(node, seq);
     this.#setState('syncing');

@@ -150,6 +150,31 @@ describe('sync sessions', () => {
     assert.ok(partial === undefined || partial < 300, 'the first session should not have finished');
   });
 
+  it('should stop a restored store from writing once a peer shows it holds more of its own id', async () => {
+    const dir = (await import('../helpers/db.ts')).tempDir();
+    const { cpSync } = await import('node:fs');
+    try {
+      const original = await BlazeDB.open({ path: `${dir.path}/device`, dbId: 'shared' });
+      await original.collection('bugs').insert({ k: 1 }, { id: 'x' });
+      await original.close();
+      cpSync(`${dir.path}/device`, `${dir.path}/backup`, { recursive: true });
+      const device = await BlazeDB.open({ path: `${dir.path}/device` });
+      await device.collection('bugs').update('x', { k: 2 });
+      const { db: peer } = await openDb();
+      connect(device, peer);
+      await settle();
+      await device.close();
+      const restored = await BlazeDB.open({ path: `${dir.path}/backup` });
+      connect(restored, peer);
+      await settle();
+      await assert.rejects(restored.collection('bugs').update('x', { k: 3 }), { name: 'IdentityReusedError' });
+      assert.equal((await restored.collection('bugs').get('x'))?.k, 2); // it got the lost write back
+      await restored.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it('should refuse another database, an unknown major version and refused credentials, sending nothing', async () => {
     const { db: a } = await openDb('one');
     const { db: b } = await openDb('two');
