@@ -8,8 +8,9 @@ import { codecBenchmark } from './codec.bench.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { replicaBenchmark } from './replica.bench.ts';
 import { storeBenchmark } from './store.bench.ts';
+import { syncBenchmark } from './sync.bench.ts';
 
-const BENCHMARKS: Benchmark[] = [codecBenchmark, replicaBenchmark, storeBenchmark];
+const BENCHMARKS: Benchmark[] = [codecBenchmark, replicaBenchmark, storeBenchmark, syncBenchmark];
 
 function usage(message: string): never {
   console.error(`bench: ${message}\nusage: npm run bench -- [--json] [--filter PREFIX]`);

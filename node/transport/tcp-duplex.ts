@@ -47,6 +47,10 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   socket.on('close', () => {
     closed = true;
   });
+  // A reset or refused connection ends the duplex like a close ('close' follows 'error').
+  socket.on('error', () => {
+    closed = true;
+  });
 
   return {
     send(frame) {

@@ -127,16 +127,17 @@ export class SyncSession {
     return this.#closeReason;
   }
 
-  onClose(handler: (reason: SyncError) => void): void {
-    this.#closeHandlers.push(handler);
+  /** Each `on...` returns a function that removes the handler. */
+  onClose(handler: (reason: SyncError) => void): () => void {
+    return listen(this.#closeHandlers, handler);
   }
 
-  onStateChange(handler: (state: SessionState) => void): void {
-    this.#stateHandlers.push(handler);
+  onStateChange(handler: (state: SessionState) => void): () => void {
+    return listen(this.#stateHandlers, handler);
   }
 
-  onAck(handler: (ack: Ack) => void): void {
-    this.#ackHandlers.push(handler);
+  onAck(handler: (ack: Ack) => void): () => void {
+    return listen(this.#ackHandlers, handler);
   }
 
   /** Sends this side's HELLO. */
@@ -258,7 +259,7 @@ export class SyncSession {
     }
     for (const [node, seq] of ack.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     this.#peerAck = ack;
-    for (const h of this.#ackHandlers) h(ack);
+    for (const h of [...this.#ackHandlers]) h(ack);
   }
 
   /** Sends what the peer lacks, from the op log, until caught up or the transport is full. */
@@ -309,4 +310,12 @@ export class SyncSession {
   peerVersion(): WireVersion {
     return new Map(this.#peerHas);
   }
+}
+
+function listen<T>(handlers: T[], handler: T): () => void {
+  handlers.push(handler);
+  return () => {
+    const at = handlers.indexOf(handler);
+    if (at >= 0) handlers.splice(at, 1);
+  };
 }
