@@ -185,7 +185,9 @@ export class Collection<T extends Fields = Fields> {
     return this.#deps.live.subscribe({
       collection: this.name,
       condition,
+      options: parsed,
       run: () => this.#engine.find(this.name, condition, parsed).map(({ id, doc }) => withId<T>(id, doc)),
+      row: (id, doc) => withId<T>(id, doc),
       callback: callback as (result: LiveResult<Stored<Fields>>) => void,
     });
   }

@@ -1,11 +1,13 @@
 /**
- * Live queries. A subscription holds its last result; after each commit that touched its
- * collection, it is re-run only if a changed record matched the query before or after the
- * change, and the callback fires only if the result actually differs.
+ * Live queries. A subscription holds its last result. After each commit, only changes to its
+ * collection whose record matched the query before or after count. Without limit or offset the
+ * result is updated in place from those records alone (removed, replaced, or inserted at its
+ * sort position; appended when unsorted); with a limit or offset the query is re-run, since a
+ * record leaving a page pulls in one not yet held. The callback fires only if the result differs.
  */
-import { type Condition, matches } from '../query/index.ts';
+import { type Condition, compareRecords, matches, type ParsedOptions } from '../query/index.ts';
 import { valuesEqual } from '../values/value.ts';
-import type { CommittedChange, Engine } from './engine.ts';
+import type { CommittedChange, Doc, Engine } from './engine.ts';
 
 export interface LiveResult<R> {
   /** The whole current result. */
@@ -21,7 +23,11 @@ type Row = { readonly _id: string };
 export interface Subscription<R extends Row> {
   collection: string;
   condition: Condition;
+  options: ParsedOptions;
+  /** The whole result, from the store. */
   run(): R[];
+  /** A result row from a record's id and fields. */
+  row(id: string, doc: Doc): R;
   callback(result: LiveResult<R>): void;
 }
 
@@ -64,13 +70,14 @@ export class LiveQueries {
   #onCommit(changes: readonly CommittedChange[]): void {
     for (const sub of [...this.#subs]) {
       if (!this.#subs.has(sub)) continue;
-      const relevant = changes.some(
+      const relevant = changes.filter(
         (c) =>
           c.collection === sub.collection &&
           ((c.before !== undefined && matches(c.before, sub.condition)) || (c.after !== undefined && matches(c.after, sub.condition))),
       );
-      if (!relevant) continue;
-      const next = sub.run();
+      if (relevant.length === 0) continue;
+      const paged = sub.options.offset > 0 || sub.options.limit !== Number.POSITIVE_INFINITY;
+      const next = paged ? sub.run() : applyChanges(sub, relevant);
       const diff = diffResults(sub.last, next);
       if (!diff) continue;
       sub.last = next;
@@ -100,4 +107,35 @@ function diffResults<R extends Row>(before: readonly R[], after: readonly R[]): 
   const sameOrder = before.length === after.length && before.every((r, i) => r._id === after[i]?._id);
   if (added.length === 0 && removed.length === 0 && changed.length === 0 && sameOrder) return undefined;
   return { records: after, added, removed, changed };
+}
+
+/** The result after `changes`, computed from the changed records alone (no limit or offset). */
+function applyChanges<R extends Row>(sub: Active<R>, changes: readonly CommittedChange[]): R[] {
+  const next = [...sub.last];
+  const sort = sub.options.sort;
+  const byRow = (a: R, b: R) => compareRecords(sort, { id: a._id, doc: a as unknown as Doc }, { id: b._id, doc: b as unknown as Doc });
+  for (const c of changes) {
+    const at = next.findIndex((r) => r._id === c.id);
+    const keep = c.after !== undefined && matches(c.after, sub.condition);
+    if (!keep) {
+      if (at >= 0) next.splice(at, 1);
+      continue;
+    }
+    const row = sub.row(c.id, c.after as Doc);
+    if (sort.length === 0) {
+      if (at >= 0) next[at] = row;
+      else next.push(row);
+      continue;
+    }
+    if (at >= 0) next.splice(at, 1);
+    let lo = 0;
+    let hi = next.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (byRow(next[mid] as R, row) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    next.splice(lo, 0, row);
+  }
+  return next;
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { LiveResult, Stored } from '../../src/db/index.ts';
 import { KINDS, openTestDb } from '../helpers/db.ts';
+import { checkProperty } from '../helpers/property.ts';
 
 type Row = Stored<Record<string, unknown>>;
 
@@ -74,6 +76,55 @@ for (const kind of KINDS) {
       assert.deepEqual(
         calls[1]?.added.map((r) => r._id),
         ['x'],
+      );
+    });
+
+    it('should always hold what a fresh find returns, for any writes (sorted, unsorted, paged)', async () => {
+      await using t = await openTestDb(kind);
+      const write = fc.record(
+        {
+          what: fc.constantFrom('insert', 'update', 'delete'),
+          id: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
+          p: fc.integer({ min: 0, max: 4 }),
+        },
+        { noNullPrototype: true },
+      );
+      let round = 0;
+      await checkProperty(
+        'live equals find',
+        fc.asyncProperty(fc.array(write, { maxLength: 25 }), async (writes) => {
+          round++;
+          const coll = t.db.collection(`r${round}`);
+          const views = [
+            { query: { p: { $gte: 2 } }, options: { sort: { p: -1 as const } } },
+            { query: { p: { $lte: 3 } }, options: undefined },
+            { query: {}, options: { sort: { p: 1 as const }, limit: 2, offset: 1 } },
+          ];
+          const latest = views.map(() => [] as Row[]);
+          const stops = views.map((v, i) =>
+            coll.subscribe(
+              v.query,
+              (r) => {
+                latest[i] = [...r.records];
+              },
+              v.options,
+            ),
+          );
+          for (const w of writes) {
+            const exists = (await coll.get(w.id)) !== undefined;
+            if (w.what === 'insert' && !exists) await coll.insert({ p: w.p }, { id: w.id });
+            else if (w.what === 'update' && exists) await coll.update(w.id, { p: w.p });
+            else if (w.what === 'delete' && exists) await coll.delete(w.id);
+            for (const [i, v] of views.entries()) {
+              const fresh = await coll.find(v.query, v.options);
+              const key = (rows: Row[]) => rows.map((r) => `${r._id}=${r.p}`);
+              if (v.options?.sort) assert.deepEqual(key(latest[i] as Row[]), key(fresh));
+              else assert.deepEqual(key(latest[i] as Row[]).sort(), key(fresh).sort());
+            }
+          }
+          for (const stop of stops) stop();
+        }),
+        { numRuns: 30 },
       );
     });
 
