@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import { socketDuplex } from '../node/transport/tcp-duplex.ts';
 import { BlazeDB } from '../src/db/index.ts';
+import { realScheduler } from '../src/platform/index.ts';
 import { databaseSource, SyncSession } from '../src/sync/index.ts';
 
 const db = await BlazeDB.open({ path: process.argv[2] as string, dbId: 'bench' });
@@ -17,7 +18,7 @@ if (process.argv[3] === '--watch') {
 }
 const server = createServer((socket) => {
   socket.setNoDelay(true);
-  new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket) }).start();
+  new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket), scheduler: realScheduler }).start();
 });
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`port ${(server.address() as { port: number }).port}\n`);

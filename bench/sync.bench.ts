@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { socketDuplex } from '../node/transport/tcp-duplex.ts';
 import { BlazeDB } from '../src/db/index.ts';
+import { realScheduler } from '../src/platform/index.ts';
 import { databaseSource, SyncSession } from '../src/sync/index.ts';
 import { SeededRandom } from '../src/util/prng.ts';
 import type { Benchmark, Figure } from './harness.ts';
@@ -58,7 +59,7 @@ async function link(db: BlazeDB, port: number): Promise<{ session: SyncSession; 
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
-  const session = new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket) });
+  const session = new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket), scheduler: realScheduler });
   session.start();
   return { session, socket };
 }

@@ -16,6 +16,7 @@
  */
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
+import type { Cancel, Scheduler } from '../runtime.ts';
 import { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './constants.ts';
 import type { FrameDuplex } from './duplex.ts';
 import { type CloseCode, isCloseCode, SyncError } from './errors.ts';
@@ -61,6 +62,12 @@ export interface SyncSessionInit {
   batchOps?: number;
   /** The level this node acknowledges at: a relay says 'relay-durable'. Default by role. */
   ackLevel?: AckLevel;
+  /**
+   * With a scheduler, ops committed within `batchWindowMs` of each other (default 0: within the
+   * same task) go out as one frame; without one, every commit is pushed at once.
+   */
+  scheduler?: Scheduler;
+  batchWindowMs?: number;
 }
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
@@ -87,6 +94,9 @@ export class SyncSession {
   #peerAck: Ack | undefined;
   #blocked = false;
   #pumping = false;
+  readonly #scheduler: Scheduler | undefined;
+  readonly #batchWindowMs: number;
+  #scheduledPump: Cancel | undefined;
   #stopListening: (() => void) | undefined;
   #closeReason: SyncError | undefined;
   readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
@@ -102,6 +112,8 @@ export class SyncSession {
     this.#maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#batchOps = init.batchOps ?? DEFAULT_BATCH_OPS;
     this.#ackLevel = init.ackLevel ?? (this.#role === 'relay' ? 'relay-durable' : 'local-durable');
+    this.#scheduler = init.scheduler;
+    this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#duplex.onFrame((frame) => this.#onFrame(frame));
     this.#duplex.onDrain(() => {
       this.#blocked = false;
@@ -220,7 +232,7 @@ export class SyncSession {
     for (const [node, seq] of hello.version) this.#peerHas.set(node, seq);
     this.#setState('syncing');
     this.#stopListening = this.#source.onOps((_ops, source) => {
-      if (source !== this) this.#pump();
+      if (source !== this) this.#pumpSoon();
     });
     this.#pump();
   }
@@ -260,6 +272,18 @@ export class SyncSession {
     for (const [node, seq] of ack.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     this.#peerAck = ack;
     for (const h of [...this.#ackHandlers]) h(ack);
+  }
+
+  /** Pumps after the batch window, so a burst of commits travels as one frame. */
+  #pumpSoon(): void {
+    if (!this.#scheduler) {
+      this.#pump();
+      return;
+    }
+    this.#scheduledPump ??= this.#scheduler.after(this.#batchWindowMs, () => {
+      this.#scheduledPump = undefined;
+      this.#pump();
+    });
   }
 
   /** Sends what the peer lacks, from the op log, until caught up or the transport is full. */
@@ -302,6 +326,8 @@ export class SyncSession {
     if (this.#state === 'closed') return;
     this.#closeReason = reason;
     this.#stopListening?.();
+    this.#scheduledPump?.();
+    this.#scheduledPump = undefined;
     this.#setState('closed');
     for (const h of this.#closeHandlers) h(reason);
   }
