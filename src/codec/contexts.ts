@@ -28,12 +28,27 @@ export const standaloneContext: OpWriteContext & OpReadContext = {
 };
 
 /** Interning tables and deltas of one batch being written. Use one instance per batch. */
+/** How many entries the interning tables of a context keep (a sync session bounds them). */
+export interface InternCapacity {
+  readonly nodes: number;
+  readonly names: number;
+  readonly records: number;
+}
+
+const UNBOUNDED: InternCapacity = { nodes: Number.POSITIVE_INFINITY, names: Number.POSITIVE_INFINITY, records: Number.POSITIVE_INFINITY };
+
 export class BatchWriteContext implements OpWriteContext {
-  readonly #nodes = new InternWriter<NodeId>();
-  readonly #names = new InternWriter<string>();
-  readonly #records = new InternWriter<string>();
+  readonly #nodes: InternWriter<NodeId>;
+  readonly #names: InternWriter<string>;
+  readonly #records: InternWriter<string>;
   readonly #lastSeq = new Map<string, number>();
   #lastWall = WALL_EPOCH_MS;
+
+  constructor(capacity: InternCapacity = UNBOUNDED) {
+    this.#nodes = new InternWriter(capacity.nodes);
+    this.#names = new InternWriter(capacity.names);
+    this.#records = new InternWriter(capacity.records);
+  }
 
   writeNode(e: Encoder, node: NodeId): void {
     this.#nodes.write(e, node, writeNodeLiteral);
@@ -61,11 +76,17 @@ export class BatchWriteContext implements OpWriteContext {
 
 /** Interning tables and deltas of one batch being read. */
 export class BatchReadContext implements OpReadContext {
-  readonly #nodes = new InternReader<NodeId>();
-  readonly #names = new InternReader<string>();
-  readonly #records = new InternReader<string>();
+  readonly #nodes: InternReader<NodeId>;
+  readonly #names: InternReader<string>;
+  readonly #records: InternReader<string>;
   readonly #lastSeq = new Map<string, number>();
   #lastWall = WALL_EPOCH_MS;
+
+  constructor(capacity: InternCapacity = UNBOUNDED) {
+    this.#nodes = new InternReader(capacity.nodes);
+    this.#names = new InternReader(capacity.names);
+    this.#records = new InternReader(capacity.records);
+  }
 
   readNode(d: Decoder): NodeId {
     return this.#nodes.read(d, readNodeLiteral, 'node');

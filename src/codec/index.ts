@@ -17,6 +17,7 @@ import { readOp, writeOp } from './op-codec.ts';
 import { readValue, writeValue } from './value-codec.ts';
 
 export { DecodeError } from '../errors.ts';
+export { BatchReadContext, BatchWriteContext, type InternCapacity } from './contexts.ts';
 export { Encoder } from './encoder.ts';
 export { compressBlock, decompressBlock } from './lz4.ts';
 
@@ -49,21 +50,23 @@ export function decodeOp(bytes: Uint8Array): Op {
   return decodeWhole(bytes, PAYLOAD_OP, (d) => readOp(d, standaloneContext));
 }
 
-/** Encodes ops as one batch, interning repeated ids and names and delta-encoding clocks. */
-export function encodeBatch(ops: readonly Op[]): Uint8Array {
+/**
+ * Encodes ops as one batch, interning repeated ids and names and delta-encoding clocks. Pass a
+ * context to continue the interning tables and deltas of earlier batches of the same stream
+ * (the reader then passes its matching context to `decodeBatch`).
+ */
+export function encodeBatch(ops: readonly Op[], ctx = new BatchWriteContext()): Uint8Array {
   const e = new Encoder(64 + ops.length * 32);
   writeByte(e, PAYLOAD_BATCH);
   writeVarUint(e, ops.length);
-  const ctx = new BatchWriteContext();
   for (const op of ops) writeOp(e, op, ctx);
   return e.finish();
 }
 
-export function decodeBatch(bytes: Uint8Array): Op[] {
+export function decodeBatch(bytes: Uint8Array, ctx = new BatchReadContext()): Op[] {
   return decodeWhole(bytes, PAYLOAD_BATCH, (d) => {
     // Every op takes at least 6 bytes (header, node, seq, wall, collection, record), checked up front.
     const n = readLength(d, 6);
-    const ctx = new BatchReadContext();
     const ops: Op[] = [];
     for (let i = 0; i < n; i++) ops.push(readOp(d, ctx));
     return ops;

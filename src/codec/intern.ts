@@ -1,7 +1,9 @@
 /**
- * Interning within one encoding (a batch, a record state): the first occurrence of a value is
- * written as varint 0 then the literal; later ones as its 1-based index. Decoders reject an
- * index that refers to an entry not yet defined.
+ * Interning within one encoding (a batch, a record state) or one stream of them (a sync
+ * session): the first occurrence of a value is written as varint 0 then the literal; later ones
+ * as its 1-based index. Decoders reject an index that refers to an entry not yet defined.
+ * A table has a capacity both sides know: once full, literals are still written but no longer
+ * remembered, by writer and reader alike, so a long stream cannot grow the tables without bound.
  */
 import type { NodeId } from '../identity/node-id.ts';
 import { NODE_ID_BYTES } from '../identity/node-id.ts';
@@ -11,6 +13,11 @@ import { type Encoder, writeVarUint } from './encoder.ts';
 
 export class InternWriter<K> {
   readonly #index = new Map<K, number>();
+  readonly #capacity: number;
+
+  constructor(capacity = Number.POSITIVE_INFINITY) {
+    this.#capacity = capacity;
+  }
 
   write(e: Encoder, key: K, writeLiteral: (e: Encoder, key: K) => void): void {
     const at = this.#index.get(key);
@@ -18,7 +25,7 @@ export class InternWriter<K> {
       writeVarUint(e, at);
       return;
     }
-    this.#index.set(key, this.#index.size + 1);
+    if (this.#index.size < this.#capacity) this.#index.set(key, this.#index.size + 1);
     writeVarUint(e, 0);
     writeLiteral(e, key);
   }
@@ -26,12 +33,17 @@ export class InternWriter<K> {
 
 export class InternReader<T> {
   readonly #items: T[] = [];
+  readonly #capacity: number;
+
+  constructor(capacity = Number.POSITIVE_INFINITY) {
+    this.#capacity = capacity;
+  }
 
   read(d: Decoder, readLiteral: (d: Decoder) => T, what: string): T {
     const at = readVarUint(d);
     if (at > 0) return this.#items[at - 1] ?? d.fail(`${what} index ${at} not yet defined`);
     const item = readLiteral(d);
-    this.#items.push(item);
+    if (this.#items.length < this.#capacity) this.#items.push(item);
     return item;
   }
 }

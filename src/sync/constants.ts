@@ -11,5 +11,10 @@ export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_BATCH_OPS = 1000;
 /** Compress a frame body only above this size: smaller ones rarely shrink enough to pay. */
 export const LZ4_MIN_BYTES = 256;
+/**
+ * Interning tables of a session's OPS stream, per direction: ids beyond these are still sent,
+ * in full. 65,536 record ids cost the receiver a few MB at most.
+ */
+export const SESSION_INTERN_CAPACITY = { nodes: 4096, names: 4096, records: 65_536 } as const;
 /** Longest credentials blob a HELLO may carry (a JWT is a few hundred bytes). */
 export const MAX_CREDENTIALS_BYTES = 16 * 1024;

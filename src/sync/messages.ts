@@ -5,7 +5,7 @@
 
 import { Decoder, readByte, readBytes, readLength, readString, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeByte, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
-import { compressBlock, decodeBatch, decompressBlock, encodeBatch } from '../codec/index.ts';
+import { type BatchReadContext, type BatchWriteContext, compressBlock, decodeBatch, decompressBlock, encodeBatch } from '../codec/index.ts';
 import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
@@ -75,7 +75,11 @@ function readVersion(d: Decoder): Map<NodeId, number> {
   return v;
 }
 
-export function encodeMessage(m: Message): Uint8Array {
+/**
+ * `stream`: the sending side's batch context for this session, so OPS batches continue one
+ * interning stream (a record id travels in full once per session, then as an index).
+ */
+export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Array {
   const e = new Encoder(64);
   switch (m.type) {
     case 'hello':
@@ -90,7 +94,7 @@ export function encodeMessage(m: Message): Uint8Array {
       break;
     case 'ops': {
       writeByte(e, T_OPS);
-      const batch = encodeBatch(m.ops);
+      const batch = encodeBatch(m.ops, stream);
       const packed = batch.length >= LZ4_MIN_BYTES ? compressBlock(batch) : undefined;
       if (packed && packed.length < batch.length) {
         writeByte(e, OPS_LZ4);
@@ -120,7 +124,7 @@ export function encodeMessage(m: Message): Uint8Array {
 }
 
 /** Decodes a frame; throws DecodeError (only) on anything malformed. */
-export function decodeMessage(frame: Uint8Array, maxFrameBytes: number): Message {
+export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?: BatchReadContext): Message {
   const d = new Decoder(frame);
   try {
     const type = readByte(d);
@@ -144,7 +148,7 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number): Message
         const body = frame.subarray(d.pos);
         d.pos = d.end;
         const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
-        m = { type: 'ops', ops: decodeBatch(batch) };
+        m = { type: 'ops', ops: decodeBatch(batch, stream) };
         break;
       }
       case T_ACK: {

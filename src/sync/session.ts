@@ -14,10 +14,12 @@
  * The session never touches a transport or storage directly: a `FrameDuplex` and a
  * `SyncSource` (the local database) are all it knows.
  */
+
+import { BatchReadContext, BatchWriteContext } from '../codec/index.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
-import { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './constants.ts';
+import { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SESSION_INTERN_CAPACITY } from './constants.ts';
 import type { FrameDuplex } from './duplex.ts';
 import { type CloseCode, isCloseCode, SyncError } from './errors.ts';
 import {
@@ -97,6 +99,9 @@ export class SyncSession {
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
+  /** One interning stream per direction for OPS batches (see messages.ts). */
+  readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
+  readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
   #stopListening: (() => void) | undefined;
   #closeReason: SyncError | undefined;
   readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
@@ -182,7 +187,7 @@ export class SyncSession {
     }
     let message: Message;
     try {
-      message = decodeMessage(frame, this.#maxFrameBytes);
+      message = decodeMessage(frame, this.#maxFrameBytes, this.#inStream);
     } catch (err) {
       this.close('malformed-frame', (err as Error).message);
       return;
@@ -314,7 +319,7 @@ export class SyncSession {
 
   #send(message: Message): boolean {
     if (this.#state === 'closed') return false;
-    return this.#duplex.send(encodeMessage(message));
+    return this.#duplex.send(encodeMessage(message, this.#outStream));
   }
 
   #setState(state: SessionState): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeBatch, decodeOp, encodeBatch, encodeOp } from '../../src/codec/index.ts';
+import { BatchReadContext, BatchWriteContext, decodeBatch, decodeOp, encodeBatch, encodeOp } from '../../src/codec/index.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
 import type { Op } from '../../src/ops/op.ts';
 import { valuesEqual } from '../../src/values/value.ts';
@@ -73,6 +73,24 @@ describe('BlazeBinary ops', () => {
     // seq gap, wall delta, collection, record and field indexes, value: 8 bytes.
     assert.ok(bytes.length <= 60 + 99 * 8, `batch of 100 took ${bytes.length} bytes`);
     assertOpsEqual(decodeBatch(bytes), ops);
+  });
+
+  it("should continue interning across the batches of a stream, within the tables' capacity", () => {
+    checkProperty(
+      'stream round trip',
+      fc.property(fc.array(fc.array(opArb, { maxLength: 6 }), { maxLength: 6 }), fc.integer({ min: 0, max: 3 }), (batches, cap) => {
+        const capacity = { nodes: cap, names: cap, records: cap };
+        const writer = new BatchWriteContext(capacity);
+        const reader = new BatchReadContext(capacity);
+        for (const ops of batches) assertOpsEqual(decodeBatch(encodeBatch(ops, writer), reader), ops);
+      }),
+      { numRuns: 200 },
+    );
+    // A record sent again in a later batch of the stream costs an index, not its 16 bytes.
+    const writer = new BatchWriteContext();
+    const first = encodeBatch([priorityUpdate], writer).length;
+    const again = encodeBatch([{ ...priorityUpdate, seq: 1001, wall: priorityUpdate.wall + 1 }], writer).length;
+    assert.ok(again <= first - 30, `${first} then ${again} bytes`);
   });
 
   it('should pack default 128-bit ids as 16 bytes and keep other ids as text', () => {
