@@ -7,7 +7,7 @@ import type { Stamp } from '../clock/stamp.ts';
 import { WALL_EPOCH_MS } from '../codec/constants.ts';
 import { Decoder, readByte, readLength, readString, readVarInt, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeByte, writeString, writeVarInt, writeVarUint } from '../codec/encoder.ts';
-import { InternReader, InternWriter, readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
+import { InternReader, readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readName, writeName } from '../codec/name.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
 import { valueKey } from '../codec/value-key.ts';
@@ -27,14 +27,26 @@ const HAS_COUNTER = 4;
 const HAS_SET = 8;
 const HAS_SUPPRESSED = 16;
 const LWW_ABSENT = 32;
+/** The field's latest op is its LWW write (the common case): its stamp is not repeated. */
+const LATEST_IS_LWW = 64;
 
-/** Node ids interned within one record state (its stamps mostly share a few nodes). */
+/**
+ * Node ids interned within one record state. A state names a handful of nodes, so writing
+ * searches a small array (cheaper than a Map per state); the layout is InternWriter's.
+ */
 class NodeTable {
-  readonly #writer = new InternWriter<NodeId>();
+  readonly #written: NodeId[] = [];
   readonly #reader = new InternReader<NodeId>();
 
   write(e: Encoder, node: NodeId): void {
-    this.#writer.write(e, node, writeNodeLiteral);
+    const at = this.#written.indexOf(node);
+    if (at >= 0) {
+      writeVarUint(e, at + 1);
+      return;
+    }
+    this.#written.push(node);
+    writeVarUint(e, 0);
+    writeNodeLiteral(e, node);
   }
 
   read(d: Decoder): NodeId {
@@ -83,7 +95,15 @@ export function encodeRecordState(record: RecordState, into?: Encoder): Uint8Arr
 }
 
 function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
+  const latest = f.latest as Stamp;
+  const latestIsLww =
+    f.latestStrategy === 'lww' &&
+    f.lww !== undefined &&
+    f.lww.wall === latest.wall &&
+    f.lww.counter === latest.counter &&
+    f.lww.node === latest.node;
   const flags =
+    (latestIsLww ? LATEST_IS_LWW : 0) |
     (f.lww ? HAS_LWW : 0) |
     (f.lww?.absent ? LWW_ABSENT : 0) |
     (f.mv ? HAS_MV : 0) |
@@ -92,7 +112,7 @@ function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
     (f.suppressed?.size ? HAS_SUPPRESSED : 0);
   writeByte(e, flags);
   writeByte(e, STRATEGY_CODES.indexOf(f.latestStrategy));
-  writeStamp(e, nodes, f.latest as Stamp);
+  if (!latestIsLww) writeStamp(e, nodes, latest);
   if (f.lww?.absent) {
     writeStamp(e, nodes, f.lww);
     writeVarUint(e, f.lww.seq);
@@ -150,12 +170,16 @@ function readField(d: Decoder, nodes: NodeTable): FieldState {
   const f = new FieldState();
   const flags = readByte(d);
   f.latestStrategy = STRATEGY_CODES[readByte(d)] ?? d.fail('unknown strategy code');
-  f.latest = readStamp(d, nodes);
+  if (!(flags & LATEST_IS_LWW)) f.latest = readStamp(d, nodes);
   if (flags & LWW_ABSENT) {
     const stamp = readStamp(d, nodes);
     f.lww = { ...stamp, seq: readVarUint(d), value: null, absent: true };
   } else if (flags & HAS_LWW) {
     f.lww = readStamped(d, nodes);
+  }
+  if (flags & LATEST_IS_LWW) {
+    if (!f.lww) d.fail('latest stamp refers to a missing LWW write');
+    f.latest = { wall: f.lww.wall, counter: f.lww.counter, node: f.lww.node };
   }
   if (flags & HAS_MV) {
     const n = readLength(d);
