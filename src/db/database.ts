@@ -33,6 +33,7 @@ import type { Random, WallClock } from '../runtime.ts';
 import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
 import { toHex } from '../util/hex.ts';
 import { validateRecordId } from '../values/validate.ts';
+import { type AckLevel, AckTracker } from './acks.ts';
 import { Collection, type Fields } from './collection.ts';
 import { Engine } from './engine.ts';
 import { ClosedError, DatabaseIdMismatchError } from './errors.ts';
@@ -72,9 +73,6 @@ export interface OpenOptions {
   /** Errors thrown by subscribers land here (default: console.error). */
   onError?: (err: unknown) => void;
 }
-
-/** Acknowledgement levels: how far a write has travelled. */
-export type AckLevel = 'local-durable' | 'relay-durable';
 
 export interface Stats {
   readonly dbId: string;
@@ -123,6 +121,8 @@ export class BlazeDB {
   readonly #live: LiveQueries;
   readonly #collections = new Map<string, Collection>();
   readonly #history: History;
+  /** Peers' acknowledgements (sync sessions report them). */
+  readonly acks: AckTracker;
   #closed = false;
 
   private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
@@ -132,6 +132,7 @@ export class BlazeDB {
     this.#random = random;
     this.#live = new LiveQueries({ engine, onError });
     this.#history = new History(engine);
+    this.acks = new AckTracker(engine.storage);
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
@@ -233,11 +234,17 @@ export class BlazeDB {
     });
   }
 
-  /** Resolves when every local write has reached `level`. */
-  async synced(level: AckLevel = 'local-durable'): Promise<void> {
+  /**
+   * Resolves when every local write made so far has reached `level`: 'local-durable' at once
+   * (writes resolve only then); 'relay-durable' once a relay acknowledged holding them.
+   * `signal` abandons the wait.
+   */
+  async synced(level: AckLevel = 'local-durable', options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#checkOpen();
-    if (level === 'local-durable') return; // writes resolve only once local-durable
-    throw new SyncNotEnabledError(`'${level}' needs sync, which is not enabled on this database`);
+    if (level === 'local-durable') return;
+    if (level !== 'relay-durable') throw new ValidationError('level', "an acknowledgement level is 'local-durable' or 'relay-durable'");
+    if (!this.acks.attached) throw new SyncNotEnabledError(`'${level}' needs sync, which is not enabled on this database`);
+    await this.acks.waitFor(level, this.nodeId, this.#engine.replica.version.get(this.nodeId), options.signal);
   }
 
   stats(): Stats {

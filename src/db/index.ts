@@ -2,9 +2,9 @@
  * The database API: `BlazeDB.open`, collections, queries, live queries, transactions.
  */
 export { type PayloadCipher, plaintext } from '../crypto/payload-cipher.ts';
+export { type AckLevel, AckTracker, type PeerAck } from './acks.ts';
 export { Collection, type ConflictInfo, type Fields, type Stored } from './collection.ts';
 export {
-  type AckLevel,
   BlazeDB,
   type OpenOptions,
   STORE_FILE,

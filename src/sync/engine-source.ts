@@ -4,6 +4,7 @@ import type { SyncSession, SyncSource } from './session.ts';
 
 export function databaseSource(db: BlazeDB): SyncSource {
   const engine = db.engine;
+  db.acks.attached = true;
   return {
     dbId: db.dbId,
     nodeId: db.nodeId,
@@ -13,6 +14,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
       engine.applyRemote(ops, session);
     },
     onOps: (listener) => engine.onOps(listener),
+    recordAck: (peer, level, version) => db.acks.record({ peer, level, version }),
     noteRemoteVersion: (version) => {
       for (const [node, seq] of version) engine.replica.noteRemoteSeq(node, seq);
     },

@@ -47,6 +47,8 @@ export interface SyncSource {
   onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
   /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
   noteRemoteVersion(version: ReadonlyMap<NodeId, number>): void;
+  /** A peer acknowledged holding `version` at `level` (kept for `db.synced` and GC). */
+  recordAck(peer: NodeId, level: AckLevel, version: ReadonlyMap<NodeId, number>): void;
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -236,6 +238,9 @@ export class SyncSession {
     this.#peer = { nodeId: hello.nodeId, role: hello.role };
     for (const [node, seq] of hello.version) this.#peerHas.set(node, seq);
     this.#setState('syncing');
+    // Acknowledge at once what we hold, at our level: a peer whose writes we already have
+    // learns they are durable here without waiting for new ops.
+    this.#send({ type: 'ack', level: this.#ackLevel, version: this.#source.version() });
     this.#stopListening = this.#source.onOps((_ops, source) => {
       if (source !== this) this.#pumpSoon();
     });
@@ -276,6 +281,7 @@ export class SyncSession {
     }
     for (const [node, seq] of ack.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     this.#peerAck = ack;
+    if (this.#peer) this.#source.recordAck(this.#peer.nodeId, ack.level, ack.version);
     for (const h of [...this.#ackHandlers]) h(ack);
   }
 

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BlazeDB, SyncNotEnabledError } from '../../src/db/index.ts';
+import { createPipe, databaseSource, SyncSession } from '../../src/sync/index.ts';
+import { SeededRandom } from '../../src/util/prng.ts';
+import { tempDir } from '../helpers/db.ts';
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 30; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+describe('acknowledgements', () => {
+  it("should resolve synced('relay-durable') once a relay acknowledged every local write", async () => {
+    const device = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(1) });
+    const relay = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(2) });
+    await assert.rejects(device.synced('relay-durable'), SyncNotEnabledError);
+    await device.synced('local-durable');
+    await device.collection('bugs').insert({ n: 1 });
+    const [a, b] = createPipe();
+    const mine = new SyncSession({ source: databaseSource(device), duplex: a });
+    const theirs = new SyncSession({ source: databaseSource(relay), duplex: b, role: 'relay' });
+    let done = false;
+    const waiting = device.synced('relay-durable').then(() => {
+      done = true;
+    });
+    assert.equal(done, false);
+    mine.start();
+    theirs.start();
+    await waiting;
+    assert.equal(device.acks.all()[0]?.level, 'relay-durable');
+    // A peer (not a relay) acknowledging does not make a write relay-durable.
+    const peer = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(3) });
+    theirs.close();
+    await settle();
+    const [c, d] = createPipe();
+    new SyncSession({ source: databaseSource(device), duplex: c }).start();
+    new SyncSession({ source: databaseSource(peer), duplex: d }).start();
+    await device.collection('bugs').insert({ n: 2 });
+    await settle();
+    const aborted = new AbortController();
+    const late = device.synced('relay-durable', { signal: aborted.signal });
+    aborted.abort(new Error('gave up'));
+    await assert.rejects(late, /gave up/);
+  });
+
+  it('should learn at once that writes the relay already holds are relay-durable', async () => {
+    const device = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(5) });
+    const relay = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(6) });
+    await device.collection('bugs').insert({ n: 1 });
+    const [a, b] = createPipe();
+    new SyncSession({ source: databaseSource(device), duplex: a }).start();
+    new SyncSession({ source: databaseSource(relay), duplex: b, role: 'relay' }).start();
+    await device.synced('relay-durable');
+    // A new session with nothing to send still confirms it.
+    const [c, d] = createPipe();
+    new SyncSession({ source: databaseSource(device), duplex: c }).start();
+    new SyncSession({ source: databaseSource(relay), duplex: d, role: 'relay' }).start();
+    await settle();
+    await device.synced('relay-durable');
+  });
+
+  it('should keep acknowledgements across a restart', async () => {
+    const dir = tempDir();
+    try {
+      const device = await BlazeDB.open({ path: dir.path, dbId: 'acks' });
+      const relay = await BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(4) });
+      await device.collection('bugs').insert({ n: 1 });
+      const [a, b] = createPipe();
+      new SyncSession({ source: databaseSource(device), duplex: a }).start();
+      new SyncSession({ source: databaseSource(relay), duplex: b, role: 'relay' }).start();
+      await device.synced('relay-durable');
+      await device.close();
+      const again = await BlazeDB.open({ path: dir.path });
+      assert.deepEqual(
+        again.acks.all().map((x) => [x.peer, x.level, x.version.get(again.nodeId)]),
+        [[relay.nodeId, 'relay-durable', 1]],
+      );
+      await again.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
