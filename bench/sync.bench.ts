@@ -154,6 +154,7 @@ async function latency(): Promise<Figure[]> {
     }
     const deadline = performance.now() + 5000;
     while (latencies.length < n && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    if (process.env.BENCH_SYNC_TRACE) console.error(latencies.map((l) => l.toFixed(1)).join(' '));
     latencies.sort((a, b) => a - b);
     const pct = (p: number) =>
       Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] as number) * 100) / 100;

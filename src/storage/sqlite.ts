@@ -92,7 +92,6 @@ export class SqliteStorage implements Storage {
       this.#db = new DatabaseSync(init.path);
       this.#db.exec('PRAGMA busy_timeout = 5000');
       this.#db.exec('PRAGMA cache_size = -65536');
-      this.#db.exec('PRAGMA wal_autocheckpoint = 10000');
       if (state === 'absent') {
         // Still in rollback-journal mode: the header (application_id, user_version) goes straight
         // into the main file, so the store is recognisable even if we are killed before the
