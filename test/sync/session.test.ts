@@ -129,6 +129,24 @@ describe('sync sessions', () => {
     assert.ok(frames.count < links.length * 2 * (50 + 50 + 2), `${frames.count} frames`);
   });
 
+  it('should stay exact with duplicated sessions between the same two nodes', async () => {
+    const { db: a } = await openDb();
+    const { db: b } = await openDb();
+    for (const db of [a, b]) await db.collection('bugs').declare({ n: 'counter' });
+    await a.collection('bugs').insert({ k: 1, n: 0 }, { id: 'c' });
+    // Three sessions at once between the same pair, writes on both sides while they run.
+    for (let i = 0; i < 3; i++) connect(a, b, { batchOps: 3 });
+    for (let i = 0; i < 20; i++) {
+      await a.collection('bugs').increment('c', 'n', 1);
+      await settle();
+      await b.collection('bugs').increment('c', 'n', 10);
+    }
+    await settle();
+    assert.equal((await a.collection('bugs').get('c'))?.n, 220);
+    assert.equal((await b.collection('bugs').get('c'))?.n, 220);
+    assert.equal(a.stats().opCount, b.stats().opCount);
+  });
+
   it('should resume after a drop: nothing applied twice, nothing skipped', async () => {
     const { db: a } = await openDb();
     const { db: b } = await openDb();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import { socketDuplex } from '../../node/transport/tcp-duplex.ts';
 import { BlazeDB } from '../../src/db/index.ts';
@@ -39,6 +39,43 @@ describe('sync over loopback TCP', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await a.close();
       await b.close();
+    }
+  });
+
+  it('should relay A - B - C over sockets and recover when the B - C connection drops mid-stream', async () => {
+    const dbs = await Promise.all(
+      [1, 2, 3].map((i) => BlazeDB.open({ storage: 'memory', dbId: 'chain', random: new SeededRandom(10 + i) })),
+    );
+    const [a, b, c] = dbs as [BlazeDB, BlazeDB, BlazeDB];
+    const servers = [b, c].map((db) =>
+      createServer((socket) => {
+        new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket), batchOps: 50 }).start();
+      }),
+    );
+    for (const server of servers) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const portOf = (i: number) => ((servers[i] as Server).address() as { port: number }).port;
+    const dial = async (db: BlazeDB, port: number) => {
+      const socket = tcpConnect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      const session = new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket), batchOps: 50 });
+      session.start();
+      return socket;
+    };
+    const sockets: Socket[] = [];
+    try {
+      sockets.push(await dial(a, portOf(0)));
+      const bc = await dial(b, portOf(1));
+      sockets.push(bc);
+      await a.collection('bugs').insertMany(Array.from({ length: 2000 }, (_, i) => ({ i })));
+      await waitFor(async () => (await c.collection('bugs').count()) > 0, 'the first records at C');
+      bc.destroy(); // drop B - C mid-stream
+      sockets.push(await dial(b, portOf(1)));
+      await waitFor(async () => (await c.collection('bugs').count()) === 2000, 'everything at C after the reconnect');
+      assert.equal(c.stats().opCount, 2000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const db of dbs) await db.close();
     }
   });
 
