@@ -27,6 +27,7 @@ import { BlazeError, ValidationError } from '../errors.ts';
 import { type Identity, identityFromSeed } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp } from '../ops/op.ts';
+import { startCheckpointer } from '../platform/checkpointer.ts';
 import { cryptoRandom, systemClock } from '../platform/index.ts';
 import { type FindOptions, parseOptions, parseQuery, type Query } from '../query/index.ts';
 import type { Random, WallClock } from '../runtime.ts';
@@ -302,7 +303,7 @@ function openStorage(options: OpenOptions): Storage {
   if (!isDir) throw new NotABlazeStoreError(`${options.path} is a file; a BlazeDB store is a directory`);
   const file = join(options.path, STORE_FILE);
   if (options.create === false && !existsSync(file)) throw new NotABlazeStoreError(`no BlazeDB store in ${options.path}`);
-  return new SqliteStorage({ path: file, durability: options.durability ?? 'process' });
+  return new SqliteStorage({ path: file, durability: options.durability ?? 'process', checkpointer: startCheckpointer });
 }
 
 const META_CRYPTO = 'crypto';

@@ -6,6 +6,7 @@
  * record leaving a page pulls in one not yet held. The callback fires only if the result differs.
  */
 import { type Condition, compareRecords, matches, type ParsedOptions } from '../query/index.ts';
+import { lowerBound } from '../util/search.ts';
 import { valuesEqual } from '../values/value.ts';
 import type { CommittedChange, Doc, Engine } from './engine.ts';
 
@@ -128,14 +129,7 @@ function applyChanges<R extends Row>(sub: Active<R>, changes: readonly Committed
       continue;
     }
     if (at >= 0) next.splice(at, 1);
-    let lo = 0;
-    let hi = next.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (byRow(next[mid] as R, row) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    next.splice(lo, 0, row);
+    next.splice(lowerBound(next, row, byRow), 0, row);
   }
   return next;
 }

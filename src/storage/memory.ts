@@ -2,6 +2,7 @@
  * In-memory storage: for tests and the simulator. Transactions are real: writes go to a
  * journal of undo actions, replayed backwards if the transaction throws.
  */
+import { lowerBound } from '../util/search.ts';
 import { StorageError } from './errors.ts';
 import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type StoredOp, type VersionRow } from './storage.ts';
 
@@ -231,15 +232,9 @@ export class MemoryStorage implements Storage {
 
 const stored = (r: OpRow): StoredOp => ({ node: r.node, seq: r.seq, payload: r.payload });
 
+/** The first position after every element <= value. */
 function upperBound(sorted: number[], value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((sorted[mid] as number) <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(sorted, value, (element, v) => (element <= v ? -1 : 1));
 }
 
 function compareEntries(a: IndexEntry, b: IndexEntry): number {
@@ -247,12 +242,5 @@ function compareEntries(a: IndexEntry, b: IndexEntry): number {
 }
 
 function lowerBoundEntry(sorted: IndexEntry[], entry: IndexEntry): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareEntries(sorted[mid] as IndexEntry, entry) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(sorted, entry, compareEntries);
 }

@@ -21,6 +21,12 @@ export interface SqliteStorageInit {
   /** Database file path. */
   path: string;
   durability?: Durability;
+  /**
+   * Takes over WAL checkpoints (e.g. on another thread), given the file path; returns a stop
+   * function. Without it SQLite checkpoints inside the commit that fills the WAL (every 1,000
+   * pages), which stalls that commit.
+   */
+  checkpointer?: (path: string) => () => void;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -84,6 +90,7 @@ export class SqliteStorage implements Storage {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
   #depth = 0;
+  #stopCheckpointer: (() => void) | undefined;
   #dataVersion: number | undefined;
 
   constructor(init: SqliteStorageInit) {
@@ -104,6 +111,10 @@ export class SqliteStorage implements Storage {
       }
       this.#db.exec('PRAGMA journal_mode = WAL');
       this.#db.exec(`PRAGMA synchronous = ${init.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      if (init.checkpointer) {
+        this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+        this.#stopCheckpointer = init.checkpointer(init.path);
+      }
     } catch (err) {
       throw new StorageError(`cannot open ${init.path}: ${(err as Error).message}`);
     }
@@ -270,6 +281,7 @@ export class SqliteStorage implements Storage {
   }
 
   close(): void {
+    this.#stopCheckpointer?.();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -19,7 +19,14 @@ import { BatchReadContext, BatchWriteContext } from '../codec/index.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
-import { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SESSION_INTERN_CAPACITY } from './constants.ts';
+import {
+  DEFAULT_ACK_INTERVAL_MS,
+  DEFAULT_BATCH_OPS,
+  DEFAULT_MAX_FRAME_BYTES,
+  PROTOCOL_MAJOR,
+  PROTOCOL_MINOR,
+  SESSION_INTERN_CAPACITY,
+} from './constants.ts';
 import type { FrameDuplex } from './duplex.ts';
 import { type CloseCode, isCloseCode, SyncError } from './errors.ts';
 import {
@@ -72,6 +79,11 @@ export interface SyncSessionInit {
    */
   scheduler?: Scheduler;
   batchWindowMs?: number;
+  /**
+   * With a scheduler: also acknowledge every `ackIntervalMs` (default 5 s) when this side's
+   * version vector moved since its last ACK (ops that arrived through other sessions).
+   */
+  ackIntervalMs?: number;
 }
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
@@ -101,6 +113,10 @@ export class SyncSession {
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
+  readonly #ackIntervalMs: number;
+  #ackTimer: Cancel | undefined;
+  /** The version vector last acknowledged to the peer, to skip ACKs that say nothing new. */
+  #lastAcked = '';
   /** One interning stream per direction for OPS batches (see messages.ts). */
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
@@ -121,6 +137,7 @@ export class SyncSession {
     this.#ackLevel = init.ackLevel ?? (this.#role === 'relay' ? 'relay-durable' : 'local-durable');
     this.#scheduler = init.scheduler;
     this.#batchWindowMs = init.batchWindowMs ?? 0;
+    this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
     this.#duplex.onFrame((frame) => this.#onFrame(frame));
     this.#duplex.onDrain(() => {
       this.#blocked = false;
@@ -240,7 +257,8 @@ export class SyncSession {
     this.#setState('syncing');
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
     // learns they are durable here without waiting for new ops.
-    this.#send({ type: 'ack', level: this.#ackLevel, version: this.#source.version() });
+    this.#acknowledge();
+    this.#scheduleAck();
     this.#stopListening = this.#source.onOps((_ops, source) => {
       if (source !== this) this.#pumpSoon();
     });
@@ -271,7 +289,24 @@ export class SyncSession {
       this.close('apply-failed', (err as Error).message);
       return;
     }
-    this.#send({ type: 'ack', level: this.#ackLevel, version: this.#source.version() });
+    this.#acknowledge();
+  }
+
+  /** Sends an ACK with this side's version vector, unless it says nothing new. */
+  #acknowledge(): void {
+    const version = this.#source.version();
+    const key = [...version].map(([n, s]) => `${n}:${s}`).join(',');
+    if (key === this.#lastAcked) return;
+    this.#lastAcked = key;
+    this.#send({ type: 'ack', level: this.#ackLevel, version });
+  }
+
+  #scheduleAck(): void {
+    if (!this.#scheduler || this.#state !== 'syncing') return;
+    this.#ackTimer = this.#scheduler.after(this.#ackIntervalMs, () => {
+      this.#acknowledge();
+      this.#scheduleAck();
+    });
   }
 
   #onAck(ack: Ack): void {
@@ -339,6 +374,8 @@ export class SyncSession {
     this.#stopListening?.();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
+    this.#ackTimer?.();
+    this.#ackTimer = undefined;
     this.#setState('closed');
     for (const h of this.#closeHandlers) h(reason);
   }

@@ -59,6 +59,44 @@ describe('acknowledgements', () => {
     await device.synced('relay-durable');
   });
 
+  it('should acknowledge periodically what arrived through other sessions', async () => {
+    const [a, b, c] = await Promise.all(
+      [7, 8, 9].map((n) => BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(n) })),
+    );
+    const timers: { at: number; fn: () => void }[] = [];
+    let now = 0;
+    const scheduler = {
+      after(ms: number, fn: () => void) {
+        const t = { at: now + ms, fn };
+        timers.push(t);
+        return () => timers.splice(timers.indexOf(t) >>> 0, 1);
+      },
+    };
+    const advance = (ms: number) => {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    };
+    const [x, y] = createPipe();
+    new SyncSession({ source: databaseSource(a!), duplex: x, scheduler, ackIntervalMs: 1000 }).start();
+    const bSide = new SyncSession({ source: databaseSource(b!), duplex: y, scheduler, ackIntervalMs: 1000 });
+    bSide.start();
+    await settle();
+    // C's write reaches A through another session; B gets the op from A, but learns that A
+    // holds it (A's acknowledgement) only from A's periodic ACK.
+    const [p, q] = createPipe();
+    new SyncSession({ source: databaseSource(c!), duplex: p }).start();
+    new SyncSession({ source: databaseSource(a!), duplex: q }).start();
+    await c!.collection('bugs').insert({ n: 1 });
+    await settle();
+    assert.equal(bSide.peerAck?.version.get(c!.nodeId), undefined);
+    advance(1000);
+    await settle();
+    assert.equal(bSide.peerAck?.version.get(c!.nodeId), 1);
+  });
+
   it('should keep acknowledgements across a restart', async () => {
     const dir = tempDir();
     try {
