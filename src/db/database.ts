@@ -117,7 +117,7 @@ export function validateDbId(dbId: unknown): asserts dbId is string {
 export class BlazeDB {
   readonly dbId: string;
   readonly #engine: Engine;
-  readonly #identity: Identity;
+  #identity: Identity;
   readonly #random: Random;
   readonly #live: LiveQueries;
   readonly #collections = new Map<string, Collection>();
@@ -161,6 +161,23 @@ export class BlazeDB {
 
   get nodeId(): NodeId {
     return this.#identity.nodeId;
+  }
+
+  /**
+   * Takes a new device identity (key pair and node id). Needed after `IdentityReusedError`: this
+   * store was restored from a backup or copied, and its old id is in use elsewhere. Records and
+   * their history are kept; new writes are issued under the new id. Returns the new node id.
+   */
+  async renewIdentity(): Promise<NodeId> {
+    this.#checkOpen();
+    const identity = identityFromSeed(this.#random.bytes(32));
+    const engine = this.#engine;
+    engine.write(() => {
+      engine.storage.setMeta(META_IDENTITY, engine.cipher.seal('identity', identity.seed));
+      engine.adoptIdentity(identity.nodeId);
+    });
+    this.#identity = identity;
+    return identity.nodeId;
   }
 
   /** The device's Ed25519 public key (its identity on the network). */

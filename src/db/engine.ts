@@ -357,9 +357,12 @@ export class Engine {
       const d = new Decoder(hlc);
       this.clock.restore({ wall: readVarUint(d), counter: readVarUint(d) });
     }
+    // META_SEQ is written in the same transaction as this node's ops, so it is exactly what this
+    // store issued. Ops of its id beyond that came from elsewhere: the store was restored or
+    // cloned, and the replica must refuse to write under this id again.
     const seqBytes = this.storage.getMeta(META_SEQ);
-    const lastSeq = Math.max(seqBytes ? readVarUint(new Decoder(seqBytes)) : 0, version.highest(this.#nodeId));
-    return new Replica({
+    const lastSeq = seqBytes ? readVarUint(new Decoder(seqBytes)) : 0;
+    const replica = new Replica({
       nodeId: this.#nodeId,
       clock: this.clock,
       lastSeq,
@@ -368,6 +371,23 @@ export class Engine {
       // Before-images feed index maintenance and live queries; skip the cost without them.
       needsBefore: (collection) => this.#indexes.has(collection) || this.#listeners.size > 0,
       source: { load: (collection, id) => this.#loadState(collection, id) },
+    });
+    replica.noteRemoteSeq(this.#nodeId, version.highest(this.#nodeId));
+    return replica;
+  }
+
+  get nodeId(): NodeId {
+    return this.#nodeId;
+  }
+
+  /** Switches to a new node id (the caller stored the new identity in this transaction). */
+  adoptIdentity(nodeId: NodeId): void {
+    this.write(() => {
+      this.#nodeId = nodeId;
+      this.#replica.adoptIdentity(nodeId);
+      const seq = new Encoder(8);
+      writeVarUint(seq, this.#replica.lastSeq);
+      this.storage.setMeta(META_SEQ, seq.finish());
     });
   }
 

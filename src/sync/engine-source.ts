@@ -7,7 +7,9 @@ export function databaseSource(db: BlazeDB): SyncSource {
   db.acks.attached = true;
   return {
     dbId: db.dbId,
-    nodeId: db.nodeId,
+    get nodeId() {
+      return db.nodeId; // a getter: the id changes if the store renews its identity
+    },
     version: () => new Map(engine.replica.version.entries()),
     opsAfter: (node, seq, limit) => engine.opsAfter(node, seq, limit),
     apply: (ops, session: SyncSession) => {

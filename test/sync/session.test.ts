@@ -188,6 +188,22 @@ describe('sync sessions', () => {
       await assert.rejects(restored.collection('bugs').update('x', { k: 3 }), { name: 'IdentityReusedError' });
       assert.equal((await restored.collection('bugs').get('x'))?.k, 2); // it got the lost write back
       await restored.close();
+      // Still refused after a restart: the store holds ops of its id that it did not issue.
+      const reopened = await BlazeDB.open({ path: `${dir.path}/backup` });
+      await assert.rejects(reopened.collection('bugs').update('x', { k: 3 }), { name: 'IdentityReusedError' });
+      const oldId = reopened.nodeId;
+      const newId = await reopened.renewIdentity();
+      assert.notEqual(newId, oldId);
+      await reopened.collection('bugs').update('x', { k: 3 });
+      connect(reopened, peer);
+      await settle();
+      assert.equal((await peer.collection('bugs').get('x'))?.k, 3);
+      assert.equal(peer.stats().versionVector[newId], 1);
+      await reopened.close();
+      const again = await BlazeDB.open({ path: `${dir.path}/backup` });
+      assert.equal(again.nodeId, newId);
+      await again.collection('bugs').update('x', { k: 4 });
+      await again.close();
     } finally {
       dir.cleanup();
     }
