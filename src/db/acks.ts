@@ -40,13 +40,22 @@ export class AckTracker {
     }
   }
 
-  /** Records a peer's acknowledgement (it only moves forward) and wakes whoever it satisfies. */
+  /**
+   * Records a peer's acknowledgement (its vector only moves forward; the level is the latest
+   * the peer was entitled to) and wakes whoever it satisfies. Stored only when it changed.
+   */
   record(ack: PeerAck): void {
     const old = this.#acks.get(ack.peer);
     const version = new Map(old?.version ?? []);
-    for (const [node, seq] of ack.version) if (seq > (version.get(node) ?? 0)) version.set(node, seq);
-    const level = old?.level === 'relay-durable' ? 'relay-durable' : ack.level;
-    this.#acks.set(ack.peer, { peer: ack.peer, level, version });
+    let moved = old === undefined || old.level !== ack.level;
+    for (const [node, seq] of ack.version) {
+      if (seq > (version.get(node) ?? 0)) {
+        version.set(node, seq);
+        moved = true;
+      }
+    }
+    if (!moved) return;
+    this.#acks.set(ack.peer, { peer: ack.peer, level: ack.level, version });
     this.#storage.transaction(() => this.#storage.setMeta(META_ACKS, this.#encode()));
     const waiting = this.#waiters;
     this.#waiters = [];
@@ -69,13 +78,23 @@ export class AckTracker {
   /** Resolves once (node, seq) is covered at `level`. */
   waitFor(level: AckLevel, node: NodeId, seq: number, signal?: AbortSignal): Promise<void> {
     if (this.covers(level, node, seq)) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { level, node, seq, resolve };
-      this.#waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(signal.reason);
-      });
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        level,
+        node,
+        seq,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

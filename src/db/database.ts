@@ -125,6 +125,7 @@ export class BlazeDB {
   /** Peers' acknowledgements (sync sessions report them). */
   readonly acks: AckTracker;
   #closed = false;
+  readonly #closeListeners = new Set<() => void>();
 
   private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
     this.#engine = engine;
@@ -291,8 +292,15 @@ export class BlazeDB {
     return this.#engine;
   }
 
+  /** Called when the database closes (sync sessions end then). Returns an unsubscribe. */
+  onClose(listener: () => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    for (const listener of [...this.#closeListeners]) listener();
     this.#closed = true;
     this.#engine.storage.close();
   }

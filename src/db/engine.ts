@@ -10,6 +10,7 @@ import { Decoder, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeVarUint } from '../codec/encoder.ts';
 import { decodeOp, decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
 import type { PayloadCipher } from '../crypto/payload-cipher.ts';
+import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import {
@@ -49,10 +50,18 @@ export interface EngineInit {
   clock: HybridClock;
 }
 
+/**
+ * Largest encoded op a write may produce (a huge value in one field): every op must fit a sync
+ * frame (4 MiB by default, batches take half) with room to spare.
+ */
+export const MAX_OP_BYTES = 1024 * 1024;
+
 /** Clean record states kept in memory between writes; beyond it the cache is dropped. */
 const RECORD_CACHE_SIZE = 10_000;
 const META_HLC = 'hlc';
 const META_SEQ = 'seq';
+/** Highest seq of this node's id that a peer reported holding beyond what this store issued. */
+const META_REUSED = 'identity_reused';
 const META_INDEXES = 'indexes';
 
 /**
@@ -76,6 +85,8 @@ export class Engine {
   readonly #opsListeners = new Set<OpsListener>();
   /** Ops flushed in the current write, for the ops listeners after commit. */
   #committedOps: Op[] = [];
+  readonly #notifications: (() => void)[] = [];
+  #notifying = false;
   #source: unknown;
   /** Reused for every payload a flush encodes (finish() copies out). */
   readonly #encoder = new Encoder(1024);
@@ -104,6 +115,7 @@ export class Engine {
   write<T>(fn: () => T): T {
     if (this.#inWrite) return fn();
     this.#inWrite = true;
+    const nodeIdBefore = this.#nodeId;
     let result: T;
     try {
       result = this.storage.transaction(() => {
@@ -116,6 +128,10 @@ export class Engine {
       this.#pendingOps = [];
       this.#committedOps = [];
       this.#committed.clear();
+      this.#source = undefined;
+      // Everything in memory goes back to what the store holds.
+      this.#nodeId = nodeIdBefore;
+      this.#indexes = this.#loadIndexes();
       this.#replica = this.#loadReplica();
       throw err;
     } finally {
@@ -128,9 +144,26 @@ export class Engine {
     this.#committedOps = [];
     this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
-    if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
-    if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
+    this.#notify(() => {
+      if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
+      if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
+    });
     return result;
+  }
+
+  /**
+   * Delivers commit notifications in commit order: a listener that writes (a subscriber
+   * reacting to a change) queues its commit's notification behind the one being delivered.
+   */
+  #notify(deliver: () => void): void {
+    this.#notifications.push(deliver);
+    if (this.#notifying) return;
+    this.#notifying = true;
+    try {
+      for (let next = this.#notifications.shift(); next; next = this.#notifications.shift()) next();
+    } finally {
+      this.#notifying = false;
+    }
   }
 
   /** Another process wrote to the store: drop what we cached (we hold the write lock now). */
@@ -205,9 +238,20 @@ export class Engine {
     return planQuery(condition, this.indexedPaths(collection));
   }
 
-  /** `node`'s stored ops after `seq`, in order, at most `limit` (sync catch-up reads these). */
-  opsAfter(node: string, seq: number, limit: number): Op[] {
-    return this.storage.opsAfter(node, seq, limit).map((s) => this.decodeStoredOp(s));
+  /**
+   * `node`'s stored ops after `seq`, in order: at most `limit` of them, stopping before their
+   * stored size passes `maxBytes` (always at least one), and never beyond `upTo`.
+   */
+  opsAfter(node: string, seq: number, limit: number, maxBytes = Number.POSITIVE_INFINITY, upTo = Number.POSITIVE_INFINITY): Op[] {
+    const out: Op[] = [];
+    let bytes = 0;
+    for (const stored of this.storage.opsAfter(node, seq, limit)) {
+      if (stored.seq > upTo) break;
+      bytes += stored.payload.length;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(this.decodeStoredOp(stored));
+    }
+    return out;
   }
 
   /** Decodes an op read back from the store. */
@@ -302,7 +346,14 @@ export class Engine {
   #flush(): void {
     const touched = new Set<NodeId>();
     for (const op of this.#pendingOps) {
-      const payload = this.cipher.seal(opAad(op.node, op.seq), encodeOp(op, this.#encoder));
+      const encoded = encodeOp(op, this.#encoder);
+      if (encoded.length > MAX_OP_BYTES) {
+        throw new ValidationError(
+          `${op.collection}.${op.record}`,
+          `one write encodes to ${encoded.length} bytes; the limit is ${MAX_OP_BYTES}`,
+        );
+      }
+      const payload = this.cipher.seal(opAad(op.node, op.seq), encoded);
       this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
       if (this.#opsListeners.size > 0) this.#committedOps.push(op);
       touched.add(op.node);
@@ -373,7 +424,20 @@ export class Engine {
       source: { load: (collection, id) => this.#loadState(collection, id) },
     });
     replica.noteRemoteSeq(this.#nodeId, version.highest(this.#nodeId));
+    const reused = this.storage.getMeta(META_REUSED);
+    if (reused) replica.noteRemoteSeq(this.#nodeId, readVarUint(new Decoder(reused)));
     return replica;
+  }
+
+  /**
+   * A peer holds `seq` of `node` (from its version vector). If that is this node's id beyond what
+   * it issued, the store was restored or cloned: remembered durably, so a restart or a failed
+   * write does not forget that this id must not write again.
+   */
+  noteRemoteSeq(node: NodeId, seq: number): void {
+    this.#replica.noteRemoteSeq(node, seq);
+    if (node !== this.#nodeId || !this.#replica.identityReused) return;
+    this.write(() => this.storage.setMeta(META_REUSED, varUint(seq)));
   }
 
   get nodeId(): NodeId {
@@ -385,9 +449,8 @@ export class Engine {
     this.write(() => {
       this.#nodeId = nodeId;
       this.#replica.adoptIdentity(nodeId);
-      const seq = new Encoder(8);
-      writeVarUint(seq, this.#replica.lastSeq);
-      this.storage.setMeta(META_SEQ, seq.finish());
+      this.storage.setMeta(META_SEQ, varUint(this.#replica.lastSeq));
+      this.storage.setMeta(META_REUSED, varUint(0));
     });
   }
 
@@ -397,6 +460,12 @@ export class Engine {
       ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, this.#version(collection, id)), row.state))
       : undefined;
   }
+}
+
+function varUint(n: number): Uint8Array {
+  const e = new Encoder(8);
+  writeVarUint(e, n);
+  return e.finish();
 }
 
 export function indexName(collection: string, path: string): string {

@@ -151,11 +151,8 @@ export class FieldState {
         return this.lww && !this.lww.absent && stampGreater(this.lww, tombstone) ? { value: this.lww.value } : undefined;
       case 'mv':
         return this.#viewMv(tombstone);
-      case 'counter': {
-        let sum = 0;
-        for (const inc of this.counter ?? []) if (stampGreater(inc, tombstone)) sum += inc.delta;
-        return { value: sum };
-      }
+      case 'counter':
+        return { value: counterSum(this.counter ?? [], tombstone) };
       case 'set': {
         const live: [string, Value][] = [];
         for (const [key, element] of this.set ?? []) {
@@ -178,4 +175,23 @@ export class FieldState {
 
 function stamped(op: Op, value: Value): StampedValue {
   return { wall: op.wall, counter: op.counter, node: op.node, seq: op.seq, value };
+}
+
+/**
+ * The exact sum of the live increments. Doubles add exactly while every partial sum stays
+ * within 2^53; past that, order would matter (replicas apply in different orders), so the sum
+ * is redone in BigInt and rounded once, the same on every replica.
+ */
+function counterSum(increments: readonly CounterIncrement[], tombstone: Stamp | undefined): number {
+  let sum = 0;
+  let exact = true;
+  for (const inc of increments) {
+    if (!stampGreater(inc, tombstone)) continue;
+    sum += inc.delta;
+    if (!Number.isSafeInteger(sum)) exact = false;
+  }
+  if (exact) return sum;
+  let big = 0n;
+  for (const inc of increments) if (stampGreater(inc, tombstone)) big += BigInt(inc.delta);
+  return Number(big);
 }

@@ -113,6 +113,8 @@ export class SqliteStorage implements Storage {
       this.#db.exec(`PRAGMA synchronous = ${init.durability === 'power' ? 'FULL' : 'NORMAL'}`);
       if (init.checkpointer) {
         this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+        // When the WAL starts over, cut the file back to 64 MiB instead of keeping its peak size.
+        this.#db.exec('PRAGMA journal_size_limit = 67108864');
         this.#stopCheckpointer = init.checkpointer(init.path);
       }
     } catch (err) {
@@ -282,6 +284,12 @@ export class SqliteStorage implements Storage {
 
   close(): void {
     this.#stopCheckpointer?.();
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    // Leave no WAL behind (the checkpoint thread may not have caught up): reopening then has
+    // nothing to replay. Best effort: a failure here loses nothing, the WAL stays valid.
+    try {
+      this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch {}
+    this.#db.close();
   }
 }

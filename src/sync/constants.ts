@@ -7,6 +7,8 @@ export const PROTOCOL_MINOR = 0;
 
 /** Largest frame a session accepts (and sends): bounds the memory one frame can claim. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** A peer that connects but says nothing is dropped after this (it holds a socket otherwise). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Periodic ACK when the vector moved: often enough for GC and `synced`, rare enough to be free. */
 export const DEFAULT_ACK_INTERVAL_MS = 5000;
 /** Ops per OPS frame at most: about 25 KB for W2-like updates, a fraction of the frame limit. */

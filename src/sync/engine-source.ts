@@ -11,14 +11,15 @@ export function databaseSource(db: BlazeDB): SyncSource {
       return db.nodeId; // a getter: the id changes if the store renews its identity
     },
     version: () => new Map(engine.replica.version.entries()),
-    opsAfter: (node, seq, limit) => engine.opsAfter(node, seq, limit),
+    opsAfter: (node, seq, limit, maxBytes, upTo) => engine.opsAfter(node, seq, limit, maxBytes, upTo),
     apply: (ops, session: SyncSession) => {
       engine.applyRemote(ops, session);
     },
     onOps: (listener) => engine.onOps(listener),
     recordAck: (peer, level, version) => db.acks.record({ peer, level, version }),
+    onClose: (listener) => db.onClose(listener),
     noteRemoteVersion: (version) => {
-      for (const [node, seq] of version) engine.replica.noteRemoteSeq(node, seq);
+      for (const [node, seq] of version) engine.noteRemoteSeq(node, seq);
     },
   };
 }

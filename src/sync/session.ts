@@ -22,6 +22,7 @@ import type { Cancel, Scheduler } from '../runtime.ts';
 import {
   DEFAULT_ACK_INTERVAL_MS,
   DEFAULT_BATCH_OPS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
@@ -46,14 +47,19 @@ export interface SyncSource {
   readonly nodeId: NodeId;
   /** Highest contiguous seq held of each origin. */
   version(): Map<NodeId, number>;
-  /** Stored ops of `node` after `seq`, in order, at most `limit`. */
-  opsAfter(node: NodeId, seq: number, limit: number): Op[];
+  /**
+   * Stored ops of `node` after `seq`, in order: at most `limit`, about `maxBytes` encoded at
+   * most (at least one op), none beyond `upTo`.
+   */
+  opsAfter(node: NodeId, seq: number, limit: number, maxBytes: number, upTo: number): Op[];
   /** Applies ops durably; `session` is told to ops listeners so it is not echoed to. */
   apply(ops: readonly Op[], session: SyncSession): void;
   /** Called after each commit with its ops and who supplied them. */
   onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
   /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
   noteRemoteVersion(version: ReadonlyMap<NodeId, number>): void;
+  /** Called when the local database closes; returns an unsubscribe. */
+  onClose(listener: () => void): () => void;
   /** A peer acknowledged holding `version` at `level` (kept for `db.synced` and GC). */
   recordAck(peer: NodeId, level: AckLevel, version: ReadonlyMap<NodeId, number>): void;
 }
@@ -84,6 +90,8 @@ export interface SyncSessionInit {
    * version vector moved since its last ACK (ops that arrived through other sessions).
    */
   ackIntervalMs?: number;
+  /** With a scheduler: close a session whose peer sends no HELLO within this (default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
@@ -115,12 +123,15 @@ export class SyncSession {
   #scheduledPump: Cancel | undefined;
   readonly #ackIntervalMs: number;
   #ackTimer: Cancel | undefined;
+  #helloTimer: Cancel | undefined;
+  readonly #handshakeTimeoutMs: number;
   /** The version vector last acknowledged to the peer, to skip ACKs that say nothing new. */
   #lastAcked = '';
   /** One interning stream per direction for OPS batches (see messages.ts). */
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
   #stopListening: (() => void) | undefined;
+  readonly #stopOnDbClose: () => void;
   #closeReason: SyncError | undefined;
   readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
   readonly #stateHandlers: ((state: SessionState) => void)[] = [];
@@ -138,11 +149,15 @@ export class SyncSession {
     this.#scheduler = init.scheduler;
     this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
-    this.#duplex.onFrame((frame) => this.#onFrame(frame));
-    this.#duplex.onDrain(() => {
-      this.#blocked = false;
-      this.#pump();
-    });
+    this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#duplex.onFrame((frame) => this.#guard(() => this.#onFrame(frame)));
+    this.#duplex.onDrain(() =>
+      this.#guard(() => {
+        this.#blocked = false;
+        this.#pump();
+      }),
+    );
+    this.#stopOnDbClose = this.#source.onClose(() => this.close('local-close', 'the database closed'));
     this.#duplex.onClose(() => this.#end(new SyncError('peer-closed', 'the transport closed')));
   }
 
@@ -176,8 +191,13 @@ export class SyncSession {
     return listen(this.#ackHandlers, handler);
   }
 
-  /** Sends this side's HELLO. */
+  /** Sends this side's HELLO (and, with a scheduler, starts the handshake deadline). */
   start(): void {
+    this.#helloTimer = this.#scheduler?.after(this.#handshakeTimeoutMs, () =>
+      this.#guard(() => {
+        if (this.#state === 'handshake') this.close('protocol', `no HELLO within ${this.#handshakeTimeoutMs} ms`);
+      }),
+    );
     this.#send({
       type: 'hello',
       major: PROTOCOL_MAJOR,
@@ -252,15 +272,17 @@ export class SyncSession {
       return;
     }
     this.#source.noteRemoteVersion(hello.version);
+    this.#helloTimer?.();
+    this.#helloTimer = undefined;
     this.#peer = { nodeId: hello.nodeId, role: hello.role };
-    for (const [node, seq] of hello.version) this.#peerHas.set(node, seq);
+    for (const [node, seq] of this.#known(hello.version)) this.#peerHas.set(node, seq);
     this.#setState('syncing');
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
     // learns they are durable here without waiting for new ops.
     this.#acknowledge();
     this.#scheduleAck();
     this.#stopListening = this.#source.onOps((_ops, source) => {
-      if (source !== this) this.#pumpSoon();
+      if (source !== this) this.#guard(() => this.#pumpSoon());
     });
     this.#pump();
   }
@@ -303,10 +325,12 @@ export class SyncSession {
 
   #scheduleAck(): void {
     if (!this.#scheduler || this.#state !== 'syncing') return;
-    this.#ackTimer = this.#scheduler.after(this.#ackIntervalMs, () => {
-      this.#acknowledge();
-      this.#scheduleAck();
-    });
+    this.#ackTimer = this.#scheduler.after(this.#ackIntervalMs, () =>
+      this.#guard(() => {
+        this.#acknowledge();
+        this.#scheduleAck();
+      }),
+    );
   }
 
   #onAck(ack: Ack): void {
@@ -314,10 +338,35 @@ export class SyncSession {
       this.close('protocol', 'an ACK before the handshake');
       return;
     }
-    for (const [node, seq] of ack.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    for (const [node, seq] of this.#known(ack.version)) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     this.#peerAck = ack;
-    if (this.#peer) this.#source.recordAck(this.#peer.nodeId, ack.level, ack.version);
+    if (this.#peer) {
+      // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims; and
+      // only origins this node holds matter (a peer cannot grow our records with made-up ones).
+      const level = this.#peer.role === 'relay' ? ack.level : 'local-durable';
+      this.#source.recordAck(this.#peer.nodeId, level, this.#known(ack.version));
+    }
     for (const h of [...this.#ackHandlers]) h(ack);
+  }
+
+  /**
+   * Runs work triggered from outside (a frame, a drain, a commit, a timer): a failure there is
+   * this session's failure, never an exception thrown into the transport or the writer.
+   */
+  #guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.close('apply-failed', `local failure: ${(err as Error).message}`);
+    }
+  }
+
+  /** The entries of a peer's vector for origins this node holds (the others do not concern it). */
+  #known(version: ReadonlyMap<NodeId, number>): Map<NodeId, number> {
+    const local = this.#source.version();
+    const out = new Map<NodeId, number>();
+    for (const [node, seq] of version) if (local.has(node)) out.set(node, seq);
+    return out;
   }
 
   /** Pumps after the batch window, so a burst of commits travels as one frame. */
@@ -328,7 +377,7 @@ export class SyncSession {
     }
     this.#scheduledPump ??= this.#scheduler.after(this.#batchWindowMs, () => {
       this.#scheduledPump = undefined;
-      this.#pump();
+      this.#guard(() => this.#pump());
     });
   }
 
@@ -340,7 +389,9 @@ export class SyncSession {
       for (;;) {
         const origin = this.#firstBehind();
         if (!origin) return;
-        const ops = this.#source.opsAfter(origin, this.#peerHas.get(origin) ?? 0, this.#batchOps);
+        // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
+        const upTo = this.#source.version().get(origin) ?? 0;
+        const ops = this.#source.opsAfter(origin, this.#peerHas.get(origin) ?? 0, this.#batchOps, this.#maxFrameBytes / 2, upTo);
         if (ops.length === 0) return;
         this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
         if (!this.#send({ type: 'ops', ops })) {
@@ -372,10 +423,13 @@ export class SyncSession {
     if (this.#state === 'closed') return;
     this.#closeReason = reason;
     this.#stopListening?.();
+    this.#stopOnDbClose();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
     this.#ackTimer?.();
     this.#ackTimer = undefined;
+    this.#helloTimer?.();
+    this.#helloTimer = undefined;
     this.#setState('closed');
     for (const h of this.#closeHandlers) h(reason);
   }

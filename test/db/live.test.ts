@@ -128,6 +128,24 @@ for (const kind of KINDS) {
       );
     });
 
+    it('should deliver changes in commit order when a subscriber itself writes', async () => {
+      await using t = await openTestDb(kind);
+      const bugs = t.db.collection('bugs');
+      bugs.subscribe({ status: 'new' }, (r) => {
+        for (const rec of r.added) void bugs.update(rec._id, { status: 'triaged' });
+      });
+      let seen: Row[] = [];
+      bugs.subscribe({}, (r) => {
+        seen = [...r.records];
+      });
+      const id = await bugs.insert({ status: 'new' });
+      assert.equal((await bugs.get(id))?.status, 'triaged');
+      assert.deepEqual(
+        seen.map((r) => r.status),
+        ['triaged'],
+      );
+    });
+
     it('should keep a failing subscriber from failing the write', async () => {
       const errors: unknown[] = [];
       await using t = await openTestDb(kind, { onError: (e) => errors.push(e) });

@@ -108,6 +108,23 @@ for (const kind of KINDS) {
       assert.equal(c.explain({ status: 'open' }).strategy, 'scan');
     });
 
+    it('should leave the index list as it was when creating an index fails', async () => {
+      await using t = await openTestDb(kind);
+      const c = t.db.collection('bugs');
+      await c.insert({ p: 1 }, { id: 'a' });
+      const storage = t.db.engine.storage;
+      const setMeta = storage.setMeta.bind(storage);
+      storage.setMeta = () => {
+        throw new Error('disk full');
+      };
+      await assert.rejects(c.createIndex('p'), /disk full/);
+      storage.setMeta = setMeta;
+      assert.deepEqual(c.indexes(), []);
+      assert.equal(c.explain({ p: 1 }).strategy, 'scan');
+      assert.equal(await c.createIndex('p'), true);
+      assert.deepEqual(ids(await c.find({ p: 1 })), ['a']);
+    });
+
     it('should find the same records with and without an index, for any data and query', async () => {
       await using t = await openTestDb(kind);
       const plain = t.db.collection('plain');

@@ -70,6 +70,18 @@ describe('replica merge', () => {
     assert.equal(B.get('bugs', ID)?.viewCount, 6);
   });
 
+  it('should sum counters exactly in any order, even past 2^53', () => {
+    const { A, B } = pair();
+    A.declare('bugs', { n: 'counter' });
+    B.apply(A.insert('bugs', ID, { n: 0 }));
+    const ops = [A.increment('bugs', ID, 'n', Number.MAX_SAFE_INTEGER), A.increment('bugs', ID, 'n', 1)];
+    const mine = [B.increment('bugs', ID, 'n', 1), B.increment('bugs', ID, 'n', -Number.MAX_SAFE_INTEGER)];
+    for (const op of mine) A.apply(op);
+    for (const op of ops) B.apply(op);
+    assert.equal(A.get('bugs', ID)?.n, 2);
+    assert.equal(B.get('bugs', ID)?.n, 2);
+  });
+
   it('should keep a concurrent add over a remove in an add-wins set', () => {
     const { A, B } = pair();
     const declare = A.declare('bugs', { tags: 'set' });

@@ -1,0 +1,123 @@
+/** Failure modes found in review: each asserts the fixed behaviour. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BlazeDB } from '../../src/db/index.ts';
+import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
+import { SeededRandom } from '../../src/util/prng.ts';
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 40; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+let seed = 100;
+const open = (dbId = 'robust') => BlazeDB.open({ storage: 'memory', dbId, random: new SeededRandom(seed++) });
+
+function manualScheduler() {
+  const timers: { at: number; fn: () => void }[] = [];
+  let now = 0;
+  return {
+    after(ms: number, fn: () => void) {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return () => {
+        const at = timers.indexOf(t);
+        if (at >= 0) timers.splice(at, 1);
+      };
+    },
+    advance(ms: number) {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    },
+  };
+}
+
+describe('sync robustness', () => {
+  it('should cut batches by size so large records never exceed the frame limit', async () => {
+    const a = await open();
+    const b = await open();
+    const random = new SeededRandom(7);
+    const text = () => Buffer.from(random.bytes(3000)).toString('base64'); // ~4 KB, incompressible
+    await a.collection('docs').insertMany(Array.from({ length: 200 }, () => ({ body: text() })));
+    const [x, y] = createPipe();
+    const sa = new SyncSession({ source: databaseSource(a), duplex: x, maxFrameBytes: 64 * 1024 });
+    const sb = new SyncSession({ source: databaseSource(b), duplex: y, maxFrameBytes: 64 * 1024 });
+    sa.start();
+    sb.start();
+    await settle();
+    assert.equal(sb.state, 'syncing', sb.closeReason?.message);
+    assert.equal(await b.collection('docs').count(), 200);
+  });
+
+  it('should end its sessions when the database closes, without throwing into the peer', async () => {
+    const a = await open();
+    const b = await open();
+    const [x, y] = createPipe();
+    const sa = new SyncSession({ source: databaseSource(a), duplex: x });
+    const sb = new SyncSession({ source: databaseSource(b), duplex: y });
+    sa.start();
+    sb.start();
+    await settle();
+    await a.collection('c').insert({ n: 1 });
+    await a.close();
+    await settle();
+    assert.equal(sa.closeReason?.code, 'local-close');
+    assert.equal(sb.state, 'closed');
+    await b.collection('c').insert({ n: 2 }); // no session left to push into a closed store
+    await settle();
+  });
+
+  it('should not count a peer as a relay because it says so in an ACK', async () => {
+    const device = await open();
+    const liar = await open();
+    await device.collection('c').insert({ n: 1 });
+    const [x, y] = createPipe();
+    new SyncSession({ source: databaseSource(device), duplex: x }).start();
+    // The liar runs as a peer but acknowledges at relay level.
+    new SyncSession({ source: databaseSource(liar), duplex: y, ackLevel: 'relay-durable' }).start();
+    await settle();
+    assert.equal(device.acks.all()[0]?.level, 'local-durable');
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    await assert.rejects(device.synced('relay-durable', { signal: controller.signal }), /stop/);
+  });
+
+  it("should ignore made-up origins in a peer's vectors", async () => {
+    const device = await open();
+    await device.collection('c').insert({ n: 1 });
+    const evil = await open();
+    const [x, y] = createPipe();
+    new SyncSession({ source: databaseSource(device), duplex: x }).start();
+    const huge = new Map(Array.from({ length: 5000 }, (_, i) => [i.toString(16).padStart(16, '0') as never, 1]));
+    y.send(
+      encodeMessage({
+        type: 'hello',
+        major: 1,
+        minor: 0,
+        dbId: 'robust',
+        nodeId: evil.nodeId,
+        role: 'peer',
+        version: huge,
+        credentials: new Uint8Array(0),
+      }),
+    );
+    await settle();
+    y.send(encodeMessage({ type: 'ack', level: 'local-durable', version: huge }));
+    await settle();
+    assert.ok((device.acks.all()[0]?.version.size ?? 0) <= 1);
+  });
+
+  it('should drop a peer that connects and never says HELLO', async () => {
+    const a = await open();
+    const scheduler = manualScheduler();
+    const [x] = createPipe();
+    const session = new SyncSession({ source: databaseSource(a), duplex: x, scheduler, handshakeTimeoutMs: 1000 });
+    session.start();
+    scheduler.advance(999);
+    assert.equal(session.state, 'handshake');
+    scheduler.advance(1);
+    assert.equal(session.closeReason?.code, 'protocol');
+  });
+});
