@@ -91,6 +91,7 @@ export class SqliteStorage implements Storage {
   readonly #stmts = new Map<string, StatementSync>();
   #depth = 0;
   #stopCheckpointer: (() => void) | undefined;
+  #startCheckpointer: (() => void) | undefined;
   #dataVersion: number | undefined;
 
   constructor(init: SqliteStorageInit) {
@@ -115,7 +116,13 @@ export class SqliteStorage implements Storage {
         this.#db.exec('PRAGMA wal_autocheckpoint = 0');
         // When the WAL starts over, cut the file back to 64 MiB instead of keeping its peak size.
         this.#db.exec('PRAGMA journal_size_limit = 67108864');
-        this.#stopCheckpointer = init.checkpointer(init.path);
+        // Started with the first write: a read-only open (a CLI query) does not pay for a thread.
+        const start = init.checkpointer;
+        const path = init.path;
+        this.#startCheckpointer = () => {
+          this.#startCheckpointer = undefined;
+          this.#stopCheckpointer = start(path);
+        };
       }
     } catch (err) {
       throw new StorageError(`cannot open ${init.path}: ${(err as Error).message}`);
@@ -133,6 +140,7 @@ export class SqliteStorage implements Storage {
 
   transaction<T>(fn: () => T): T {
     if (this.#depth > 0) return fn(); // nested: part of the outer transaction
+    this.#startCheckpointer?.();
     this.#db.exec('BEGIN IMMEDIATE');
     this.#depth++;
     try {
