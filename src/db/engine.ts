@@ -13,20 +13,10 @@ import type { PayloadCipher } from '../crypto/payload-cipher.ts';
 import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
-import {
-  type Condition,
-  compareRecords,
-  indexKeysOf,
-  isMissing,
-  matches,
-  type ParsedOptions,
-  type Plan,
-  planQuery,
-  valueAt,
-} from '../query/index.ts';
+import { type Condition, compareRecords, matches, type ParsedOptions, type Plan, planQuery } from '../query/index.ts';
 import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
 import type { Storage, StoredOp } from '../storage/index.ts';
-import type { ValueMap } from '../values/value.ts';
+import { IndexCatalog, indexName } from './index-catalog.ts';
 
 export type Doc = Record<string, import('../values/value.ts').Value>;
 
@@ -62,7 +52,6 @@ const META_HLC = 'hlc';
 const META_SEQ = 'seq';
 /** Highest seq of this node's id that a peer reported holding beyond what this store issued. */
 const META_REUSED = 'identity_reused';
-const META_INDEXES = 'indexes';
 
 /**
  * Associated data of a record payload: its place, and its version (the number of the record's
@@ -90,8 +79,7 @@ export class Engine {
   #source: unknown;
   /** Reused for every payload a flush encodes (finish() copies out). */
   readonly #encoder = new Encoder(1024);
-  /** collection -> indexed dotted paths */
-  #indexes: Map<string, Set<string>>;
+  readonly #catalog: IndexCatalog;
 
   constructor(init: EngineInit) {
     this.storage = init.storage;
@@ -99,7 +87,7 @@ export class Engine {
     this.clock = init.clock;
     this.#nodeId = init.nodeId;
     this.storage.changedElsewhere(); // start watching for other processes' commits from here
-    this.#indexes = this.#loadIndexes();
+    this.#catalog = new IndexCatalog(this.storage);
     this.#replica = this.#loadReplica();
   }
 
@@ -131,7 +119,7 @@ export class Engine {
       this.#source = undefined;
       // Everything in memory goes back to what the store holds.
       this.#nodeId = nodeIdBefore;
-      this.#indexes = this.#loadIndexes();
+      this.#catalog.reload();
       this.#replica = this.#loadReplica();
       throw err;
     } finally {
@@ -169,7 +157,7 @@ export class Engine {
   /** Another process wrote to the store: drop what we cached (we hold the write lock now). */
   #refreshIfChangedElsewhere(): void {
     if (!this.storage.changedElsewhere()) return;
-    this.#indexes = this.#loadIndexes();
+    this.#catalog.reload();
     this.#replica = this.#loadReplica();
   }
 
@@ -231,7 +219,7 @@ export class Engine {
 
   indexedPaths(collection: string): ReadonlySet<string> {
     if (!this.#inWrite) this.#refreshIfChangedElsewhere();
-    return this.#indexes.get(collection) ?? new Set();
+    return this.#catalog.paths(collection);
   }
 
   plan(collection: string, condition: Condition): Plan {
@@ -298,47 +286,13 @@ export class Engine {
   // ---- indexes ----
 
   createIndex(collection: string, path: string): boolean {
-    const paths = this.#indexes.get(collection) ?? new Set();
-    if (paths.has(path)) return false;
-    this.write(() => {
-      const name = indexName(collection, path);
-      const parts = path.split('.');
-      for (const { id, doc } of this.#scanDocs(collection)) {
-        for (const key of keysAt(doc, parts)) this.storage.addIndexEntry(name, key, id);
-      }
-      paths.add(path);
-      this.#indexes.set(collection, paths);
-      this.#saveIndexes();
-    });
-    return true;
+    if (this.#catalog.paths(collection).has(path)) return false;
+    return this.write(() => this.#catalog.add(collection, path, this.#scanDocs(collection)));
   }
 
   dropIndex(collection: string, path: string): boolean {
-    const paths = this.#indexes.get(collection);
-    if (!paths?.has(path)) return false;
-    this.write(() => {
-      this.storage.dropIndex(indexName(collection, path));
-      paths.delete(path);
-      this.#saveIndexes();
-    });
-    return true;
-  }
-
-  #loadIndexes(): Map<string, Set<string>> {
-    const out = new Map<string, Set<string>>();
-    const bytes = this.storage.getMeta(META_INDEXES);
-    if (!bytes) return out;
-    for (const entry of decodeValue(bytes) as string[][]) {
-      const [collection, path] = entry as [string, string];
-      out.set(collection, (out.get(collection) ?? new Set()).add(path));
-    }
-    return out;
-  }
-
-  #saveIndexes(): void {
-    const entries: string[][] = [];
-    for (const [collection, paths] of this.#indexes) for (const path of paths) entries.push([collection, path]);
-    this.storage.setMeta(META_INDEXES, encodeValue(entries));
+    if (!this.#catalog.paths(collection).has(path)) return false;
+    return this.write(() => this.#catalog.remove(collection, path));
   }
 
   // ---- persistence ----
@@ -368,7 +322,7 @@ export class Engine {
       const doc = after ? this.cipher.seal(recordAad('doc', collection, id, version), encodeValue(after, this.#encoder)) : null;
       const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encodeRecordState(state, this.#encoder));
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
-      this.#updateIndexes(collection, id, before, after);
+      this.#catalog.update(collection, id, before, after);
       if (this.#listeners.size === 0) continue;
       const key = `${collection.length}:${collection}:${id}`;
       const earlier = this.#committed.get(key);
@@ -384,19 +338,6 @@ export class Engine {
       const seq = new Encoder(8);
       writeVarUint(seq, this.#replica.lastSeq);
       this.storage.setMeta(META_SEQ, seq.finish());
-    }
-  }
-
-  #updateIndexes(collection: string, id: string, before: ValueMap | undefined, after: ValueMap | undefined): void {
-    const paths = this.#indexes.get(collection);
-    if (!paths) return;
-    for (const path of paths) {
-      const parts = path.split('.');
-      const name = indexName(collection, path);
-      const oldKeys = new Map(keysAt(before, parts).map((k) => [Buffer.from(k).toString('latin1'), k]));
-      const newKeys = new Map(keysAt(after, parts).map((k) => [Buffer.from(k).toString('latin1'), k]));
-      for (const [s, k] of oldKeys) if (!newKeys.has(s)) this.storage.removeIndexEntry(name, k, id);
-      for (const [s, k] of newKeys) if (!oldKeys.has(s)) this.storage.addIndexEntry(name, k, id);
     }
   }
 
@@ -420,7 +361,7 @@ export class Engine {
       version,
       trackChanges: true,
       // Before-images feed index maintenance and live queries; skip the cost without them.
-      needsBefore: (collection) => this.#indexes.has(collection) || this.#listeners.size > 0,
+      needsBefore: (collection) => this.#catalog.has(collection) || this.#listeners.size > 0,
       source: { load: (collection, id) => this.#loadState(collection, id) },
     });
     replica.noteRemoteSeq(this.#nodeId, version.highest(this.#nodeId));
@@ -466,14 +407,4 @@ function varUint(n: number): Uint8Array {
   const e = new Encoder(8);
   writeVarUint(e, n);
   return e.finish();
-}
-
-export function indexName(collection: string, path: string): string {
-  return `${collection}\0${path}`;
-}
-
-function keysAt(doc: ValueMap | undefined, path: readonly string[]): Uint8Array[] {
-  if (!doc) return [];
-  const v = valueAt(doc, path);
-  return isMissing(v) ? [] : indexKeysOf(v);
 }
