@@ -60,13 +60,21 @@ export class EncryptingCipher implements PayloadCipher {
   /** Opens an existing store's keys; WrongKeyError if the key does not unwrap them. */
   static load(init: EncryptingCipherInit): EncryptingCipher {
     const c = new EncryptingCipher(init);
-    const current = init.storage.getMeta(META_CURRENT);
-    if (!current) throw new TamperedDataError('the store is marked encrypted but holds no data key');
-    c.#current = readVarUint(new Decoder(current));
-    const uses = init.storage.getMeta(META_USES);
-    c.#uses = uses ? readVarUint(new Decoder(uses)) : 0;
+    c.reload();
     c.#key(c.#current); // fails now, before anything is written, if the key is wrong
     return c;
+  }
+
+  reload(): void {
+    const current = this.#storage.getMeta(META_CURRENT);
+    if (!current) throw new TamperedDataError('the store is marked encrypted but holds no data key');
+    this.#current = readVarUint(new Decoder(current));
+    const uses = this.#storage.getMeta(META_USES);
+    this.#uses = uses ? readVarUint(new Decoder(uses)) : 0;
+    this.#usesDirty = false;
+    // Stored keys never change, but one made in a rolled-back transaction, or by another
+    // process under the same id, must not be used: unwrap again on demand.
+    this.#keys.clear();
   }
 
   seal(aad: string, plain: Uint8Array): Uint8Array {

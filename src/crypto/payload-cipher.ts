@@ -9,6 +9,12 @@ export interface PayloadCipher {
   open(aad: string, sealed: Uint8Array): Uint8Array;
   /** Persists what the cipher must keep (its use count), inside a write transaction. */
   flush?(): void;
+  /**
+   * Rereads what the cipher keeps in the store (current key, use count), forgetting what memory
+   * held: called at the start of each write transaction (another process may have rotated the
+   * key) and after a rollback (a key made in it was never stored).
+   */
+  reload?(): void;
 }
 
 export const plaintext: PayloadCipher = {

@@ -9,13 +9,14 @@ import type { HybridClock } from '../clock/hlc.ts';
 import { Decoder, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeVarUint } from '../codec/encoder.ts';
 import { decodeOp, decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
+import { TamperedDataError } from '../crypto/errors.ts';
 import type { PayloadCipher } from '../crypto/payload-cipher.ts';
 import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions, type Plan, planQuery } from '../query/index.ts';
 import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
-import type { Storage, StoredOp } from '../storage/index.ts';
+import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
 
 export type Doc = Record<string, import('../values/value.ts').Value>;
@@ -108,6 +109,7 @@ export class Engine {
     try {
       result = this.storage.transaction(() => {
         this.#refreshIfChangedElsewhere();
+        this.cipher.reload?.();
         const r = fn();
         this.#flush();
         return r;
@@ -120,6 +122,7 @@ export class Engine {
       // Everything in memory goes back to what the store holds.
       this.#nodeId = nodeIdBefore;
       this.#catalog.reload();
+      this.cipher.reload?.();
       this.#replica = this.#loadReplica();
       throw err;
     } finally {
@@ -197,8 +200,28 @@ export class Engine {
 
   readDoc(collection: string, id: string): Doc | undefined {
     if (this.#inWrite) this.#flush();
-    const row = this.storage.getRecord(collection, id);
-    return row?.doc ? this.#decodeDoc(collection, id, row.doc) : undefined;
+    if (!this.cipher.encrypted) {
+      const row = this.storage.getRecord(collection, id);
+      return row?.doc ? this.#decodeDoc(collection, id, row.doc, 0) : undefined;
+    }
+    const { row, opCount } = this.#verifiedRow(collection, id);
+    if (!row?.doc) return undefined;
+    return this.#decodeDoc(collection, id, row.doc, opCount);
+  }
+
+  /**
+   * An encrypted store's record row with its version, read in one snapshot, checked for
+   * tampering that hides a record: a row missing although the log holds its ops, or a doc
+   * removed although its (authenticated) state says the record exists.
+   */
+  #verifiedRow(collection: string, id: string): { row: RecordRow | undefined; opCount: number } {
+    const { row, opCount } = this.storage.getRecordAndOpCount(collection, id);
+    if (!row && opCount > 0) throw new TamperedDataError(`the row of a record with ${opCount} stored ops is missing`);
+    if (row && !row.doc) {
+      const state = decodeRecordState(this.cipher.open(recordAad('state', collection, id, opCount), row.state));
+      if (state.visible) throw new TamperedDataError('the doc of an existing record was removed');
+    }
+    return { row, opCount };
   }
 
   /** The version a record's payloads are sealed under (only computed when encrypting). */
@@ -273,8 +296,8 @@ export class Engine {
       for (const id of this.storage.scanIndex(index, range)) {
         if (seen.has(id)) continue;
         seen.add(id);
-        const row = this.storage.getRecord(collection, id);
-        if (row?.doc) yield { id, doc: this.#decodeDoc(collection, id, row.doc) };
+        const doc = this.readDoc(collection, id);
+        if (doc) yield { id, doc };
       }
     }
   }
@@ -396,10 +419,12 @@ export class Engine {
   }
 
   #loadState(collection: string, id: string): RecordState | undefined {
-    const row = this.storage.getRecord(collection, id);
-    return row
-      ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, this.#version(collection, id)), row.state))
-      : undefined;
+    if (!this.cipher.encrypted) {
+      const row = this.storage.getRecord(collection, id);
+      return row ? decodeRecordState(row.state) : undefined;
+    }
+    const { row, opCount } = this.#verifiedRow(collection, id);
+    return row ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, opCount), row.state)) : undefined;
   }
 }
 

@@ -153,6 +153,20 @@ export class History {
     return out.slice(options.offset, options.offset + options.limit);
   }
 
+  /** Field ops that give a re-inserted record's field `value` again, by the field's own CRDT. */
+  #restoreField(collection: string, field: string, value: Value): FieldOp[] {
+    switch (this.#engine.replica.strategyOf(collection, field)) {
+      case 'counter':
+        return [{ type: 'inc', field, delta: value as number }];
+      case 'set':
+        return (value as Value[]).map((element) => ({ type: 'add' as const, field, value: element }));
+      case 'mv':
+        return [{ type: 'mvset', field, value, observed: [] }];
+      default:
+        return [{ type: 'set', field, value }];
+    }
+  }
+
   /**
    * The field ops that undo op `id` on its record: fields set back to their values just before
    * it, increments reversed, set adds removed and removes re-added, an insert deleted, a delete
@@ -165,11 +179,12 @@ export class History {
     const target = this.#engine.decodeStoredOp({ node, seq, payload });
     const entry = this.history(target.collection, target.record).find((e) => e.opId === id) as HistoryEntry;
     const { collection, record } = target;
+    if (collection.startsWith('_')) throw new ValidationError('opId', `ops on the system collection ${collection} cannot be undone`);
     if (target.kind === 'insert') return { collection, record, kind: 'delete', fields: [] };
     const fields: FieldOp[] = [];
     for (const change of entry.changes) {
       if (target.kind === 'delete') {
-        fields.push({ type: 'set', field: change.field, value: change.before as Value });
+        fields.push(...this.#restoreField(collection, change.field, change.before as Value));
         continue;
       }
       for (const f of target.fields.filter((x) => x.field === change.field)) {

@@ -54,17 +54,15 @@ export function planQuery(condition: Condition, indexedPaths: ReadonlySet<string
     if (!index || !(c.op === 'gt' || c.op === 'gte' || c.op === 'lt' || c.op === 'lte')) continue;
     const key = indexKey(c.value);
     if (!key) continue;
-    // Bound the other side by the value's kind, then tighten with any other bound on the path.
+    // One bound from the condition, the other from the value's kind. Bounds of other conditions
+    // on the path are not combined in: on an array field each may hold for a different element,
+    // which no single key range can express. The re-check applies them. Inclusive even for
+    // $gt/$lt: int64 keys are rounded, so an equal key may hold a larger value.
     const kind = rankRange(c.value);
-    let range: KeyRange = { lower: kind.start, lowerInclusive: true, upper: kind.end, upperInclusive: false };
-    for (const other of items) {
-      if (!('path' in other) || other.path.join('.') !== index || !('value' in other)) continue;
-      const k = indexKey(other.value);
-      if (!k || k[0] !== key[0]) continue;
-      // Inclusive even for $gt/$lt: int64 keys are rounded, so an equal key may hold a larger value.
-      if (other.op === 'gt' || other.op === 'gte') range = { ...range, lower: k, lowerInclusive: true };
-      if (other.op === 'lt' || other.op === 'lte') range = { ...range, upper: k, upperInclusive: true };
-    }
+    const lower = c.op === 'gt' || c.op === 'gte';
+    const range: KeyRange = lower
+      ? { lower: key, lowerInclusive: true, upper: kind.end, upperInclusive: false }
+      : { lower: kind.start, lowerInclusive: true, upper: key, upperInclusive: true };
     return { strategy: 'index-range', index, ranges: [range] };
   }
   return SCAN;

@@ -51,6 +51,7 @@ function parseObject(query: unknown, at: string, depth: number): Condition {
     const where = `${at}.${key}`;
     if (key === '$and' || key === '$or') {
       if (!Array.isArray(spec) || spec.length === 0) throw new QueryError(where, `${key} takes a non-empty array of queries`);
+      checkNoHoles(spec, where);
       items.push({ op: key === '$and' ? 'and' : 'or', items: spec.map((q, i) => parseObject(q, `${where}[${i}]`, depth + 1)) });
     } else if (key === '$not') {
       items.push({ op: 'not', item: parseObject(spec, where, depth + 1) });
@@ -86,6 +87,7 @@ function parseField(key: string, spec: unknown, where: string): Condition[] {
       out.push({ op: compare, path, value: checkValue(arg, at) });
     } else if (op === '$in' || op === '$nin') {
       if (!Array.isArray(arg)) throw new QueryError(at, `${op} takes an array of values`);
+      checkNoHoles(arg, at);
       out.push({ op: op === '$in' ? 'in' : 'nin', path, values: arg.map((v, i) => checkValue(v, `${at}[${i}]`)) });
     } else if (op === '$exists') {
       if (typeof arg !== 'boolean') throw new QueryError(at, '$exists takes true or false');
@@ -95,6 +97,11 @@ function parseField(key: string, spec: unknown, where: string): Condition[] {
     }
   }
   return out;
+}
+
+/** `map` and `some` skip array holes; a hole in a query is an error, not nothing. */
+function checkNoHoles(list: unknown[], where: string): void {
+  for (let i = 0; i < list.length; i++) if (!Object.hasOwn(list, i)) throw new QueryError(`${where}[${i}]`, 'sparse array hole');
 }
 
 function checkValue(v: unknown, where: string): Value {

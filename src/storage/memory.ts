@@ -126,6 +126,10 @@ export class MemoryStorage implements Storage {
     for (const [id, doc] of this.scanDocs(collection)) yield [id, doc, this.opCountOfRecord(collection, id)];
   }
 
+  getRecordAndOpCount(collection: string, id: string): { row: RecordRow | undefined; opCount: number } {
+    return { row: this.getRecord(collection, id), opCount: this.opCountOfRecord(collection, id) };
+  }
+
   getRecord(collection: string, id: string): RecordRow | undefined {
     this.#open();
     return this.#records.get(collection)?.get(id);

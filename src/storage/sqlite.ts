@@ -221,6 +221,15 @@ export class SqliteStorage implements Storage {
     for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array, Number(r.n)];
   }
 
+  getRecordAndOpCount(collection: string, id: string): { row: RecordRow | undefined; opCount: number } {
+    const r = this.#stmt(
+      `SELECT (SELECT count(*) FROM blaze_ops WHERE coll = ?1 AND rec = ?2) AS n, r.state AS state, r.doc AS doc, r.id AS id
+       FROM (SELECT 1) LEFT JOIN blaze_records r ON r.coll = ?1 AND r.id = ?2`,
+    ).get(collection, id);
+    const row = r?.id != null ? { state: r.state as Uint8Array, doc: (r.doc as Uint8Array | null) ?? null } : undefined;
+    return { row, opCount: Number(r?.n ?? 0) };
+  }
+
   getRecord(collection: string, id: string): RecordRow | undefined {
     const row = this.#stmt('SELECT state, doc FROM blaze_records WHERE coll = ? AND id = ?').get(collection, id);
     return row ? { state: row.state as Uint8Array, doc: (row.doc as Uint8Array | null) ?? null } : undefined;

@@ -74,6 +74,8 @@ export interface Storage {
   opCountOfRecord(collection: string, record: string): number;
 
   getRecord(collection: string, id: string): RecordRow | undefined;
+  /** The record row and the number of its stored ops, read together (one snapshot). */
+  getRecordAndOpCount(collection: string, id: string): { row: RecordRow | undefined; opCount: number };
   putRecord(collection: string, id: string, row: RecordRow): void;
   /** Existing records (doc not null) of a collection, in the order the store keeps them. */
   scanDocs(collection: string): Iterable<[id: string, doc: Uint8Array]>;

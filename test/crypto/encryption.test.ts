@@ -158,6 +158,18 @@ describe('encryption at rest', () => {
       await assert.rejects(d.collection('c').update(a, { n: 11 }), TamperedDataError);
       await d.close();
 
+      // A record hidden: its doc removed, or its whole row deleted.
+      raw.prepare('UPDATE blaze_records SET doc = NULL WHERE coll = ? AND id = ?').run('c', b);
+      d = await reopen();
+      await assert.rejects(d.collection('c').get(b), TamperedDataError);
+      await d.close();
+      put(b, rowB);
+      raw.prepare('DELETE FROM blaze_records WHERE coll = ? AND id = ?').run('c', b);
+      d = await reopen();
+      await assert.rejects(d.collection('c').get(b), TamperedDataError);
+      await d.close();
+      raw.prepare('INSERT INTO blaze_records(coll, n, id, state, doc) VALUES (?, 99, ?, ?, ?)').run('c', b, rowB.state, rowB.doc);
+
       // A flipped bit in an op of the log.
       const op = raw.prepare('SELECT node, seq, payload FROM blaze_ops WHERE rec = ?').get('b') as {
         node: string;
@@ -190,6 +202,30 @@ describe('encryption at rest', () => {
       const again = await BlazeDB.open({ path: dir.path, encryption: { key: KEY, rotateAfter: 10 } });
       for (let i = 0; i < 20; i++) assert.equal((await again.collection('c').get(ids[i] as string))?.i, i);
       assert.equal(again.history('c', ids[0] as string).length, 1);
+      await again.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('should not use a data key made in a transaction that rolled back', async () => {
+    const dir = tempDir();
+    try {
+      const db = await BlazeDB.open({ path: dir.path, encryption: { key: KEY, rotateAfter: 4 } });
+      const c = db.collection('c');
+      await c.insert({ n: 0 }, { id: 'first' });
+      assert.throws(() =>
+        db.transaction(() => {
+          for (let i = 0; i < 5; i++) c.insertNow({ i });
+          c.findNow({ op: 'and', items: [] }); // flushes: seals with a new key inside the transaction
+          throw new Error('rolled back');
+        }),
+      );
+      await c.insert({ n: 1 }, { id: 'after' });
+      await db.close();
+      const again = await BlazeDB.open({ path: dir.path, encryption: { key: KEY, rotateAfter: 4 } });
+      assert.equal((await again.collection('c').get('after'))?.n, 1);
+      assert.equal(again.history('c', 'after').length, 1);
       await again.close();
     } finally {
       dir.cleanup();

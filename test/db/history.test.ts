@@ -73,8 +73,14 @@ for (const kind of KINDS) {
       await bugs.delete(id);
       await t.db.undo(t.db.history('bugs', id).at(-1)?.opId as string);
       assert.deepEqual(await bugs.get(id), { _id: id, title: 'a', views: 0, tags: ['x'] });
-      await t.db.undo(t.db.history('bugs', id)[0]?.opId as string); // undo the insert: deleted
-      assert.equal(await bugs.get(id), undefined);
+      const other = await bugs.insert({ title: 'gone' });
+      await t.db.undo(t.db.history('bugs', other)[0]?.opId as string); // undo an insert: deleted
+      assert.equal(await bugs.get(other), undefined);
+      // A re-inserted record keeps its fields' CRDTs: counters count on, sets keep their elements.
+      await bugs.increment(id, 'views', 2);
+      await bugs.add(id, 'tags', 'y');
+      assert.deepEqual(await bugs.get(id), { _id: id, title: 'a', views: 2, tags: ['x', 'y'] });
+      await assert.rejects(t.db.undo(t.db.history('_schema', 'bugs')[0]?.opId as string), ValidationError);
       await assert.rejects(t.db.undo('0123456789abcdef:99'), OpNotFoundError);
       await assert.rejects(t.db.undo('garbage'), ValidationError);
     });

@@ -71,6 +71,10 @@ for (const kind of KINDS) {
           (err: unknown) => err instanceof QueryError && err.name === 'QueryError' && message.test(err.message),
         );
       }
+      // biome-ignore lint/suspicious/noSparseArray: holes are the point of these cases
+      await assert.rejects(c.find({ $and: [, { m: 1 }] }), QueryError);
+      // biome-ignore lint/suspicious/noSparseArray: holes are the point of these cases
+      await assert.rejects(c.find({ m: { $in: [, 1] } }), QueryError);
       await assert.rejects(c.find({}, { sort: { n: 2 as never } }), QueryError);
       await assert.rejects(c.find({}, { limit: -1 }), QueryError);
       await assert.rejects(c.find({}, { skip: 1 } as never), QueryError);
@@ -106,6 +110,18 @@ for (const kind of KINDS) {
       assert.deepEqual([...t.db.engine.storage.scanIndex('bugs\0tags', {})].sort(), ['a', 'b', 'b']);
       await c.dropIndex('status');
       assert.equal(c.explain({ status: 'open' }).strategy, 'scan');
+    });
+
+    it('should find array fields whose elements meet different bounds, with an index too', async () => {
+      await using t = await openTestDb(kind);
+      const c = t.db.collection('bugs');
+      await c.insert({ x: [1, 10] }, { id: 'arr' });
+      await c.insert({ x: 6 }, { id: 'six' });
+      const query = { x: { $gt: 5, $lt: 8 } };
+      const scanned = ids(await c.find(query)).sort();
+      await c.createIndex('x');
+      assert.deepEqual(ids(await c.find(query)).sort(), scanned);
+      assert.deepEqual(scanned, ['arr', 'six']);
     });
 
     it('should leave the index list as it was when creating an index fails', async () => {
