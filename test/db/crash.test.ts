@@ -12,7 +12,8 @@ import { BlazeDB } from '../../src/db/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
 
-const KILLS = 60;
+// 60 per `npm test`; `npm run soak:crash` runs thousands.
+const KILLS = Number(process.env.CRASH_KILLS ?? 60);
 const WRITER = new URL('./crash-writer.ts', import.meta.url).pathname;
 
 /** Runs the writer until `killAfterMs` past its 'ready'; returns the writes it acknowledged. */
