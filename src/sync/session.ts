@@ -118,6 +118,10 @@ export class SyncSession {
   #peerAck: Ack | undefined;
   #blocked = false;
   #pumping = false;
+  /** Ops of frames received and checked but not yet applied (see #onOps). */
+  #pendingOps: Op[] = [];
+  readonly #pendingHeld = new Map<NodeId, number>();
+  #applyScheduled = false;
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
@@ -292,11 +296,12 @@ export class SyncSession {
       this.close('protocol', 'ops before the handshake');
       return;
     }
-    // Every op must continue its origin's sequence: what we hold, or what this frame brought.
+    // Every op must continue its origin's sequence: what we hold, or what earlier frames and
+    // this one brought. A frame that fails the check is dropped whole.
     const version = this.#source.version();
     const next = new Map<NodeId, number>();
     for (const op of ops) {
-      const held = next.get(op.node) ?? version.get(op.node) ?? 0;
+      const held = next.get(op.node) ?? this.#pendingHeld.get(op.node) ?? version.get(op.node) ?? 0;
       if (op.seq > held + 1) {
         this.close('gap', `op ${op.node}:${op.seq} skips ahead of ${op.node}:${held}`);
         return;
@@ -304,14 +309,33 @@ export class SyncSession {
       next.set(op.node, Math.max(held, op.seq));
     }
     // The peer holds what it sent: recorded before applying so the commit is not echoed back.
-    for (const [node, seq] of next) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    for (const [node, seq] of next) {
+      this.#pendingHeld.set(node, seq);
+      if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    }
+    // Frames that arrive together (one socket read) are applied in one transaction: the commit,
+    // not the ops, is what a durable apply pays for.
+    for (const op of ops) this.#pendingOps.push(op);
+    if (!this.#applyScheduled) {
+      this.#applyScheduled = true;
+      queueMicrotask(() => this.#guard(() => this.#applyPending()));
+    }
+  }
+
+  /** Applies the frames received since the last apply, durably, then acknowledges. */
+  #applyPending(): void {
+    this.#applyScheduled = false;
+    if (this.#pendingOps.length === 0) return;
+    const ops = this.#pendingOps;
+    this.#pendingOps = [];
+    this.#pendingHeld.clear();
     try {
       this.#source.apply(ops, this);
     } catch (err) {
       this.close('apply-failed', (err as Error).message);
       return;
     }
-    this.#acknowledge();
+    if (this.#state === 'syncing') this.#acknowledge();
   }
 
   /** Sends an ACK with this side's version vector, unless it says nothing new. */
@@ -421,6 +445,15 @@ export class SyncSession {
 
   #end(reason: SyncError): void {
     if (this.#state === 'closed') return;
+    // Frames that passed their checks before the end are still applied.
+    if (this.#pendingOps.length > 0 && reason.code !== 'apply-failed') {
+      try {
+        this.#applyPending();
+      } catch {
+        // The store failed or closed: nothing of those frames is applied, and nothing is lost
+        // either, since the peer will send them again from its log.
+      }
+    }
     this.#closeReason = reason;
     this.#stopListening?.();
     this.#stopOnDbClose();
