@@ -65,16 +65,16 @@ export class EncryptingCipher implements PayloadCipher {
     return c;
   }
 
-  reload(): void {
+  reload(afterRollback = true): void {
     const current = this.#storage.getMeta(META_CURRENT);
     if (!current) throw new TamperedDataError('the store is marked encrypted but holds no data key');
     this.#current = readVarUint(new Decoder(current));
     const uses = this.#storage.getMeta(META_USES);
     this.#uses = uses ? readVarUint(new Decoder(uses)) : 0;
     this.#usesDirty = false;
-    // Stored keys never change, but one made in a rolled-back transaction, or by another
-    // process under the same id, must not be used: unwrap again on demand.
-    this.#keys.clear();
+    // Stored keys never change, but one made in a rolled-back transaction must not be used
+    // (another process may store a different key under its id): unwrap again on demand.
+    if (afterRollback) this.#keys.clear();
   }
 
   seal(aad: string, plain: Uint8Array): Uint8Array {

@@ -10,11 +10,11 @@ export interface PayloadCipher {
   /** Persists what the cipher must keep (its use count), inside a write transaction. */
   flush?(): void;
   /**
-   * Rereads what the cipher keeps in the store (current key, use count), forgetting what memory
-   * held: called at the start of each write transaction (another process may have rotated the
-   * key) and after a rollback (a key made in it was never stored).
+   * Rereads what the cipher keeps in the store (current key, use count): at the start of each
+   * write transaction (another process may have rotated the key), and after a rollback with
+   * `afterRollback` (then also forgetting keys made in memory that were never stored).
    */
-  reload?(): void;
+  reload?(afterRollback?: boolean): void;
 }
 
 export const plaintext: PayloadCipher = {

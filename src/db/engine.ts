@@ -109,7 +109,7 @@ export class Engine {
     try {
       result = this.storage.transaction(() => {
         this.#refreshIfChangedElsewhere();
-        this.cipher.reload?.();
+        this.cipher.reload?.(false);
         const r = fn();
         this.#flush();
         return r;
@@ -122,7 +122,7 @@ export class Engine {
       // Everything in memory goes back to what the store holds.
       this.#nodeId = nodeIdBefore;
       this.#catalog.reload();
-      this.cipher.reload?.();
+      this.cipher.reload?.(true);
       this.#replica = this.#loadReplica();
       throw err;
     } finally {
