@@ -14,6 +14,8 @@ export { compareStamps, type Stamp } from './clock/stamp.ts';
 export { compressBlock, decodeBatch, decodeOp, decodeValue, decompressBlock, encodeBatch, encodeOp, encodeValue } from './codec/index.ts';
 export {
   type AckLevel,
+  type AckLevel as SyncAckLevel,
+  AckTracker,
   AlreadyExistsError,
   BlazeDB,
   ClosedError,
@@ -24,6 +26,7 @@ export {
   type LiveResult,
   NotFoundError,
   type OpenOptions,
+  type PeerAck,
   type Stats,
   type Stored,
   SyncNotEnabledError,
@@ -45,6 +48,17 @@ export {
   StorageError,
   StoreVersionError,
 } from './storage/index.ts';
+export {
+  type Authorizer,
+  type CloseCode,
+  createPipe,
+  databaseSource,
+  type FrameDuplex,
+  PROTOCOL_ID,
+  SyncError,
+  SyncSession,
+  type SyncSessionInit,
+} from './sync/index.ts';
 export { SeededRandom } from './util/prng.ts';
 export { validateValue } from './values/validate.ts';
 export { RecordRef, type Value, valuesEqual } from './values/value.ts';
