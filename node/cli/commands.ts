@@ -53,6 +53,19 @@ const records = (rows: Record<string, unknown>[]): Output => ({
   text: rows.length === 0 ? '(no records)' : table(toJson(rows) as Record<string, unknown>[], recordColumns(rows)),
 });
 
+/** A `NAME COLLECTION ID FIELD VALUE` command calling one collection method. */
+function fieldValueCommand(name: string, summary: string, method: 'add' | 'remove' | 'resolve', said: string): Command {
+  return {
+    usage: `${name} COLLECTION ID FIELD VALUE`,
+    summary,
+    args: 4,
+    async run(db, [collection, id, field, value]) {
+      await db.collection(collection as string)[method](id as string, field as string, parseLooseValue(value as string));
+      return done(said);
+    },
+  };
+}
+
 export const COMMANDS: Readonly<Record<string, Command>> = {
   init: {
     usage: 'init --db-id DBID',
@@ -92,24 +105,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       return done('incremented');
     },
   },
-  add: {
-    usage: 'add COLLECTION ID FIELD VALUE',
-    summary: 'add VALUE to a set field',
-    args: 4,
-    async run(db, [collection, id, field, value]) {
-      await db.collection(collection as string).add(id as string, field as string, parseLooseValue(value as string));
-      return done('added');
-    },
-  },
-  remove: {
-    usage: 'remove COLLECTION ID FIELD VALUE',
-    summary: 'remove VALUE from a set field',
-    args: 4,
-    async run(db, [collection, id, field, value]) {
-      await db.collection(collection as string).remove(id as string, field as string, parseLooseValue(value as string));
-      return done('removed');
-    },
-  },
+  add: fieldValueCommand('add', 'add VALUE to a set field', 'add', 'added'),
+
+  remove: fieldValueCommand('remove', 'remove VALUE from a set field', 'remove', 'removed'),
+
   delete: {
     usage: 'delete COLLECTION ID',
     summary: 'delete a record',
@@ -176,15 +175,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       };
     },
   },
-  resolve: {
-    usage: 'resolve COLLECTION ID FIELD VALUE',
-    summary: 'settle a conflicted field to VALUE',
-    args: 4,
-    async run(db, [collection, id, field, value]) {
-      await db.collection(collection as string).resolve(id as string, field as string, parseLooseValue(value as string));
-      return done('resolved');
-    },
-  },
+  resolve: fieldValueCommand('resolve', 'settle a conflicted field to VALUE', 'resolve', 'resolved'),
+
   undo: {
     usage: 'undo OPID',
     summary: 'write ops that undo op OPID (NODE:SEQ, from history)',

@@ -302,7 +302,7 @@ export class Engine {
     }
   }
 
-  #decodeDoc(collection: string, id: string, bytes: Uint8Array, version = this.#version(collection, id)): Doc {
+  #decodeDoc(collection: string, id: string, bytes: Uint8Array, version: number): Doc {
     return decodeValue(this.cipher.open(recordAad('doc', collection, id, version), bytes)) as Doc;
   }
 
@@ -358,9 +358,7 @@ export class Engine {
       writeVarUint(e, wall);
       writeVarUint(e, counter);
       this.storage.setMeta(META_HLC, e.finish());
-      const seq = new Encoder(8);
-      writeVarUint(seq, this.#replica.lastSeq);
-      this.storage.setMeta(META_SEQ, seq.finish());
+      this.storage.setMeta(META_SEQ, varUint(this.#replica.lastSeq));
     }
   }
 

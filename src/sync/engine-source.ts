@@ -10,7 +10,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     get nodeId() {
       return db.nodeId; // a getter: the id changes if the store renews its identity
     },
-    version: () => new Map(engine.replica.version.entries()),
+    version: () => engine.replica.version.toMap(),
     opsAfter: (node, seq, limit, maxBytes, upTo) => engine.opsAfter(node, seq, limit, maxBytes, upTo),
     apply: (ops, session: SyncSession) => {
       engine.applyRemote(ops, session);

@@ -409,12 +409,14 @@ export class SyncSession {
   #pump(): void {
     if (this.#state !== 'syncing' || this.#blocked || this.#pumping) return;
     this.#pumping = true;
+    // Nothing is applied while pumping, so the local vector holds still for the whole loop.
+    const version = this.#source.version();
     try {
       for (;;) {
-        const origin = this.#firstBehind();
+        const origin = this.#firstBehind(version);
         if (!origin) return;
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
-        const upTo = this.#source.version().get(origin) ?? 0;
+        const upTo = version.get(origin) ?? 0;
         const ops = this.#source.opsAfter(origin, this.#peerHas.get(origin) ?? 0, this.#batchOps, this.#maxFrameBytes / 2, upTo);
         if (ops.length === 0) return;
         this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
@@ -428,8 +430,8 @@ export class SyncSession {
     }
   }
 
-  #firstBehind(): NodeId | undefined {
-    for (const [node, seq] of this.#source.version()) if (seq > (this.#peerHas.get(node) ?? 0)) return node;
+  #firstBehind(version: ReadonlyMap<NodeId, number>): NodeId | undefined {
+    for (const [node, seq] of version) if (seq > (this.#peerHas.get(node) ?? 0)) return node;
     return undefined;
   }
 

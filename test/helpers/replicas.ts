@@ -1,7 +1,6 @@
 /** Replicas with hand-driven wall clocks, for merge tests. */
 import { HybridClock } from '../../src/clock/hlc.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
-import type { Op } from '../../src/ops/op.ts';
 import { Replica } from '../../src/replica/index.ts';
 
 export interface TestReplica {
@@ -18,9 +17,4 @@ export function makeReplica(nodeId: NodeId, start = 1_800_000_000_000): TestRepl
   const wall = { time: start, now: () => wall.time };
   const replica = new Replica({ nodeId, clock: new HybridClock({ wallClock: wall, maxDriftMs: 10 * 365 * 86_400_000 }) });
   return { replica, wall };
-}
-
-/** Delivers every op to every replica (each replica applies ops it lacks). */
-export function exchange(replicas: Replica[], ops: Op[]): void {
-  for (const r of replicas) for (const op of ops) r.apply(op);
 }

@@ -4,10 +4,7 @@ import { BlazeDB, SyncNotEnabledError } from '../../src/db/index.ts';
 import { createPipe, databaseSource, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 30; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+import { manualScheduler, settle } from '../helpers/sync.ts';
 
 describe('acknowledgements', () => {
   it("should resolve synced('relay-durable') once a relay acknowledged every local write", async () => {
@@ -63,22 +60,7 @@ describe('acknowledgements', () => {
     const [a, b, c] = await Promise.all(
       [7, 8, 9].map((n) => BlazeDB.open({ storage: 'memory', dbId: 'acks', random: new SeededRandom(n) })),
     );
-    const timers: { at: number; fn: () => void }[] = [];
-    let now = 0;
-    const scheduler = {
-      after(ms: number, fn: () => void) {
-        const t = { at: now + ms, fn };
-        timers.push(t);
-        return () => timers.splice(timers.indexOf(t) >>> 0, 1);
-      },
-    };
-    const advance = (ms: number) => {
-      now += ms;
-      for (const t of timers.filter((x) => x.at <= now)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
-      }
-    };
+    const scheduler = manualScheduler();
     const [x, y] = createPipe();
     new SyncSession({ source: databaseSource(a!), duplex: x, scheduler, ackIntervalMs: 1000 }).start();
     const bSide = new SyncSession({ source: databaseSource(b!), duplex: y, scheduler, ackIntervalMs: 1000 });
@@ -92,7 +74,7 @@ describe('acknowledgements', () => {
     await c!.collection('bugs').insert({ n: 1 });
     await settle();
     assert.equal(bSide.peerAck?.version.get(c!.nodeId), undefined);
-    advance(1000);
+    scheduler.advance(1000);
     await settle();
     assert.equal(bSide.peerAck?.version.get(c!.nodeId), 1);
   });

@@ -11,10 +11,7 @@ import { BlazeDB } from '../../src/db/index.ts';
 import { createPipe, databaseSource, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { checkProperty } from '../helpers/property.ts';
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+import { settle } from '../helpers/sync.ts';
 
 type Step =
   | { do: 'write'; who: number; what: number; id: number; n: number }

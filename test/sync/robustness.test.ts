@@ -4,35 +4,10 @@ import { describe, it } from 'node:test';
 import { BlazeDB } from '../../src/db/index.ts';
 import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 40; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+import { manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 100;
 const open = (dbId = 'robust') => BlazeDB.open({ storage: 'memory', dbId, random: new SeededRandom(seed++) });
-
-function manualScheduler() {
-  const timers: { at: number; fn: () => void }[] = [];
-  let now = 0;
-  return {
-    after(ms: number, fn: () => void) {
-      const t = { at: now + ms, fn };
-      timers.push(t);
-      return () => {
-        const at = timers.indexOf(t);
-        if (at >= 0) timers.splice(at, 1);
-      };
-    },
-    advance(ms: number) {
-      now += ms;
-      for (const t of timers.filter((x) => x.at <= now)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
-      }
-    },
-  };
-}
 
 describe('sync robustness', () => {
   it('should cut batches by size so large records never exceed the frame limit', async () => {

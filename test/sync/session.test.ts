@@ -4,6 +4,7 @@ import { BlazeDB } from '../../src/db/index.ts';
 import { createPipe, databaseSource, type FrameDuplex, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
 import { encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
+import { settle } from '../helpers/sync.ts';
 
 let seed = 1;
 async function openDb(dbId = 'shared', start = 1_800_000_000_000) {
@@ -19,11 +20,6 @@ function connect(a: BlazeDB, b: BlazeDB, options: Partial<SyncSessionInit> = {},
   sa.start();
   sb.start();
   return [sa, sb] as const;
-}
-
-/** Waits until no microtask work is left (pipes deliver on microtasks). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 50; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 async function snapshot(db: BlazeDB, collection = 'bugs') {

@@ -1,0 +1,29 @@
+/** Helpers for sync tests: waiting for in-memory pipes to go quiet, and hand-driven timers. */
+
+/** Waits until no microtask or immediate work is left (pipes deliver on microtasks). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A Scheduler whose time moves only when the test calls `advance`. */
+export function manualScheduler() {
+  const timers: { at: number; fn: () => void }[] = [];
+  let now = 0;
+  return {
+    after(ms: number, fn: () => void) {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return () => {
+        const at = timers.indexOf(t);
+        if (at >= 0) timers.splice(at, 1);
+      };
+    },
+    advance(ms: number) {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers.splice(timers.indexOf(t), 1);
+        t.fn();
+      }
+    },
+  };
+}
