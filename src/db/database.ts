@@ -8,6 +8,7 @@
  *   const id = await bugs.insert({ title: 'Login broken', priority: 5 });
  *   await db.close();
  */
+
 import { HybridClock } from '../clock/hlc.ts';
 import { validateEncryptionOptions } from '../crypto/index.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
@@ -17,6 +18,7 @@ import type { FieldOp } from '../ops/op.ts';
 import { cryptoRandom, systemClock } from '../platform/index.ts';
 import { type FindOptions, parseOptions, parseQuery, type Query } from '../query/index.ts';
 import type { Random } from '../runtime.ts';
+import { SyncFilter, type SyncFilterSpec } from '../sync/filter.ts';
 import { validateRecordId } from '../values/validate.ts';
 import { type AckLevel, AckTracker } from './acks.ts';
 import { Collection, type Fields } from './collection.ts';
@@ -201,6 +203,23 @@ export class BlazeDB {
     if (level !== 'relay-durable') throw new ValidationError('level', "an acknowledgement level is 'local-durable' or 'relay-durable'");
     if (!this.acks.attached) throw new SyncNotEnabledError(`'${level}' needs sync, which is not enabled on this database`);
     await this.acks.waitFor(level, this.nodeId, this.#engine.replica.version.get(this.nodeId), options.signal);
+  }
+
+  /**
+   * Makes this database a partial replica that syncs only what `filter` selects (records of the
+   * listed collections matching `where`, without `exclude`d fields), or changes its filter.
+   * Records outside it are dropped locally, not deleted. A wider filter than before is
+   * completed by the next peer that serves it. A partial replica cannot become full again.
+   * Throws FilterError for a bad filter. Semantics: docs/protocol.md (Selective sync).
+   */
+  async setSyncFilter(filter: SyncFilterSpec): Promise<void> {
+    this.#checkOpen();
+    this.#engine.setFilter(SyncFilter.parse(filter));
+  }
+
+  /** The selective-sync filter of a partial replica (undefined: a full replica). */
+  get syncFilter(): SyncFilterSpec | undefined {
+    return this.#engine.filter?.spec;
   }
 
   stats(): Stats {

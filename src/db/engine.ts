@@ -13,10 +13,19 @@ import { TamperedDataError } from '../crypto/errors.ts';
 import type { PayloadCipher } from '../crypto/payload-cipher.ts';
 import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
-import type { Op } from '../ops/op.ts';
+import { dotKey, type Op } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions, type Plan, planQuery } from '../query/index.ts';
-import { decodeRecordState, encodeRecordState, type RecordState, Replica, VersionVector } from '../replica/index.ts';
+import {
+  decodeRecordState,
+  encodeRecordState,
+  type RecordChange,
+  RecordState,
+  Replica,
+  SCHEMA_COLLECTION,
+  VersionVector,
+} from '../replica/index.ts';
 import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
+import { SyncFilter } from '../sync/filter.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
 
 export type Doc = Record<string, import('../values/value.ts').Value>;
@@ -33,6 +42,27 @@ export type CommitListener = (changes: readonly CommittedChange[]) => void;
 
 /** Ops a commit made durable, and who supplied them (undefined: local writes). */
 export type OpsListener = (ops: readonly Op[], source: unknown) => void;
+
+export interface RecordKey {
+  readonly collection: string;
+  readonly id: string;
+}
+
+/**
+ * After a commit of a partial replica: records it dropped (they left its filter), and records
+ * it got ops of without holding them (to be asked for whole).
+ */
+export type MembershipListener = (change: { readonly evicted: readonly RecordKey[]; readonly needed: readonly RecordKey[] }) => void;
+
+/** What a sync session hands the engine to apply, in one transaction, in order. */
+export type SyncItem =
+  | { readonly kind: 'ops'; readonly ops: readonly Op[] }
+  /** Dots accounted for without content: ops a partial replica's filter withheld. */
+  | { readonly kind: 'skip'; readonly node: NodeId; readonly from: number; readonly to: number }
+  /** A record entering a partial replica: its ops (in parts; rebuilt on the last). */
+  | { readonly kind: 'record'; readonly collection: string; readonly id: string; readonly ops: readonly Op[]; readonly last: boolean }
+  /** A record that left the filter at the serving side. */
+  | { readonly kind: 'gone'; readonly collection: string; readonly id: string };
 
 export interface EngineInit {
   storage: Storage;
@@ -53,6 +83,13 @@ const META_HLC = 'hlc';
 const META_SEQ = 'seq';
 /** Highest seq of this node's id that a peer reported holding beyond what this store issued. */
 const META_REUSED = 'identity_reused';
+/** A partial replica's selective-sync filter, and whether it holds every record it matches. */
+const META_FILTER = 'sync_filter';
+const META_FILTER_SYNCED = 'sync_filter_synced';
+/** Records a partial replica got ops for without holding them, asked for whole until a server answers. */
+const META_NEEDED = 'sync_needed';
+/** Past this many needed records, a partial replica refetches everything its filter matches instead. */
+const MAX_NEEDED = 1000;
 
 /**
  * Associated data of a record payload: its place, and its version (the number of the record's
@@ -81,6 +118,18 @@ export class Engine {
   /** Reused for every payload a flush encodes (finish() copies out). */
   readonly #encoder = new Encoder(1024);
   readonly #catalog: IndexCatalog;
+  /** Set on a partial replica: the records it holds (docs/protocol.md, Selective sync). */
+  #filter: SyncFilter | undefined;
+  #filterSynced = true;
+  /** Partial replicas: dots of this write's ops not yet in the log (see #isApplied). */
+  readonly #pendingDots = new Set<string>();
+  /** Origins whose vector entry moved without an op (skipped dots). */
+  readonly #accountedNodes = new Set<NodeId>();
+  #evicted: RecordKey[] = [];
+  #needed = new Map<string, RecordKey>();
+  #neededChanged = false;
+  readonly #membershipListeners = new Set<MembershipListener>();
+  #newlyNeeded: RecordKey[] = [];
 
   constructor(init: EngineInit) {
     this.storage = init.storage;
@@ -90,6 +139,7 @@ export class Engine {
     this.storage.changedElsewhere(); // start watching for other processes' commits from here
     this.#catalog = new IndexCatalog(this.storage);
     this.#replica = this.#loadReplica();
+    this.#loadFilter();
   }
 
   get replica(): Replica {
@@ -118,12 +168,18 @@ export class Engine {
       this.#pendingOps = [];
       this.#committedOps = [];
       this.#committed.clear();
+      this.#pendingDots.clear();
+      this.#accountedNodes.clear();
+      this.#evicted = [];
+      this.#newlyNeeded = [];
+      this.#neededChanged = false;
       this.#source = undefined;
       // Everything in memory goes back to what the store holds.
       this.#nodeId = nodeIdBefore;
       this.#catalog.reload();
       this.cipher.reload?.(true);
       this.#replica = this.#loadReplica();
+      this.#loadFilter();
       throw err;
     } finally {
       this.#inWrite = false;
@@ -132,12 +188,17 @@ export class Engine {
     this.#committed.clear();
     const ops = this.#committedOps;
     const source = this.#source;
+    const evicted = this.#evicted;
+    const needed = this.#newlyNeeded;
     this.#committedOps = [];
+    this.#evicted = [];
+    this.#newlyNeeded = [];
     this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
     this.#notify(() => {
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
       if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
+      if (evicted.length > 0 || needed.length > 0) for (const listener of this.#membershipListeners) listener({ evicted, needed });
     });
     return result;
   }
@@ -162,12 +223,19 @@ export class Engine {
     if (!this.storage.changedElsewhere()) return;
     this.#catalog.reload();
     this.#replica = this.#loadReplica();
+    this.#loadFilter();
   }
 
   /** Records a local op the replica just issued (inside `write`). */
   local(op: Op): Op {
-    this.#pendingOps.push(op);
+    this.#pend(op);
     return op;
+  }
+
+  /** Queues an applied op for the log. */
+  #pend(op: Op): void {
+    this.#pendingOps.push(op);
+    if (this.#filter) this.#pendingDots.add(dotKey(op.node, op.seq));
   }
 
   /** Applies ops from elsewhere, durably; returns how many were new. `source` is told to ops listeners. */
@@ -183,6 +251,192 @@ export class Engine {
       }
       return applied;
     });
+  }
+
+  // ---- partial replicas (selective sync) ----
+
+  /** The selective-sync filter of a partial replica; undefined for a full replica. */
+  get filter(): SyncFilter | undefined {
+    return this.#filter;
+  }
+
+  /** False while a partial replica may lack records its filter matches (after widening it). */
+  get filterSynced(): boolean {
+    return this.#filterSynced;
+  }
+
+  /**
+   * Makes this replica partial, or changes its filter. Records the new filter does not match
+   * are dropped locally (no delete op). A full replica becoming partial holds everything the
+   * filter matches already; a wider filter than before needs a refetch (`filterSynced`).
+   */
+  setFilter(filter: SyncFilter | undefined): void {
+    const current = this.#filter;
+    if (!filter) {
+      if (current) throw new ValidationError('filter', 'a partial replica cannot become a full one; open a new store and sync it in full');
+      return;
+    }
+    if (current?.key === filter.key) return;
+    this.write(() => {
+      const synced = current === undefined || (this.#filterSynced && filter.isSubsetOf(current));
+      this.storage.setMeta(META_FILTER, encodeValue(filter.spec as unknown as Doc));
+      this.storage.setMeta(META_FILTER_SYNCED, varUint(synced ? 1 : 0));
+      this.#filter = filter;
+      this.#filterSynced = synced;
+      for (const collection of this.storage.collections()) {
+        const leaving: string[] = [];
+        for (const { id, doc } of this.#scanDocs(collection)) if (!filter.matches(collection, doc)) leaving.push(id);
+        for (const id of leaving) this.#drop(collection, id);
+      }
+    });
+  }
+
+  /** A serving peer sent every record the filter matches: the replica is complete again. */
+  markFilterSynced(): void {
+    if (this.#filterSynced) return;
+    this.write(() => this.storage.setMeta(META_FILTER_SYNCED, varUint(1)));
+    this.#filterSynced = true;
+  }
+
+  #loadFilter(): void {
+    const stored = this.storage.getMeta(META_FILTER);
+    this.#filter = stored ? SyncFilter.parse(decodeValue(stored)) : undefined;
+    const synced = this.storage.getMeta(META_FILTER_SYNCED);
+    this.#filterSynced = synced ? readVarUint(new Decoder(synced)) === 1 : true;
+    const needed = this.storage.getMeta(META_NEEDED);
+    this.#needed = new Map();
+    for (const r of needed ? (decodeValue(needed) as [string, string][]) : [])
+      this.#needed.set(keyOf(r[0], r[1]), { collection: r[0], id: r[1] });
+  }
+
+  /** Records this partial replica holds ops of but not the record (asked for whole on every session). */
+  needed(): RecordKey[] {
+    return [...this.#needed.values()];
+  }
+
+  #setNeeded(ref: RecordKey, needed: boolean): void {
+    const key = keyOf(ref.collection, ref.id);
+    if (needed === this.#needed.has(key)) return;
+    if (needed) {
+      this.#needed.set(key, ref);
+      this.#newlyNeeded.push(ref);
+    } else {
+      this.#needed.delete(key);
+    }
+    this.#neededChanged = true;
+  }
+
+  /** Persists the needed list in the write's transaction; too long a list becomes a refetch. */
+  #saveNeeded(): void {
+    if (!this.#neededChanged) return;
+    this.#neededChanged = false;
+    if (this.#needed.size > MAX_NEEDED) {
+      this.#needed.clear();
+      this.#filterSynced = false;
+      this.storage.setMeta(META_FILTER_SYNCED, varUint(0));
+    }
+    const list = [...this.#needed.values()].map((r) => [r.collection, r.id]);
+    this.storage.setMeta(META_NEEDED, encodeValue(list));
+  }
+
+  /** Called after a commit in which a partial replica dropped records or parked ops. */
+  onMembership(listener: MembershipListener): () => void {
+    this.#membershipListeners.add(listener);
+    return () => this.#membershipListeners.delete(listener);
+  }
+
+  /**
+   * Applies what a sync session received, in one transaction. A partial replica that gets
+   * ops of records it does not hold parks them in the log and remembers the records as needed
+   * until some server sends them whole or says they are gone (see onMembership).
+   */
+  applySync(items: readonly SyncItem[], source?: unknown): void {
+    this.write(() => {
+      this.#source = source;
+      for (const item of items) {
+        if (item.kind === 'ops') {
+          for (const op of item.ops) this.#applySynced(op);
+          continue;
+        }
+        if (!this.#filter) throw new ValidationError('sync', `a full replica takes no '${item.kind}' (it is for partial replicas)`);
+        if (item.kind === 'skip') {
+          this.#replica.version.addRange(item.node, item.from, item.to);
+          this.#accountedNodes.add(item.node);
+        } else if (item.kind === 'record') {
+          this.#receiveRecord(item.collection, item.id, item.ops, item.last);
+        } else {
+          this.#drop(item.collection, item.id);
+        }
+      }
+    });
+  }
+
+  #applySynced(op: Op): void {
+    if (!this.#filter) {
+      if (this.#replica.apply(op)) this.#pendingOps.push(op);
+      return;
+    }
+    const version = this.#replica.version;
+    const held = op.collection === SCHEMA_COLLECTION || (this.#replica.recordState(op.collection, op.record)?.held ?? false);
+    if (!held) {
+      // A record not held here (it left while the peer sent this, or the peer cannot judge it):
+      // the op is parked in the log, in no record state, and the record asked for whole. If it
+      // enters, it is rebuilt from the log, parked ops included.
+      if (this.#isApplied(op.node, op.seq)) return;
+      if (!version.has(op.node, op.seq)) version.add(op.node, op.seq);
+      this.#pend(op);
+      this.#setNeeded({ collection: op.collection, id: op.record }, true);
+      return;
+    }
+    if (version.has(op.node, op.seq)) {
+      // Counted already: applied (a duplicate), or skipped earlier and now sent for a record held.
+      if (this.#isApplied(op.node, op.seq)) return;
+      this.#replica.apply(op, true);
+    } else {
+      this.#replica.apply(op);
+    }
+    this.#pend(op);
+  }
+
+  /** Whether an op was applied here (on a partial replica the vector also counts skipped dots). */
+  #isApplied(node: NodeId, seq: number): boolean {
+    if (!this.#replica.version.has(node, seq)) return false;
+    return !this.#filter || this.#pendingDots.has(dotKey(node, seq)) || this.storage.getOp(node, seq) !== undefined;
+  }
+
+  /** Stores a record's ops sent whole; on the last part, rebuilds the record from every op of it held. */
+  #receiveRecord(collection: string, id: string, ops: readonly Op[], last: boolean): void {
+    const version = this.#replica.version;
+    for (const op of ops) {
+      if (!version.has(op.node, op.seq)) {
+        version.add(op.node, op.seq);
+        this.#accountedNodes.add(op.node);
+      } else if (this.#isApplied(op.node, op.seq)) {
+        continue;
+      }
+      this.#pend(op);
+    }
+    if (!last) return;
+    this.#setNeeded({ collection, id }, false);
+    // The log now holds every op of the record this replica has: folding them in a fresh
+    // replica gives exactly the state their merge defines, whatever was skipped before.
+    this.#flushOps();
+    const scratch = new Replica({ nodeId: this.#nodeId, clock: this.clock });
+    for (const op of this.opsOfRecord(collection, id)) scratch.apply(op);
+    this.#replica.replaceRecord(collection, id, scratch.recordState(collection, id) ?? new RecordState());
+  }
+
+  /** Drops a record from a partial replica (it left the filter): its ops stay in the log. */
+  #drop(collection: string, id: string): void {
+    this.#setNeeded({ collection, id }, false);
+    if (collection === SCHEMA_COLLECTION || !this.#replica.recordState(collection, id)?.held) return;
+    this.#replica.replaceRecord(collection, id, new RecordState());
+    this.#evicted.push({ collection, id });
+  }
+
+  /** Every stored op of one record, decoded, in no particular order. */
+  opsOfRecord(collection: string, id: string): Op[] {
+    return this.storage.opsOfRecord(collection, id).map((stored) => this.decodeStoredOp(stored));
   }
 
   /** Called after each commit with the ops it made durable (sync sessions push them on). */
@@ -321,24 +575,16 @@ export class Engine {
   // ---- persistence ----
 
   #flush(): void {
-    const touched = new Set<NodeId>();
-    for (const op of this.#pendingOps) {
-      const encoded = encodeOp(op, this.#encoder);
-      if (encoded.length > MAX_OP_BYTES) {
-        throw new ValidationError(
-          `${op.collection}.${op.record}`,
-          `one write encodes to ${encoded.length} bytes; the limit is ${MAX_OP_BYTES}`,
-        );
-      }
-      const payload = this.cipher.seal(opAad(op.node, op.seq), encoded);
-      this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
-      if (this.#opsListeners.size > 0) this.#committedOps.push(op);
-      touched.add(op.node);
-    }
-    this.#pendingOps = [];
+    this.#flushOps();
+    const touched = this.#accountedNodes;
     const version = this.#replica.version;
     for (const node of touched) this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
-    for (const change of this.#replica.takeChanges()) {
+    const changes = this.#replica.takeChanges();
+    if (this.#filter) {
+      this.#applyFilter(changes);
+      this.#saveNeeded();
+    }
+    for (const change of changes) {
       const { collection, id, state, before } = change;
       const after = state.view();
       const version = this.#version(collection, id);
@@ -359,6 +605,42 @@ export class Engine {
       writeVarUint(e, counter);
       this.storage.setMeta(META_HLC, e.finish());
       this.storage.setMeta(META_SEQ, varUint(this.#replica.lastSeq));
+    }
+    touched.clear();
+  }
+
+  /** Appends this write's pending ops to the log (the record rows follow in #flush). */
+  #flushOps(): void {
+    for (const op of this.#pendingOps) {
+      const encoded = encodeOp(op, this.#encoder);
+      if (encoded.length > MAX_OP_BYTES) {
+        throw new ValidationError(
+          `${op.collection}.${op.record}`,
+          `one write encodes to ${encoded.length} bytes; the limit is ${MAX_OP_BYTES}`,
+        );
+      }
+      const payload = this.cipher.seal(opAad(op.node, op.seq), encoded);
+      this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
+      if (this.#opsListeners.size > 0) this.#committedOps.push(op);
+      this.#accountedNodes.add(op.node);
+    }
+    this.#pendingOps = [];
+    this.#pendingDots.clear();
+  }
+
+  /**
+   * A partial replica keeps only records its filter matches (a write that moves one out drops
+   * it), and never shows excluded fields (its own writes to them still sync up).
+   */
+  #applyFilter(changes: readonly RecordChange[]): void {
+    const filter = this.#filter as SyncFilter;
+    for (const { collection, id, state } of changes) {
+      for (const field of filter.excluded(collection)) state.fields.delete(field);
+      if (!state.held || filter.matches(collection, state.view())) continue;
+      state.fields.clear();
+      state.insert = undefined;
+      state.tombstone = undefined;
+      this.#evicted.push({ collection, id });
     }
   }
 
@@ -383,6 +665,7 @@ export class Engine {
       trackChanges: true,
       // Before-images feed index maintenance and live queries; skip the cost without them.
       needsBefore: (collection) => this.#catalog.has(collection) || this.#listeners.size > 0,
+      applied: (node, seq) => this.#isApplied(node, seq),
       source: { load: (collection, id) => this.#loadState(collection, id) },
     });
     replica.noteRemoteSeq(this.#nodeId, version.highest(this.#nodeId));
@@ -425,6 +708,8 @@ export class Engine {
     return row ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, opCount), row.state)) : undefined;
   }
 }
+
+const keyOf = (collection: string, id: string) => `${collection.length}:${collection}:${id}`;
 
 function varUint(n: number): Uint8Array {
   const e = new Encoder(8);

@@ -19,6 +19,11 @@ export class RecordState {
   insert: Stamp | undefined;
   tombstone: Stamp | undefined;
 
+  /** False for a state no op has touched (or one a partial replica dropped). */
+  get held(): boolean {
+    return this.insert !== undefined || this.tombstone !== undefined || this.fields.size > 0;
+  }
+
   get visible(): boolean {
     return this.insert !== undefined && (this.tombstone === undefined || compareStamps(this.insert, this.tombstone) > 0);
   }

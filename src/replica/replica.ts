@@ -50,6 +50,11 @@ export interface ReplicaInit {
    * index maintenance and live queries). Computing it costs a view per write. Default: yes.
    */
   needsBefore?: (collection: string) => boolean;
+  /**
+   * Whether the op with this dot was applied here, when that differs from the version vector:
+   * a partial replica's vector also counts dots it skipped (their ops never came).
+   */
+  applied?: (node: NodeId, seq: number) => boolean;
 }
 
 export class Replica {
@@ -68,7 +73,7 @@ export class Replica {
   readonly #declarations = new Map<string, Record<string, Value>>();
   readonly #needsBefore: (collection: string) => boolean;
   #cached = 0;
-  readonly #seen = (node: NodeId, seq: number): boolean => this.version.has(node, seq);
+  readonly #seen: (node: NodeId, seq: number) => boolean;
 
   constructor(init: ReplicaInit) {
     this.#nodeId = init.nodeId;
@@ -78,6 +83,7 @@ export class Replica {
     this.version = init.version ?? new VersionVector();
     this.#trackChanges = init.trackChanges ?? false;
     this.#needsBefore = init.needsBefore ?? (() => true);
+    this.#seen = init.applied ?? ((node, seq) => this.version.has(node, seq));
   }
 
   get nodeId(): NodeId {
@@ -96,9 +102,12 @@ export class Replica {
 
   // ---- merging ----
 
-  /** Applies an op; returns false (and changes nothing) if it was applied before. */
-  apply(op: Op): boolean {
-    if (this.version.has(op.node, op.seq)) return false;
+  /**
+   * Applies an op; returns false (and changes nothing) if it was applied before. `skipped`:
+   * the caller knows the vector counts this dot only because it was skipped (partial replicas).
+   */
+  apply(op: Op, skipped = false): boolean {
+    if (!skipped && this.version.has(op.node, op.seq)) return false;
     if (op.node === this.#nodeId) {
       if (op.seq > this.#seq) this.#reusedAt = Math.max(this.#reusedAt, op.seq);
     } else {
@@ -106,10 +115,7 @@ export class Replica {
     }
     if (op.collection === SCHEMA_COLLECTION) this.#declarations.delete(op.record);
     const record = this.#recordFor(op.collection, op.record);
-    if (this.#trackChanges && !this.#changes.has(record)) {
-      const before = this.#needsBefore(op.collection) ? record.view() : undefined;
-      this.#changes.set(record, { collection: op.collection, id: op.record, state: record, before });
-    }
+    this.#track(op.collection, op.record, record);
     switch (op.kind) {
       case 'insert':
         if (record.insert === undefined || compareStamps(op, record.insert) > 0) record.insert = op;
@@ -129,6 +135,26 @@ export class Replica {
     }
     this.version.add(op.node, op.seq);
     return true;
+  }
+
+  /**
+   * Replaces a record's merge state (a partial replica rebuilding a record that entered its
+   * filter, or dropping one that left it). The change is tracked like an applied op's.
+   */
+  replaceRecord(collection: string, id: string, state: RecordState): void {
+    if (collection === SCHEMA_COLLECTION) this.#declarations.delete(id);
+    const record = this.#recordFor(collection, id);
+    this.#track(collection, id, record);
+    record.fields.clear();
+    for (const [name, field] of state.fields) record.fields.set(name, field);
+    record.insert = state.insert;
+    record.tombstone = state.tombstone;
+  }
+
+  #track(collection: string, id: string, record: RecordState): void {
+    if (!this.#trackChanges || this.#changes.has(record)) return;
+    const before = this.#needsBefore(collection) ? record.view() : undefined;
+    this.#changes.set(record, { collection, id, state: record, before });
   }
 
   /** Records that a peer holds `seq` of `node` (from its version vector): detects identity reuse. */

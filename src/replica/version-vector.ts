@@ -36,6 +36,16 @@ export class VersionVector {
     this.#max.set(node, next);
   }
 
+  /** Adds the dots from..to of `node` (skipped ranges can be long: contiguous ones are O(1)). */
+  addRange(node: NodeId, from: number, to: number): void {
+    const max = this.#max.get(node) ?? 0;
+    if (from <= max + 1 && to > max && !this.#ahead.has(node)) {
+      this.#max.set(node, to);
+      return;
+    }
+    for (let seq = Math.max(from, max + 1); seq <= to; seq++) this.add(node, seq);
+  }
+
   /** Sets what is known of `node` (when loading from the store). */
   restore(node: NodeId, max: number, ahead: readonly number[] = []): void {
     if (max > 0) this.#max.set(node, max);

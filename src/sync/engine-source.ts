@@ -1,5 +1,6 @@
 /** The local database as a sync source: the glue between a session and the engine. */
 import type { BlazeDB } from '../db/index.ts';
+import { parseOptions, parseQuery } from '../query/index.ts';
 import type { SyncSession, SyncSource } from './session.ts';
 
 export function databaseSource(db: BlazeDB): SyncSource {
@@ -12,14 +13,28 @@ export function databaseSource(db: BlazeDB): SyncSource {
     },
     version: () => engine.replica.version.toMap(),
     opsAfter: (node, seq, limit, maxBytes, upTo) => engine.opsAfter(node, seq, limit, maxBytes, upTo),
-    apply: (ops, session: SyncSession) => {
-      engine.applyRemote(ops, session);
-    },
+    apply: (items, session: SyncSession) => engine.applySync(items, session),
     onOps: (listener) => engine.onOps(listener),
     recordAck: (peer, level, version) => db.acks.record({ peer, level, version }),
     onClose: (listener) => db.onClose(listener),
     noteRemoteVersion: (version) => {
       for (const [node, seq] of version) engine.noteRemoteSeq(node, seq);
+    },
+    filter: () => engine.filter,
+    filterSynced: () => engine.filterSynced,
+    markFilterSynced: () => engine.markFilterSynced(),
+    onMembership: (listener) => engine.onMembership(listener),
+    recordDoc: (collection, id) => engine.readDoc(collection, id),
+    opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
+    needed: () => engine.needed(),
+    matchingRecords: (filter) => {
+      const out: { collection: string; id: string }[] = [];
+      const everything = parseOptions(undefined);
+      for (const collection of filter.collections()) {
+        const where = filter.spec.collections[collection]?.where;
+        for (const { id } of engine.find(collection, parseQuery(where), everything)) out.push({ collection, id });
+      }
+      return out;
     },
   };
 }

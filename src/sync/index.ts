@@ -10,5 +10,6 @@ export { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_ID, PROTOCOL_MAJOR
 export { createPipe, type FrameDuplex, type PipeOptions } from './duplex.ts';
 export { databaseSource } from './engine-source.ts';
 export { type CloseCode, SyncError } from './errors.ts';
+export { type CollectionFilterSpec, FilterError, SyncFilter, type SyncFilterSpec } from './filter.ts';
 export { type Ack, type AckLevel, decodeMessage, encodeMessage, type Hello, type Message, type Role } from './messages.ts';
 export { type Authorizer, type PeerInfo, type SessionState, SyncSession, type SyncSessionInit, type SyncSource } from './session.ts';

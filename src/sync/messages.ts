@@ -7,10 +7,13 @@ import { Decoder, readByte, readBytes, readLength, readString, readVarUint } fro
 import { Encoder, writeByte, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
 import { type BatchReadContext, type BatchWriteContext, compressBlock, decodeBatch, decompressBlock, encodeBatch } from '../codec/index.ts';
 import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
+import { readValue, writeValue } from '../codec/value-codec.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
-import { LZ4_MIN_BYTES, MAX_CREDENTIALS_BYTES } from './constants.ts';
+import type { Value } from '../values/value.ts';
+import { LZ4_MIN_BYTES, MAX_CREDENTIALS_BYTES, MAX_RECORD_REFS } from './constants.ts';
+import { FilterError, SyncFilter } from './filter.ts';
 
 export type Role = 'peer' | 'relay';
 export type AckLevel = 'local-durable' | 'relay-durable';
@@ -27,6 +30,10 @@ export interface Hello {
   readonly version: WireVersion;
   /** Opaque to the protocol: the authorizer reads it (a JWT with the relay). */
   readonly credentials: Uint8Array;
+  /** A partial replica's selective-sync filter (absent: a full replica). */
+  readonly filter?: SyncFilter;
+  /** The partial replica may lack records its filter matches (it widened it): send them all. */
+  readonly refetch?: boolean;
 }
 
 export interface OpsMessage {
@@ -46,13 +53,55 @@ export interface Close {
   readonly message: string;
 }
 
-export type Message = Hello | OpsMessage | Ack | Close;
+/** Dots accounted for without content (withheld by the receiver's filter): node, from..to. */
+export interface Skip {
+  readonly type: 'skip';
+  readonly ranges: readonly SkipRange[];
+}
+
+export interface SkipRange {
+  readonly node: NodeId;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A record entering a partial replica: every op of it the receiver has counted, in parts. */
+export interface RecordMessage {
+  readonly type: 'record';
+  readonly collection: string;
+  readonly id: string;
+  readonly ops: readonly Op[];
+  readonly last: boolean;
+}
+
+export interface RecordRef {
+  readonly collection: string;
+  readonly id: string;
+}
+
+/**
+ * About records of a partial replica: 'gone' (server: it left your filter), 'need' (partial
+ * replica: you sent ops of a record I do not hold; send it whole), 'left' (partial replica: I
+ * dropped it), 'swept' (server: every record your filter matches has been sent).
+ */
+export interface RecordsMessage {
+  readonly type: 'gone' | 'need' | 'left' | 'swept';
+  readonly records: readonly RecordRef[];
+}
+
+export type Message = Hello | OpsMessage | Ack | Close | Skip | RecordMessage | RecordsMessage;
 
 const T_HELLO = 0x01;
 const T_OPS = 0x02;
 const T_ACK = 0x03;
 const T_CLOSE = 0x04;
+const T_SKIP = 0x05;
+const T_RECORD = 0x06;
+const RECORDS_TYPES = { gone: 0x07, need: 0x08, left: 0x09, swept: 0x0a } as const;
 const OPS_LZ4 = 0x01;
+const RECORD_LAST = 0x02;
+const HELLO_FILTER = 0x01;
+const HELLO_REFETCH = 0x02;
 const ROLES: Role[] = ['peer', 'relay'];
 const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 
@@ -91,24 +140,39 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeByte(e, ROLES.indexOf(m.role));
       writeVersion(e, m.version);
       writeBytes(e, m.credentials);
+      writeByte(e, (m.filter ? HELLO_FILTER : 0) | (m.refetch ? HELLO_REFETCH : 0));
+      if (m.filter) writeValue(e, m.filter.spec as unknown as Value);
       break;
-    case 'ops': {
+    case 'ops':
       writeByte(e, T_OPS);
-      const batch = encodeBatch(m.ops, stream);
-      const packed = batch.length >= LZ4_MIN_BYTES ? compressBlock(batch) : undefined;
-      if (packed && packed.length < batch.length) {
-        writeByte(e, OPS_LZ4);
-        e.ensure(packed.length);
-        e.buf.set(packed, e.pos);
-        e.pos += packed.length;
-      } else {
-        writeByte(e, 0);
-        e.ensure(batch.length);
-        e.buf.set(batch, e.pos);
-        e.pos += batch.length;
+      writeOpsBody(e, m.ops, 0, stream);
+      break;
+    case 'record':
+      writeByte(e, T_RECORD);
+      writeString(e, m.collection);
+      writeString(e, m.id);
+      writeOpsBody(e, m.ops, m.last ? RECORD_LAST : 0, stream);
+      break;
+    case 'skip':
+      writeByte(e, T_SKIP);
+      writeVarUint(e, m.ranges.length);
+      for (const r of m.ranges) {
+        writeNodeLiteral(e, r.node);
+        writeVarUint(e, r.from);
+        writeVarUint(e, r.to - r.from);
       }
       break;
-    }
+    case 'gone':
+    case 'need':
+    case 'left':
+    case 'swept':
+      writeByte(e, RECORDS_TYPES[m.type]);
+      writeVarUint(e, m.records.length);
+      for (const r of m.records) {
+        writeString(e, r.collection);
+        writeString(e, r.id);
+      }
+      break;
     case 'ack':
       writeByte(e, T_ACK);
       writeByte(e, LEVELS.indexOf(m.level));
@@ -121,6 +185,37 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       break;
   }
   return e.finish();
+}
+
+/** An OPS batch after a flags byte: LZ4-compressed when that made it smaller. */
+function writeOpsBody(e: Encoder, ops: readonly Op[], flags: number, stream: BatchWriteContext | undefined): void {
+  const batch = encodeBatch(ops, stream);
+  const packed = batch.length >= LZ4_MIN_BYTES ? compressBlock(batch) : undefined;
+  const body = packed && packed.length < batch.length ? packed : batch;
+  writeByte(e, flags | (body === packed ? OPS_LZ4 : 0));
+  e.ensure(body.length);
+  e.buf.set(body, e.pos);
+  e.pos += body.length;
+}
+
+/** Reads what writeOpsBody wrote (it runs to the end of the frame); `allowed`: extra flag bits. */
+function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameBytes: number, stream: BatchReadContext | undefined) {
+  const flags = readByte(d);
+  if (flags & ~(OPS_LZ4 | allowed)) d.fail('unknown ops flags');
+  const body = frame.subarray(d.pos);
+  d.pos = d.end;
+  const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
+  return { ops: decodeBatch(batch, stream), flags: flags & ~OPS_LZ4 };
+}
+
+function readFilter(d: Decoder): SyncFilter {
+  const spec = readValue(d);
+  try {
+    return SyncFilter.parse(spec);
+  } catch (err) {
+    if (err instanceof FilterError) return d.fail(`bad filter: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Decodes a frame; throws DecodeError (only) on anything malformed. */
@@ -139,16 +234,52 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         const version = readVersion(d);
         const credentials = readBytes(d);
         if (credentials.length > MAX_CREDENTIALS_BYTES) d.fail('credentials too large');
-        m = { type: 'hello', major, minor, dbId, nodeId, role, version, credentials };
+        const flags = readByte(d);
+        if (flags & ~(HELLO_FILTER | HELLO_REFETCH)) d.fail('unknown hello flags');
+        const filter = flags & HELLO_FILTER ? readFilter(d) : undefined;
+        m = { type: 'hello', major, minor, dbId, nodeId, role, version, credentials, filter, refetch: (flags & HELLO_REFETCH) !== 0 };
         break;
       }
       case T_OPS: {
-        const flags = readByte(d);
-        if (flags & ~OPS_LZ4) d.fail('unknown ops flags');
-        const body = frame.subarray(d.pos);
-        d.pos = d.end;
-        const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
-        m = { type: 'ops', ops: decodeBatch(batch, stream) };
+        const { ops, flags } = readOpsBody(d, frame, 0, maxFrameBytes, stream);
+        if (flags !== 0) d.fail('unknown ops flags');
+        m = { type: 'ops', ops };
+        break;
+      }
+      case T_RECORD: {
+        const collection = readString(d);
+        const id = readString(d);
+        const { ops, flags } = readOpsBody(d, frame, RECORD_LAST, maxFrameBytes, stream);
+        for (const op of ops)
+          if (op.collection !== collection || op.record !== id) d.fail('a record message carries an op of another record');
+        m = { type: 'record', collection, id, ops, last: (flags & RECORD_LAST) !== 0 };
+        break;
+      }
+      case T_SKIP: {
+        const n = readLength(d, 3);
+        const ranges: SkipRange[] = [];
+        for (let i = 0; i < n; i++) {
+          const node = readNodeLiteral(d);
+          const from = readVarUint(d);
+          const to = from + readVarUint(d);
+          if (from === 0 || !Number.isSafeInteger(to)) d.fail('bad skip range');
+          ranges.push({ node, from, to });
+        }
+        m = { type: 'skip', ranges };
+        break;
+      }
+      case RECORDS_TYPES.gone:
+      case RECORDS_TYPES.need:
+      case RECORDS_TYPES.left:
+      case RECORDS_TYPES.swept: {
+        const kind = (Object.keys(RECORDS_TYPES) as (keyof typeof RECORDS_TYPES)[]).find(
+          (k) => RECORDS_TYPES[k] === type,
+        ) as RecordsMessage['type'];
+        const n = readLength(d, 2);
+        if (n > MAX_RECORD_REFS) d.fail(`more than ${MAX_RECORD_REFS} records in one message`);
+        const records: RecordRef[] = [];
+        for (let i = 0; i < n; i++) records.push({ collection: readString(d), id: readString(d) });
+        m = { type: kind, records };
         break;
       }
       case T_ACK: {

@@ -10,12 +10,17 @@
  *    same log-driven pump sends what the peer lacks. Nothing is queued in memory: a full
  *    transport just pauses the pump until it drains, and the log is the buffer.
  * 4. After applying each OPS frame the receiver ACKs with its version vector.
+ * 5. Selective sync: a partial replica sends its filter in HELLO. The serving side then sends,
+ *    per op, the op (its record matches and was sent whole), the record whole (it matches
+ *    and was not), or a skipped dot (it does not match), plus GONE when a record leaves
+ *    (see #sendForFilter and docs/protocol.md).
  *
  * The session never touches a transport or storage directly: a `FrameDuplex` and a
  * `SyncSource` (the local database) are all it knows.
  */
 
-import { BatchReadContext, BatchWriteContext } from '../codec/index.ts';
+import { BatchReadContext, BatchWriteContext, encodeOp } from '../codec/index.ts';
+import type { Doc, RecordKey, SyncItem } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
@@ -24,12 +29,15 @@ import {
   DEFAULT_BATCH_OPS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_RECORD_REFS,
+  MAX_SENT_RECORDS,
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
   SESSION_INTERN_CAPACITY,
 } from './constants.ts';
 import type { FrameDuplex } from './duplex.ts';
 import { type CloseCode, isCloseCode, SyncError } from './errors.ts';
+import type { SyncFilter } from './filter.ts';
 import {
   type Ack,
   type AckLevel,
@@ -37,7 +45,10 @@ import {
   encodeMessage,
   type Hello,
   type Message,
+  type RecordRef,
+  type RecordsMessage,
   type Role,
+  type SkipRange,
   type WireVersion,
 } from './messages.ts';
 
@@ -52,8 +63,11 @@ export interface SyncSource {
    * most (at least one op), none beyond `upTo`.
    */
   opsAfter(node: NodeId, seq: number, limit: number, maxBytes: number, upTo: number): Op[];
-  /** Applies ops durably; `session` is told to ops listeners so it is not echoed to. */
-  apply(ops: readonly Op[], session: SyncSession): void;
+  /**
+   * Applies what a session received, durably, in one transaction; `session` is told to ops
+   * listeners so it is not echoed to.
+   */
+  apply(items: readonly SyncItem[], session: SyncSession): void;
   /** Called after each commit with its ops and who supplied them. */
   onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
   /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
@@ -62,6 +76,21 @@ export interface SyncSource {
   onClose(listener: () => void): () => void;
   /** A peer acknowledged holding `version` at `level` (kept for `db.synced` and GC). */
   recordAck(peer: NodeId, level: AckLevel, version: ReadonlyMap<NodeId, number>): void;
+  /** This replica's selective-sync filter (undefined: a full replica). */
+  filter(): SyncFilter | undefined;
+  /** False while a partial replica may lack records its filter matches. */
+  filterSynced(): boolean;
+  markFilterSynced(): void;
+  /** After a partial replica's commit: records it dropped, and records it needs whole. */
+  onMembership(listener: (change: { readonly evicted: readonly RecordKey[]; readonly needed: readonly RecordKey[] }) => void): () => void;
+  /** A record's current doc (undefined: absent or deleted). */
+  recordDoc(collection: string, id: string): Doc | undefined;
+  /** Every stored op of one record. */
+  opsOfRecord(collection: string, id: string): Op[];
+  /** Every record a filter matches now. */
+  matchingRecords(filter: SyncFilter): RecordKey[];
+  /** Records a partial replica holds ops of but not whole (asked for at every session start). */
+  needed(): RecordKey[];
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -99,6 +128,8 @@ export type SessionState = 'handshake' | 'syncing' | 'closed';
 export interface PeerInfo {
   readonly nodeId: NodeId;
   readonly role: Role;
+  /** Set when the peer is a partial replica. */
+  readonly filter?: SyncFilter;
 }
 
 export class SyncSession {
@@ -118,10 +149,12 @@ export class SyncSession {
   #peerAck: Ack | undefined;
   #blocked = false;
   #pumping = false;
-  /** Ops of frames received and checked but not yet applied (see #onOps). */
-  #pendingOps: Op[] = [];
+  /** What frames received and checked brought, not yet applied (see #onOps). */
+  #pendingItems: SyncItem[] = [];
   readonly #pendingHeld = new Map<NodeId, number>();
   #applyScheduled = false;
+  /** A SWEPT arrived: once the records before it are applied, the partial replica is complete. */
+  #sweptPending = false;
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
@@ -135,6 +168,20 @@ export class SyncSession {
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
   #stopListening: (() => void) | undefined;
+  #stopEvictions: (() => void) | undefined;
+  /**
+   * Serving a partial replica: records sent to it whole in this session (later ops of them
+   * travel as ops), and records still to send whole for a refetch.
+   */
+  readonly #sentWhole = new Set<string>();
+  #sweep: RecordKey[] | undefined;
+  /**
+   * Whether this side serves the peer everything it asks for (false when this side is a
+   * partial replica and the peer wants more than it holds: then only this node's own writes
+   * go, as they are), and whether the peer serves this side so.
+   */
+  #servesAll = true;
+  #servedAll = true;
   readonly #stopOnDbClose: () => void;
   #closeReason: SyncError | undefined;
   readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
@@ -211,6 +258,8 @@ export class SyncSession {
       role: this.#role,
       version: this.#source.version(),
       credentials: this.#credentials,
+      filter: this.#source.filter(),
+      refetch: this.#source.filter() !== undefined && !this.#source.filterSynced(),
     });
   }
 
@@ -245,6 +294,16 @@ export class SyncSession {
       case 'ack':
         this.#onAck(message);
         return;
+      case 'skip':
+      case 'record':
+      case 'gone':
+      case 'swept':
+        this.#onForPartial(message);
+        return;
+      case 'need':
+      case 'left':
+        this.#onFromPartial(message);
+        return;
       case 'close':
         // The peer's reason, when it is one of ours; otherwise just that it closed.
         this.#end(new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`));
@@ -278,14 +337,32 @@ export class SyncSession {
     this.#source.noteRemoteVersion(hello.version);
     this.#helloTimer?.();
     this.#helloTimer = undefined;
-    this.#peer = { nodeId: hello.nodeId, role: hello.role };
+    this.#peer = { nodeId: hello.nodeId, role: hello.role, ...(hello.filter ? { filter: hello.filter } : {}) };
     for (const [node, seq] of this.#known(hello.version)) this.#peerHas.set(node, seq);
+    // A partial replica serves what it holds in full only to peers that want no more than it
+    // has; to any other peer it sends its own writes, which it always holds whole.
+    const mine = this.#source.filter();
+    this.#servesAll = mine === undefined || hello.filter?.isSubsetOf(mine) === true;
+    this.#servedAll = hello.filter === undefined || mine?.isSubsetOf(hello.filter) === true;
+    if (hello.filter && hello.refetch && this.#servesAll) this.#sweep = this.#source.matchingRecords(hello.filter);
+    if (mine) {
+      // The server may think we hold them (and send ops we would not apply): tell it.
+      // Records it needs whole are asked of every peer that can send them.
+      this.#stopEvictions = this.#source.onMembership(({ evicted, needed }) =>
+        this.#guard(() => {
+          this.#sendRecords('left', evicted);
+          if (this.#servedAll) this.#sendRecords('need', needed);
+        }),
+      );
+      if (this.#servedAll) this.#sendRecords('need', this.#source.needed());
+    }
     this.#setState('syncing');
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
     // learns they are durable here without waiting for new ops.
     this.#acknowledge();
     this.#scheduleAck();
-    this.#stopListening = this.#source.onOps((_ops, source) => {
+    this.#stopListening = this.#source.onOps((ops, source) => {
+      if (hello.filter && this.#servesAll) this.#guard(() => this.#watchMembership(ops, hello.filter as SyncFilter, source === this));
       if (source !== this) this.#guard(() => this.#pumpSoon());
     });
     this.#pump();
@@ -296,46 +373,165 @@ export class SyncSession {
       this.close('protocol', 'ops before the handshake');
       return;
     }
-    // Every op must continue its origin's sequence: what we hold, or what earlier frames and
-    // this one brought. A frame that fails the check is dropped whole.
+    if (!this.#accountFor(ops)) return;
+    const last = this.#pendingItems.at(-1);
+    if (last?.kind === 'ops') {
+      const pending = last.ops as Op[];
+      for (const op of ops) pending.push(op);
+    } else {
+      this.#enqueue({ kind: 'ops', ops: [...ops] });
+    }
+  }
+
+  /**
+   * Checks that dots received continue their origins' sequences (what we hold, or what earlier
+   * frames and this one brought) and notes them as held by the peer. A frame that fails the
+   * check is dropped whole, and the session closes.
+   */
+  #accountFor(ops: readonly Op[], ranges: readonly SkipRange[] = []): boolean {
     const version = this.#source.version();
     const next = new Map<NodeId, number>();
-    for (const op of ops) {
-      const held = next.get(op.node) ?? this.#pendingHeld.get(op.node) ?? version.get(op.node) ?? 0;
-      if (op.seq > held + 1) {
-        this.close('gap', `op ${op.node}:${op.seq} skips ahead of ${op.node}:${held}`);
-        return;
+    const check = (node: NodeId, from: number, to: number): boolean => {
+      const held = next.get(node) ?? this.#pendingHeld.get(node) ?? version.get(node) ?? 0;
+      if (from > held + 1) {
+        this.close('gap', `dot ${node}:${from} skips ahead of ${node}:${held}`);
+        return false;
       }
-      next.set(op.node, Math.max(held, op.seq));
-    }
+      next.set(node, Math.max(held, to));
+      return true;
+    };
+    for (const op of ops) if (!check(op.node, op.seq, op.seq)) return false;
+    for (const { node, from, to } of ranges) if (!check(node, from, to)) return false;
     // The peer holds what it sent: recorded before applying so the commit is not echoed back.
     for (const [node, seq] of next) {
       this.#pendingHeld.set(node, seq);
       if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     }
-    // Frames that arrive together (one socket read) are applied in one transaction: the commit,
-    // not the ops, is what a durable apply pays for.
-    for (const op of ops) this.#pendingOps.push(op);
+    return true;
+  }
+
+  /**
+   * Frames that arrive together (one socket read) are applied in one transaction: the commit,
+   * not the ops, is what a durable apply pays for.
+   */
+  #enqueue(item: SyncItem): void {
+    this.#pendingItems.push(item);
+    this.#scheduleApply();
+  }
+
+  #scheduleApply(): void {
     if (!this.#applyScheduled) {
       this.#applyScheduled = true;
       queueMicrotask(() => this.#guard(() => this.#applyPending()));
     }
   }
 
+  /** SKIP, RECORD, GONE, SWEPT: only a partial replica takes them. */
+  #onForPartial(m: Message): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', `${m.type} before the handshake`);
+      return;
+    }
+    if (!this.#source.filter()) {
+      this.close('protocol', `${m.type} sent to a full replica`);
+      return;
+    }
+    switch (m.type) {
+      case 'skip':
+        if (this.#accountFor([], m.ranges)) for (const r of m.ranges) this.#enqueue({ kind: 'skip', ...r });
+        return;
+      case 'record':
+        if (this.#accountFor(m.ops)) {
+          this.#enqueue({ kind: 'record', collection: m.collection, id: m.id, ops: m.ops, last: m.last });
+        }
+        return;
+      case 'gone':
+        for (const r of (m as RecordsMessage).records) this.#enqueue({ kind: 'gone', ...r });
+        return;
+      case 'swept':
+        // Takes effect once the records sent before it are applied.
+        this.#sweptPending = true;
+        this.#scheduleApply();
+        return;
+    }
+  }
+
+  /** NEED, LEFT: only from a partial replica. */
+  #onFromPartial(m: RecordsMessage): void {
+    const filter = this.#peer?.filter;
+    if (this.#state !== 'syncing' || !filter) {
+      this.close('protocol', `${m.type} from a peer that is not a partial replica`);
+      return;
+    }
+    if (m.type === 'left') {
+      for (const r of m.records) this.#sentWhole.delete(recordKey(r));
+      return;
+    }
+    if (!this.#servesAll) return; // it wants more than this partial replica holds: others answer
+    // NEED: it got ops of records it does not hold. Send them whole, or say they are gone.
+    const gone: RecordRef[] = [];
+    for (const r of m.records) {
+      const doc = this.#source.recordDoc(r.collection, r.id);
+      if (doc === undefined && this.#source.filter()) continue; // not held here: another server answers
+      if (filter.matches(r.collection, doc)) this.#sendWhole(r, filter);
+      else {
+        this.#sentWhole.delete(recordKey(r));
+        gone.push(r);
+      }
+    }
+    this.#sendRecords('gone', gone);
+  }
+
   /** Applies the frames received since the last apply, durably, then acknowledges. */
   #applyPending(): void {
     this.#applyScheduled = false;
-    if (this.#pendingOps.length === 0) return;
-    const ops = this.#pendingOps;
-    this.#pendingOps = [];
+    if (this.#pendingItems.length === 0) {
+      if (this.#sweptPending) this.#source.markFilterSynced();
+      this.#sweptPending = false;
+      return;
+    }
+    const items = this.#pendingItems;
+    this.#pendingItems = [];
     this.#pendingHeld.clear();
     try {
-      this.#source.apply(ops, this);
+      this.#source.apply(items, this);
     } catch (err) {
       this.close('apply-failed', (err as Error).message);
       return;
     }
-    if (this.#state === 'syncing') this.#acknowledge();
+    if (this.#sweptPending) {
+      this.#sweptPending = false;
+      this.#source.markFilterSynced();
+    }
+    if (this.#state !== 'syncing') return;
+    this.#acknowledge();
+  }
+
+  /**
+   * Serving a partial peer: after every commit here, records that moved into its filter are sent
+   * whole and records that left it are announced, even when the peer already has the ops that
+   * moved them (its own writes, or ops it got elsewhere, which the pump never sends it).
+   * `fromPeer`: the ops came from this peer.
+   */
+  #watchMembership(ops: readonly Op[], filter: SyncFilter, fromPeer: boolean): void {
+    if (this.#state !== 'syncing') return;
+    const seen = new Set<string>();
+    const gone: RecordRef[] = [];
+    for (const op of ops) {
+      // Ops the peer lacks are the pump's: it sends them, or the record whole, or a skip.
+      if (!filter.includesCollection(op.collection) || op.seq > (this.#peerHas.get(op.node) ?? 0)) continue;
+      const ref = { collection: op.collection, id: op.record };
+      const key = recordKey(ref);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const doc = this.#source.recordDoc(op.collection, op.record);
+      if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
+      const inFilter = filter.matches(op.collection, doc);
+      if (inFilter && !this.#sentWhole.has(key)) this.#sendWhole(ref, filter);
+      // The peer's own write may have put a record there that is not in its filter here.
+      else if (!inFilter && (this.#sentWhole.delete(key) || fromPeer)) gone.push(ref);
+    }
+    this.#sendRecords('gone', gone);
   }
 
   /** Sends an ACK with this side's version vector, unless it says nothing new. */
@@ -381,6 +577,7 @@ export class SyncSession {
     try {
       work();
     } catch (err) {
+      console.error((err as Error).stack);
       this.close('apply-failed', `local failure: ${(err as Error).message}`);
     }
   }
@@ -412,18 +609,27 @@ export class SyncSession {
     // Nothing is applied while pumping, so the local vector holds still for the whole loop.
     const version = this.#source.version();
     try {
+      if (!this.#sendSweep()) return;
+      const filter = this.#peer?.filter;
+      const gapsAllowed = this.#source.filter() !== undefined;
       for (;;) {
         const origin = this.#firstBehind(version);
         if (!origin) return;
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
         const upTo = version.get(origin) ?? 0;
-        const ops = this.#source.opsAfter(origin, this.#peerHas.get(origin) ?? 0, this.#batchOps, this.#maxFrameBytes / 2, upTo);
-        if (ops.length === 0) return;
-        this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
-        if (!this.#send({ type: 'ops', ops })) {
-          this.#blocked = true;
-          return;
+        const after = this.#peerHas.get(origin) ?? 0;
+        const ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
+        if (!filter && !gapsAllowed) {
+          if (ops.length === 0) return;
+          this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
+          if (!this.#send({ type: 'ops', ops })) this.#blocked = true;
+        } else {
+          // A partial replica's log lacks the dots it skipped: past its last op, the rest up to
+          // its vector is skipped too.
+          if (ops.length === 0 && !gapsAllowed) return;
+          this.#sendForFilter(origin, ops, ops.length === 0 ? upTo : undefined, filter);
         }
+        if (this.#blocked) return;
       }
     } finally {
       this.#pumping = false;
@@ -431,8 +637,137 @@ export class SyncSession {
   }
 
   #firstBehind(version: ReadonlyMap<NodeId, number>): NodeId | undefined {
-    for (const [node, seq] of version) if (seq > (this.#peerHas.get(node) ?? 0)) return node;
+    const own = this.#source.nodeId;
+    for (const [node, seq] of version) {
+      if (!this.#servesAll && node !== own) continue;
+      if (seq > (this.#peerHas.get(node) ?? 0)) return node;
+    }
     return undefined;
+  }
+
+  /**
+   * Sends one batch of an origin's ops through the peer's filter (and/or past this partial
+   * replica's own gaps): each op goes as an op (its record matches and was sent whole), as
+   * the record whole (it matches and was not), or as a skipped dot (it does not match; with
+   * GONE first if the peer may hold the record). `skipTo`: no ops left, skip up to there.
+   */
+  #sendForFilter(origin: NodeId, ops: readonly Op[], skipTo: number | undefined, filter: SyncFilter | undefined): void {
+    let run: Op[] = [];
+    let skips: SkipRange[] = [];
+    const flush = () => {
+      if (skips.length > 0 && !this.#send({ type: 'skip', ranges: skips })) this.#blocked = true;
+      if (run.length > 0 && !this.#send({ type: 'ops', ops: run })) this.#blocked = true;
+      skips = [];
+      run = [];
+    };
+    const skip = (from: number, to: number) => {
+      if (run.length > 0) flush();
+      const last = skips.at(-1);
+      if (last && last.to + 1 === from) skips[skips.length - 1] = { node: origin, from: last.from, to };
+      else skips.push({ node: origin, from, to });
+      this.#peerHas.set(origin, to);
+    };
+    const send = (op: Op) => {
+      if (skips.length > 0) flush();
+      run.push(op);
+      this.#peerHas.set(origin, op.seq);
+    };
+    for (const op of ops) {
+      const expected = (this.#peerHas.get(origin) ?? 0) + 1;
+      if (op.seq > expected) skip(expected, op.seq - 1);
+      if (!filter) {
+        send(op);
+        continue;
+      }
+      const ref = { collection: op.collection, id: op.record };
+      const key = recordKey(ref);
+      const doc = this.#source.recordDoc(op.collection, op.record);
+      if (!this.#servesAll || (doc === undefined && this.#source.filter())) {
+        // This partial replica cannot judge the record (it does not hold it, or the peer wants
+        // more than it holds): the op goes as it is and the peer, or a full server, decides.
+        const stripped = filter.strip(op);
+        if (stripped) send(stripped);
+        else skip(op.seq, op.seq);
+        continue;
+      }
+      if (filter.matches(op.collection, doc)) {
+        if (this.#sentWhole.has(key)) {
+          const stripped = filter.strip(op);
+          if (stripped) send(stripped);
+          else skip(op.seq, op.seq);
+        } else {
+          // The record goes whole, this op with it (counted by a skip if nothing of it is left).
+          if (filter.strip(op)) this.#peerHas.set(origin, op.seq);
+          else skip(op.seq, op.seq);
+          flush();
+          this.#sendWhole(ref, filter);
+        }
+      } else {
+        if (this.#sentWhole.delete(key) || filter.touchesMembership(op)) {
+          flush();
+          this.#sendRecords('gone', [ref]);
+        }
+        skip(op.seq, op.seq);
+      }
+    }
+    const held = this.#peerHas.get(origin) ?? 0;
+    if (skipTo !== undefined && skipTo > held) skip(held + 1, skipTo);
+    flush();
+  }
+
+  /**
+   * Sends a record whole to a partial peer: every op of it that the peer has counted (held or
+   * skipped), stripped of excluded fields, in parts that fit a frame; the peer rebuilds it.
+   */
+  #sendWhole(ref: RecordKey, filter: SyncFilter): void {
+    const parts: Op[][] = [[]];
+    let bytes = 0;
+    for (const op of this.#source.opsOfRecord(ref.collection, ref.id)) {
+      if (op.seq > (this.#peerHas.get(op.node) ?? 0)) continue;
+      const stripped = filter.strip(op);
+      if (!stripped) continue;
+      const size = encodeOp(stripped).length;
+      const part = parts.at(-1) as Op[];
+      if (part.length > 0 && (part.length >= this.#batchOps || bytes + size > this.#maxFrameBytes / 2)) {
+        parts.push([stripped]);
+        bytes = size;
+      } else {
+        part.push(stripped);
+        bytes += size;
+      }
+    }
+    // Nothing of it is counted at the peer yet: the pump sends it whole once it is.
+    if ((parts[0] as Op[]).length === 0) return;
+    if (this.#sentWhole.size >= MAX_SENT_RECORDS) this.#sentWhole.clear(); // forgetting costs only resends
+    this.#sentWhole.add(recordKey(ref));
+    parts.forEach((ops, i) => {
+      const last = i === parts.length - 1;
+      if (!this.#send({ type: 'record', collection: ref.collection, id: ref.id, ops, last })) this.#blocked = true;
+    });
+  }
+
+  /** Sends the records a refetch asked for, as far as the transport takes them; then SWEPT. */
+  #sendSweep(): boolean {
+    const sweep = this.#sweep;
+    const filter = this.#peer?.filter;
+    if (!sweep || !filter) return true;
+    while (sweep.length > 0) {
+      const ref = sweep.pop() as RecordKey;
+      if (!this.#sentWhole.has(recordKey(ref))) this.#sendWhole(ref, filter);
+      if (this.#blocked) return false;
+    }
+    this.#sweep = undefined;
+    this.#sendRecords('swept', []);
+    return !this.#blocked;
+  }
+
+  /** GONE, NEED, LEFT, SWEPT, in messages of bounded size. */
+  #sendRecords(type: RecordsMessage['type'], records: readonly RecordRef[]): void {
+    if (records.length === 0 && type !== 'swept') return;
+    for (let at = 0; at === 0 || at < records.length; at += MAX_RECORD_REFS) {
+      const part = records.slice(at, at + MAX_RECORD_REFS).map(({ collection, id }) => ({ collection, id }));
+      if (!this.#send({ type, records: part })) this.#blocked = true;
+    }
   }
 
   #send(message: Message): boolean {
@@ -448,7 +783,7 @@ export class SyncSession {
   #end(reason: SyncError): void {
     if (this.#state === 'closed') return;
     // Frames that passed their checks before the end are still applied.
-    if (this.#pendingOps.length > 0 && reason.code !== 'apply-failed') {
+    if (this.#pendingItems.length > 0 && reason.code !== 'apply-failed') {
       try {
         this.#applyPending();
       } catch {
@@ -458,6 +793,7 @@ export class SyncSession {
     }
     this.#closeReason = reason;
     this.#stopListening?.();
+    this.#stopEvictions?.();
     this.#stopOnDbClose();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
@@ -473,6 +809,10 @@ export class SyncSession {
   peerVersion(): WireVersion {
     return new Map(this.#peerHas);
   }
+}
+
+function recordKey(r: RecordRef): string {
+  return `${r.collection.length}:${r.collection}:${r.id}`;
 }
 
 function listen<T>(handlers: T[], handler: T): () => void {

@@ -1,0 +1,442 @@
+/**
+ * Selective sync: partial replicas hold the records their filter matches (without excluded
+ * fields), records entering the filter arrive whole, records leaving it are dropped locally,
+ * skipped dots advance the partial replica's vector, and a partial replica serves full peers
+ * only its own writes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { BlazeDB } from '../../src/db/index.ts';
+import { createPipe, databaseSource, FilterError, SyncFilter, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
+import { encodeMessage } from '../../src/sync/messages.ts';
+import { SeededRandom } from '../../src/util/prng.ts';
+import { tempDir } from '../helpers/db.ts';
+import { checkProperty } from '../helpers/property.ts';
+import { settle } from '../helpers/sync.ts';
+
+let seed = 500;
+async function openDb() {
+  return BlazeDB.open({ storage: 'memory', dbId: 'shared', random: new SeededRandom(seed++) });
+}
+
+function connect(a: BlazeDB, b: BlazeDB, options: Partial<SyncSessionInit> = {}) {
+  const [x, y] = createPipe();
+  const sa = new SyncSession({ source: databaseSource(a), duplex: x, ...options });
+  const sb = new SyncSession({ source: databaseSource(b), duplex: y, ...options });
+  sa.start();
+  sb.start();
+  return [sa, sb] as const;
+}
+
+const ANNS = { collections: { bugs: { where: { assignee: 'ann' }, exclude: ['notes'] } } };
+
+/** A full replica with bugs for ann and bob, a counter, a set, and a collection outside the filter. */
+async function seeded() {
+  const server = await openDb();
+  const bugs = server.collection('bugs');
+  await bugs.declare({ votes: 'counter', tags: 'set' });
+  for (let i = 0; i < 6; i++) {
+    await bugs.insert(
+      { title: `bug ${i}`, assignee: i % 2 === 0 ? 'ann' : 'bob', votes: i, tags: ['t'], notes: 'secret' },
+      { id: `b${i}` },
+    );
+  }
+  await server.collection('users').insert({ name: 'ann' }, { id: 'ann' });
+  return server;
+}
+
+async function ids(db: BlazeDB, collection = 'bugs') {
+  return (await db.collection(collection).find({}, { sort: { title: 1 } })).map((r) => r._id);
+}
+
+/** What the partial replica should show: the server's matching records without excluded fields. */
+async function expectedFor(server: BlazeDB, where: Record<string, unknown>, exclude: string[] = ['notes']) {
+  const records = await server.collection('bugs').find(where, { sort: { title: 1 } });
+  return records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !exclude.includes(k))));
+}
+
+describe('selective sync', () => {
+  it('should refuse bad filters with a typed error and keep the replica as it was', async () => {
+    const db = await openDb();
+    const bad: unknown[] = [
+      undefined,
+      null,
+      [],
+      {},
+      { collections: {} },
+      { collections: { bugs: 1 } },
+      { collections: { bugs: { where: { $bogus: 1 } } } },
+      { collections: { bugs: { where: { notes: 'x' }, exclude: ['notes'] } } },
+      { collections: { bugs: { exclude: 'notes' } } },
+      { collections: { bugs: { exclude: [3] } } },
+      { collections: { bugs: { sort: 1 } } },
+      { collections: { '': {} } },
+      { collections: { bugs: {} }, extra: true },
+    ];
+    for (const filter of bad) {
+      await assert.rejects(db.setSyncFilter(filter as never), (err: Error) => err instanceof FilterError, JSON.stringify(filter));
+    }
+    assert.equal(db.syncFilter, undefined);
+    await db.setSyncFilter(ANNS);
+    await assert.rejects(db.setSyncFilter(undefined as never), FilterError);
+    assert.deepEqual(db.syncFilter, ANNS);
+  });
+
+  it('should send a partial replica only matching records, without excluded fields, and count every dot', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    const [ss] = connect(server, phone);
+    await settle();
+    assert.deepEqual(await phone.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
+    assert.deepEqual(await ids(phone, 'users'), []);
+    assert.equal((await phone.collection('bugs').get('b0'))?.votes, 0);
+    // Skipped dots count: the partial replica's vector is the server's, and its ACK says so.
+    assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+    assert.deepEqual(Object.fromEntries(ss.peerAck?.version ?? []), server.stats().versionVector);
+    assert.ok(phone.stats().opCount < server.stats().opCount);
+  });
+
+  it('should bring a record that starts to match whole, and drop one that stops matching', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    connect(server, phone);
+    await settle();
+    const live: string[][] = [];
+    phone.collection('bugs').subscribe({}, (r) => live.push(r.records.map((x) => x._id as string).sort()));
+    // b1 was bob's: its votes, tags and title were never sent. Reassigned to ann, it arrives whole.
+    await server.collection('bugs').increment('b1', 'votes', 10);
+    await server.collection('bugs').update('b1', { assignee: 'ann' });
+    await settle();
+    assert.deepEqual(await phone.collection('bugs').get('b1'), { _id: 'b1', title: 'bug 1', assignee: 'ann', votes: 11, tags: ['t'] });
+    // Later changes travel as ops (the excluded field never does).
+    await server.collection('bugs').update('b1', { title: 'renamed', notes: 'still secret' });
+    await server.collection('bugs').increment('b1', 'votes', 1);
+    await settle();
+    assert.deepEqual(await phone.collection('bugs').get('b1'), { _id: 'b1', title: 'renamed', assignee: 'ann', votes: 12, tags: ['t'] });
+    // Reassigned away, and deleted: both leave the partial replica, which was not told of a delete.
+    await server.collection('bugs').update('b0', { assignee: 'bob' });
+    await server.collection('bugs').delete('b2');
+    await settle();
+    assert.equal(await phone.collection('bugs').get('b0'), undefined);
+    assert.equal(await phone.collection('bugs').get('b2'), undefined);
+    assert.deepEqual(await phone.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
+    assert.deepEqual(live.at(-1), ['b1', 'b4']);
+    // The ops stay in the partial replica's log (history), only the record is dropped.
+    assert.ok(phone.history('bugs', 'b0').length > 0);
+    assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+  });
+
+  it('should send the partial replica own writes up, drop what they move out, and complete what they move in', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    connect(server, phone);
+    await settle();
+    await phone.collection('bugs').update('b0', { title: 'edited on the phone' });
+    await phone.collection('bugs').update('b4', { assignee: 'cid' });
+    assert.equal(await phone.collection('bugs').get('b4'), undefined, 'a local write that moves a record out drops it');
+    // b3 is bob's and not on the phone: the phone writes it under its id (an insert merges with
+    // the server's record) and, the record now in its filter, gets it whole.
+    await phone.collection('bugs').insert({ assignee: 'ann' }, { id: 'b3' });
+    await settle();
+    assert.equal((await server.collection('bugs').get('b0'))?.title, 'edited on the phone');
+    assert.equal((await server.collection('bugs').get('b4'))?.assignee, 'cid');
+    assert.deepEqual(await phone.collection('bugs').get('b3'), { _id: 'b3', title: 'bug 3', assignee: 'ann', votes: 3, tags: ['t'] });
+    assert.deepEqual(await phone.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
+  });
+
+  it('should serve a full peer only its own writes, and a peer with the same filter everything it holds', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    connect(server, phone);
+    await settle();
+    await phone.collection('bugs').insert({ title: 'from the phone', assignee: 'ann' }, { id: 'p1' });
+    await settle();
+    // A full laptop syncing only with the phone gets the phone's write, nothing the phone skipped.
+    const laptop = await openDb();
+    connect(phone, laptop);
+    await settle();
+    assert.deepEqual(await ids(laptop), ['p1']);
+    assert.deepEqual(laptop.stats().versionVector, { [phone.nodeId]: phone.stats().versionVector[phone.nodeId] });
+    // A tablet with the same filter gets everything the phone holds, with the skipped dots.
+    const tablet = await openDb();
+    await tablet.setSyncFilter(ANNS);
+    connect(phone, tablet);
+    await settle();
+    assert.deepEqual(
+      await tablet.collection('bugs').find({}, { sort: { title: 1 } }),
+      await phone.collection('bugs').find({}, { sort: { title: 1 } }),
+    );
+    assert.deepEqual(tablet.stats().versionVector, phone.stats().versionVector);
+    // The laptop then meets the server and gets the rest: full replicas converge.
+    connect(laptop, server);
+    await settle();
+    assert.deepEqual(
+      await laptop.collection('bugs').find({}, { sort: { title: 1 } }),
+      await server.collection('bugs').find({}, { sort: { title: 1 } }),
+    );
+    assert.deepEqual(laptop.stats().versionVector, server.stats().versionVector);
+  });
+
+  it('should refetch what a wider filter adds, through a sweep of records sent whole', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    const [ss] = connect(server, phone);
+    await settle();
+    ss.close();
+    const wider = { collections: { bugs: { where: { $or: [{ assignee: 'ann' }, { assignee: 'bob' }] }, exclude: ['notes'] }, users: {} } };
+    await phone.setSyncFilter(wider);
+    assert.equal(phone.engine.filterSynced, false);
+    connect(server, phone);
+    await settle();
+    assert.equal(phone.engine.filterSynced, true);
+    assert.deepEqual(
+      await phone.collection('bugs').find({}, { sort: { title: 1 } }),
+      await expectedFor(server, wider.collections.bugs.where),
+    );
+    assert.deepEqual(await ids(phone, 'users'), ['ann']);
+    // Narrowing (fewer collections, more exclusions) drops records locally and needs no refetch.
+    await phone.setSyncFilter({ collections: { bugs: { ...wider.collections.bugs, exclude: ['notes', 'tags'] } } });
+    assert.equal(phone.engine.filterSynced, true);
+    assert.deepEqual(await ids(phone, 'users'), []);
+    assert.equal((await phone.collection('bugs').get('b1'))?.title, 'bug 1');
+  });
+
+  it('should keep counters exact across a drop mid-stream and a reconnect', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    for (let i = 0; i < 200; i++) await server.collection('bugs').increment(`b${(i % 3) * 2}`, 'votes', 1);
+    const [ss] = connect(server, phone, { batchOps: 7 });
+    await Promise.resolve();
+    ss.close();
+    await settle();
+    connect(server, phone, { batchOps: 7 });
+    await settle();
+    assert.deepEqual(await phone.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
+    assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+  });
+
+  it('should persist the filter and the skipped dots on SQLite', async () => {
+    const server = await seeded();
+    const dir = tempDir();
+    const phone = await BlazeDB.open({ path: dir.path, dbId: 'shared', random: new SeededRandom(seed++) });
+    try {
+      await phone.setSyncFilter(ANNS);
+      const [ss] = connect(server, phone);
+      await settle();
+      ss.close();
+      await phone.close();
+      const again = await BlazeDB.open({ path: dir.path, random: new SeededRandom(seed++) });
+      assert.deepEqual(again.syncFilter, ANNS);
+      assert.deepEqual(again.stats().versionVector, server.stats().versionVector);
+      await server.collection('bugs').update('b5', { assignee: 'ann' });
+      connect(server, again);
+      await settle();
+      assert.deepEqual(await again.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
+      await again.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('should close the session on messages meant for the other kind of replica, and on a bad filter', async () => {
+    const full = await openDb();
+    const [x, y] = createPipe();
+    const session = new SyncSession({ source: databaseSource(full), duplex: x });
+    session.start();
+    const other = await openDb();
+    y.send(
+      encodeMessage({
+        type: 'hello',
+        major: 1,
+        minor: 0,
+        dbId: 'shared',
+        nodeId: other.nodeId,
+        role: 'peer',
+        version: new Map(),
+        credentials: new Uint8Array(),
+      }),
+    );
+    y.send(encodeMessage({ type: 'skip', ranges: [{ node: other.nodeId, from: 1, to: 5 }] }));
+    await settle();
+    assert.equal(session.closeReason?.code, 'protocol');
+    assert.deepEqual(full.stats().versionVector, {});
+
+    const [x2, y2] = createPipe();
+    const s2 = new SyncSession({ source: databaseSource(full), duplex: x2 });
+    s2.start();
+    y2.send(
+      encodeMessage({
+        type: 'hello',
+        major: 1,
+        minor: 0,
+        dbId: 'shared',
+        nodeId: other.nodeId,
+        role: 'peer',
+        version: new Map(),
+        credentials: new Uint8Array(),
+      }),
+    );
+    y2.send(encodeMessage({ type: 'need', records: [{ collection: 'bugs', id: 'x' }] }));
+    await settle();
+    assert.equal(s2.closeReason?.code, 'protocol');
+
+    // A HELLO whose filter does not parse is a malformed frame.
+    const hello = encodeMessage({
+      type: 'hello',
+      major: 1,
+      minor: 0,
+      dbId: 'shared',
+      nodeId: other.nodeId,
+      role: 'peer',
+      version: new Map(),
+      credentials: new Uint8Array(),
+      filter: SyncFilter.parse(ANNS),
+    });
+    const broken = new Uint8Array(hello);
+    broken[broken.length - 2] = 0xff;
+    const [x3, y3] = createPipe();
+    const s3 = new SyncSession({ source: databaseSource(full), duplex: x3 });
+    s3.start();
+    y3.send(broken);
+    await settle();
+    assert.equal(s3.closeReason?.code, 'malformed-frame');
+
+    // A skip that jumps ahead of what the partial replica holds is a gap.
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    const [x4, y4] = createPipe();
+    const s4 = new SyncSession({ source: databaseSource(phone), duplex: x4 });
+    s4.start();
+    y4.send(
+      encodeMessage({
+        type: 'hello',
+        major: 1,
+        minor: 0,
+        dbId: 'shared',
+        nodeId: other.nodeId,
+        role: 'peer',
+        version: new Map(),
+        credentials: new Uint8Array(),
+      }),
+    );
+    y4.send(encodeMessage({ type: 'skip', ranges: [{ node: other.nodeId, from: 3, to: 5 }] }));
+    await settle();
+    assert.equal(s4.closeReason?.code, 'gap');
+    assert.deepEqual(phone.stats().versionVector, {});
+  });
+});
+
+type Step =
+  | { do: 'write'; who: number; what: number; id: number; n: number }
+  | { do: 'link' | 'unlink'; a: number; b: number }
+  | { do: 'settle' };
+
+const plain = { noNullPrototype: true } as const;
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record(
+      { do: fc.constant('write' as const), who: fc.nat(3), what: fc.nat(6), id: fc.nat(4), n: fc.integer({ min: -3, max: 5 }) },
+      plain,
+    ),
+  },
+  { weight: 2, arbitrary: fc.record({ do: fc.constantFrom('link' as const, 'unlink' as const), a: fc.nat(3), b: fc.nat(3) }, plain) },
+  { weight: 1, arbitrary: fc.record({ do: fc.constant('settle' as const) }, plain) },
+);
+
+/** Replicas 0 and 1 are full; 2 and 3 partial, with different filters. */
+const FILTERS = [
+  undefined,
+  undefined,
+  { collections: { bugs: { where: { v: { $gte: 0 } }, exclude: ['w'] } } },
+  { collections: { bugs: { where: { tags: 't1' } } } },
+];
+
+async function randomWrite(db: BlazeDB, s: Extract<Step, { do: 'write' }>): Promise<void> {
+  const c = db.collection('bugs');
+  const id = `r${s.id}`;
+  try {
+    if ((await c.get(id)) === undefined) {
+      await c.insert({ v: s.n, n: 0, tags: s.n > 2 ? ['t1'] : [] }, { id });
+      return;
+    }
+    if (s.what === 0) await c.update(id, { v: s.n });
+    else if (s.what === 1) await c.increment(id, 'n', s.n);
+    else if (s.what === 2) await c.add(id, 'tags', `t${Math.abs(s.n) % 3}`);
+    else if (s.what === 3) await c.remove(id, 'tags', `t${Math.abs(s.n) % 3}`);
+    else if (s.what === 4) await c.delete(id);
+    else await c.update(id, { w: s.n });
+  } catch (err) {
+    if ((err as Error).name !== 'NotFoundError' && (err as Error).name !== 'AlreadyExistsError') throw err;
+  }
+}
+
+describe('selective sync under random links', () => {
+  it('should leave every partial replica holding exactly its filter of the full replicas, counters exact', async () => {
+    let dbSeed = 9000;
+    await checkProperty(
+      'random partial mesh',
+      fc.asyncProperty(fc.array(stepArb, { minLength: 10, maxLength: 60 }), async (steps) => {
+        const dbs: BlazeDB[] = [];
+        for (const filter of FILTERS) {
+          const db = await BlazeDB.open({ storage: 'memory', dbId: 'mesh', random: new SeededRandom(dbSeed++) });
+          await db.collection('bugs').declare({ n: 'counter', tags: 'set' });
+          if (filter) await db.setSyncFilter(filter);
+          dbs.push(db);
+        }
+        const n = dbs.length;
+        const links = new Map<string, SyncSession>();
+        const link = (a: number, b: number) => {
+          const key = `${Math.min(a, b)}-${Math.max(a, b)}`;
+          if (a === b || links.has(key)) return;
+          const [x, y] = createPipe({ highWaterMark: 2048 });
+          const sa = new SyncSession({ source: databaseSource(dbs[a] as BlazeDB), duplex: x, batchOps: 3 });
+          const sb = new SyncSession({ source: databaseSource(dbs[b] as BlazeDB), duplex: y, batchOps: 3 });
+          sa.start();
+          sb.start();
+          links.set(key, sa);
+        };
+        try {
+          for (const s of steps) {
+            if (s.do === 'write') await randomWrite(dbs[s.who % n] as BlazeDB, s);
+            else if (s.do === 'link') link(s.a % n, s.b % n);
+            else if (s.do === 'unlink') {
+              const key = `${Math.min(s.a % n, s.b % n)}-${Math.max(s.a % n, s.b % n)}`;
+              links.get(key)?.close();
+              links.delete(key);
+            } else await settle();
+          }
+          for (const [, s] of links) s.close();
+          links.clear();
+          await settle();
+          for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) link(a, b);
+          await settle();
+          await settle();
+          const full = dbs[0] as BlazeDB;
+          const all = await full.collection('bugs').find({}, { sort: { v: 1, n: 1 } });
+          assert.deepEqual(await (dbs[1] as BlazeDB).collection('bugs').find({}, { sort: { v: 1, n: 1 } }), all);
+          for (let i = 2; i < n; i++) {
+            const spec = FILTERS[i]?.collections.bugs as { where: Record<string, unknown>; exclude?: string[] };
+            const expected = (await full.collection('bugs').find(spec.where, { sort: { v: 1, n: 1 } })).map((r) =>
+              Object.fromEntries(Object.entries(r).filter(([k]) => !spec.exclude?.includes(k))),
+            );
+            assert.deepEqual(await (dbs[i] as BlazeDB).collection('bugs').find({}, { sort: { v: 1, n: 1 } }), expected, `replica ${i}`);
+          }
+          for (const db of dbs) assert.deepEqual(db.stats().versionVector, full.stats().versionVector);
+          for (const [, s] of links) assert.equal(s.state, 'syncing', s.closeReason?.message);
+        } finally {
+          for (const [, s] of links) s.close();
+          for (const db of dbs) await db.close();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
