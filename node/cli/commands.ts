@@ -196,6 +196,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       return done(changed ? 'done' : 'nothing to do', { changed });
     },
   },
+  filter: {
+    usage: 'filter [FILTER_JSON]',
+    summary: 'show, or set, the selective-sync filter (makes the store a partial replica)',
+    args: [0, 1],
+    async run(db, [spec]) {
+      if (spec !== undefined) await db.setSyncFilter(parseJsonArg(spec, 'FILTER_JSON') as never);
+      const filter = db.syncFilter;
+      return { json: { filter: filter ?? null }, text: filter ? JSON.stringify(filter) : '(none: a full replica)' };
+    },
+  },
   stats: {
     usage: 'stats',
     summary: 'record counts, op-log size, version vector, node id',

@@ -283,10 +283,10 @@ export class Engine {
       this.storage.setMeta(META_FILTER_SYNCED, varUint(synced ? 1 : 0));
       this.#filter = filter;
       this.#filterSynced = synced;
+      // Every record goes through the filter at the flush (#applyFilter): dropped or stripped.
       for (const collection of this.storage.collections()) {
-        const leaving: string[] = [];
-        for (const { id, doc } of this.#scanDocs(collection)) if (!filter.matches(collection, doc)) leaving.push(id);
-        for (const id of leaving) this.#drop(collection, id);
+        const ids = [...this.#scanDocs(collection)].map(({ id }) => id);
+        for (const id of ids) this.#replica.touch(collection, id);
       }
     });
   }
@@ -385,6 +385,8 @@ export class Engine {
       if (this.#isApplied(op.node, op.seq)) return;
       if (!version.has(op.node, op.seq)) version.add(op.node, op.seq);
       this.#pend(op);
+      // An empty row, so a record with ops in the log has one (encrypted stores check it).
+      if (!this.#replica.recordState(op.collection, op.record)) this.#replica.replaceRecord(op.collection, op.record, new RecordState());
       this.#setNeeded({ collection: op.collection, id: op.record }, true);
       return;
     }
@@ -406,6 +408,9 @@ export class Engine {
 
   /** Stores a record's ops sent whole; on the last part, rebuilds the record from every op of it held. */
   #receiveRecord(collection: string, id: string, ops: readonly Op[], last: boolean): void {
+    // Loaded (or created) before its ops land in the log: an encrypted row is checked against
+    // its op count when loaded.
+    if (!this.#replica.recordState(collection, id)) this.#replica.replaceRecord(collection, id, new RecordState());
     const version = this.#replica.version;
     for (const op of ops) {
       if (!version.has(op.node, op.seq)) {

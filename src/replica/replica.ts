@@ -151,6 +151,12 @@ export class Replica {
     record.tombstone = state.tombstone;
   }
 
+  /** Marks a record changed without changing it (its owner re-derives what it stores). */
+  touch(collection: string, id: string): void {
+    const record = this.recordState(collection, id);
+    if (record) this.#track(collection, id, record);
+  }
+
   #track(collection: string, id: string, record: RecordState): void {
     if (!this.#trackChanges || this.#changes.has(record)) return;
     const before = this.#needsBefore(collection) ? record.view() : undefined;

@@ -52,6 +52,10 @@ describe('blaze CLI', () => {
       assert.equal(blaze(...db, 'conflicts').out, '(no conflicts)');
       assert.equal(blaze(...db, 'delete', 'bugs', 'b2').code, 0);
       assert.equal(blaze(...db, 'get', 'bugs', 'b2').code, 1);
+      assert.equal(blaze(...db, 'filter').out, '(none: a full replica)');
+      const filter = '{"collections":{"bugs":{"where":{"priority":{"$gte":10}},"exclude":["views"]}}}';
+      assert.deepEqual(JSON.parse(blaze(...db, 'filter', filter, '--json').out).filter, JSON.parse(filter));
+      assert.deepEqual(JSON.parse(blaze(...db, 'get', 'bugs', id, '--json').out), { _id: id, title: 'Login broken', priority: 10 });
     } finally {
       dir.cleanup();
     }
@@ -75,6 +79,8 @@ describe('blaze CLI', () => {
         [['get', 'bugs', 'a'], 2, /--db DIR is required/],
         [['--db', `${dir.path}/elsewhere`, 'get', 'bugs', 'a'], 1, /no BlazeDB store/],
         [[...db, 'init', '--db-id', 'other'], 1, /DatabaseIdMismatchError/],
+        [[...db, 'filter', '{"collections":{}}'], 1, /FilterError/],
+        [[...db, 'filter', '{nope'], 2, /not valid JSON/],
       ];
       for (const [args, code, message] of cases) {
         const r = blaze(...args);
