@@ -208,8 +208,8 @@ export class BlazeDB {
   /**
    * Makes this database a partial replica that syncs only what `filter` selects (records of the
    * listed collections matching `where`, without `exclude`d fields), or changes its filter.
-   * Records outside it are dropped locally, not deleted. A wider filter than before is
-   * completed by the next peer that serves it. A partial replica cannot become full again.
+   * Records outside it are dropped locally, not deleted. What a wider filter adds comes from
+   * the next server session. A partial replica cannot become full again.
    * Throws FilterError for a bad filter. Semantics: docs/protocol.md (Selective sync).
    */
   async setSyncFilter(filter: SyncFilterSpec): Promise<void> {

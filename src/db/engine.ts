@@ -83,13 +83,10 @@ const META_HLC = 'hlc';
 const META_SEQ = 'seq';
 /** Highest seq of this node's id that a peer reported holding beyond what this store issued. */
 const META_REUSED = 'identity_reused';
-/** A partial replica's selective-sync filter, and whether it holds every record it matches. */
+/** A partial replica's selective-sync filter. */
 const META_FILTER = 'sync_filter';
-const META_FILTER_SYNCED = 'sync_filter_synced';
-/** Records a partial replica got ops for without holding them, asked for whole until a server answers. */
-const META_NEEDED = 'sync_needed';
-/** Past this many needed records, a partial replica refetches everything its filter matches instead. */
-const MAX_NEEDED = 1000;
+/** Records a partial replica holds from its own writes only (see #applyFilter). */
+const META_INCOMPLETE = 'sync_incomplete';
 
 /**
  * Associated data of a record payload: its place, and its version (the number of the record's
@@ -120,16 +117,21 @@ export class Engine {
   readonly #catalog: IndexCatalog;
   /** Set on a partial replica: the records it holds (docs/protocol.md, Selective sync). */
   #filter: SyncFilter | undefined;
-  #filterSynced = true;
   /** Partial replicas: dots of this write's ops not yet in the log (see #isApplied). */
   readonly #pendingDots = new Set<string>();
   /** Origins whose vector entry moved without an op (skipped dots). */
   readonly #accountedNodes = new Set<NodeId>();
   #evicted: RecordKey[] = [];
-  #needed = new Map<string, RecordKey>();
-  #neededChanged = false;
+  /**
+   * Records a partial replica shows because its own write put them in its filter, without the
+   * rest of their ops (they may exist elsewhere): not listed as held, so a server sends them
+   * whole. Persisted; `#rebuilt` marks records made whole in the current write.
+   */
+  #incomplete = new Map<string, RecordKey>();
+  #incompleteChanged = false;
+  readonly #rebuilt = new Set<string>();
   readonly #membershipListeners = new Set<MembershipListener>();
-  #newlyNeeded: RecordKey[] = [];
+  #parked = new Map<string, RecordKey>();
 
   constructor(init: EngineInit) {
     this.storage = init.storage;
@@ -171,8 +173,9 @@ export class Engine {
       this.#pendingDots.clear();
       this.#accountedNodes.clear();
       this.#evicted = [];
-      this.#newlyNeeded = [];
-      this.#neededChanged = false;
+      this.#parked.clear();
+      this.#rebuilt.clear();
+      this.#incompleteChanged = false;
       this.#source = undefined;
       // Everything in memory goes back to what the store holds.
       this.#nodeId = nodeIdBefore;
@@ -189,10 +192,10 @@ export class Engine {
     const ops = this.#committedOps;
     const source = this.#source;
     const evicted = this.#evicted;
-    const needed = this.#newlyNeeded;
+    const needed = [...this.#parked.values()];
     this.#committedOps = [];
     this.#evicted = [];
-    this.#newlyNeeded = [];
+    this.#parked.clear();
     this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
     this.#notify(() => {
@@ -260,15 +263,10 @@ export class Engine {
     return this.#filter;
   }
 
-  /** False while a partial replica may lack records its filter matches (after widening it). */
-  get filterSynced(): boolean {
-    return this.#filterSynced;
-  }
-
   /**
    * Makes this replica partial, or changes its filter. Records the new filter does not match
-   * are dropped locally (no delete op). A full replica becoming partial holds everything the
-   * filter matches already; a wider filter than before needs a refetch (`filterSynced`).
+   * are dropped locally (no delete op); records a wider filter adds come from the next server
+   * (every session starts by reconciling which records the partial replica holds).
    */
   setFilter(filter: SyncFilter | undefined): void {
     const current = this.#filter;
@@ -278,11 +276,8 @@ export class Engine {
     }
     if (current?.key === filter.key) return;
     this.write(() => {
-      const synced = current === undefined || (this.#filterSynced && filter.isSubsetOf(current));
       this.storage.setMeta(META_FILTER, encodeValue(filter.spec as unknown as Doc));
-      this.storage.setMeta(META_FILTER_SYNCED, varUint(synced ? 1 : 0));
       this.#filter = filter;
-      this.#filterSynced = synced;
       // Every record goes through the filter at the flush (#applyFilter): dropped or stripped.
       for (const collection of this.storage.collections()) {
         const ids = [...this.#scanDocs(collection)].map(({ id }) => id);
@@ -291,52 +286,31 @@ export class Engine {
     });
   }
 
-  /** A serving peer sent every record the filter matches: the replica is complete again. */
-  markFilterSynced(): void {
-    if (this.#filterSynced) return;
-    this.write(() => this.storage.setMeta(META_FILTER_SYNCED, varUint(1)));
-    this.#filterSynced = true;
-  }
-
   #loadFilter(): void {
     const stored = this.storage.getMeta(META_FILTER);
     this.#filter = stored ? SyncFilter.parse(decodeValue(stored)) : undefined;
-    const synced = this.storage.getMeta(META_FILTER_SYNCED);
-    this.#filterSynced = synced ? readVarUint(new Decoder(synced)) === 1 : true;
-    const needed = this.storage.getMeta(META_NEEDED);
-    this.#needed = new Map();
-    for (const r of needed ? (decodeValue(needed) as [string, string][]) : [])
-      this.#needed.set(keyOf(r[0], r[1]), { collection: r[0], id: r[1] });
-  }
-
-  /** Records this partial replica holds ops of but not the record (asked for whole on every session). */
-  needed(): RecordKey[] {
-    return [...this.#needed.values()];
-  }
-
-  #setNeeded(ref: RecordKey, needed: boolean): void {
-    const key = keyOf(ref.collection, ref.id);
-    if (needed === this.#needed.has(key)) return;
-    if (needed) {
-      this.#needed.set(key, ref);
-      this.#newlyNeeded.push(ref);
-    } else {
-      this.#needed.delete(key);
+    const incomplete = this.storage.getMeta(META_INCOMPLETE);
+    this.#incomplete = new Map();
+    for (const [collection, id] of incomplete ? (decodeValue(incomplete) as [string, string][]) : []) {
+      this.#incomplete.set(keyOf(collection, id), { collection, id });
     }
-    this.#neededChanged = true;
   }
 
-  /** Persists the needed list in the write's transaction; too long a list becomes a refetch. */
-  #saveNeeded(): void {
-    if (!this.#neededChanged) return;
-    this.#neededChanged = false;
-    if (this.#needed.size > MAX_NEEDED) {
-      this.#needed.clear();
-      this.#filterSynced = false;
-      this.storage.setMeta(META_FILTER_SYNCED, varUint(0));
+  #setIncomplete(collection: string, id: string, incomplete: boolean): void {
+    const key = keyOf(collection, id);
+    if (incomplete === this.#incomplete.has(key)) return;
+    if (incomplete) this.#incomplete.set(key, { collection, id });
+    else this.#incomplete.delete(key);
+    this.#incompleteChanged = true;
+  }
+
+  /** The records a partial replica holds (a server reconciles them with what its filter matches). */
+  heldRecords(): RecordKey[] {
+    const out: RecordKey[] = [];
+    for (const collection of this.#filter?.collections() ?? []) {
+      for (const { id } of this.#scanDocs(collection)) if (!this.#incomplete.has(keyOf(collection, id))) out.push({ collection, id });
     }
-    const list = [...this.#needed.values()].map((r) => [r.collection, r.id]);
-    this.storage.setMeta(META_NEEDED, encodeValue(list));
+    return out;
   }
 
   /** Called after a commit in which a partial replica dropped records or parked ops. */
@@ -347,8 +321,8 @@ export class Engine {
 
   /**
    * Applies what a sync session received, in one transaction. A partial replica that gets
-   * ops of records it does not hold parks them in the log and remembers the records as needed
-   * until some server sends them whole or says they are gone (see onMembership).
+   * ops of records it does not hold parks them in the log and reports the records (see
+   * onMembership), to be asked for whole.
    */
   applySync(items: readonly SyncItem[], source?: unknown): void {
     this.write(() => {
@@ -387,7 +361,7 @@ export class Engine {
       this.#pend(op);
       // An empty row, so a record with ops in the log has one (encrypted stores check it).
       if (!this.#replica.recordState(op.collection, op.record)) this.#replica.replaceRecord(op.collection, op.record, new RecordState());
-      this.#setNeeded({ collection: op.collection, id: op.record }, true);
+      this.#parked.set(keyOf(op.collection, op.record), { collection: op.collection, id: op.record });
       return;
     }
     if (version.has(op.node, op.seq)) {
@@ -422,18 +396,19 @@ export class Engine {
       this.#pend(op);
     }
     if (!last) return;
-    this.#setNeeded({ collection, id }, false);
     // The log now holds every op of the record this replica has: folding them in a fresh
     // replica gives exactly the state their merge defines, whatever was skipped before.
     this.#flushOps();
     const scratch = new Replica({ nodeId: this.#nodeId, clock: this.clock });
     for (const op of this.opsOfRecord(collection, id)) scratch.apply(op);
     this.#replica.replaceRecord(collection, id, scratch.recordState(collection, id) ?? new RecordState());
+    this.#rebuilt.add(keyOf(collection, id));
+    this.#setIncomplete(collection, id, false);
   }
 
   /** Drops a record from a partial replica (it left the filter): its ops stay in the log. */
   #drop(collection: string, id: string): void {
-    this.#setNeeded({ collection, id }, false);
+    this.#setIncomplete(collection, id, false);
     if (collection === SCHEMA_COLLECTION || !this.#replica.recordState(collection, id)?.held) return;
     this.#replica.replaceRecord(collection, id, new RecordState());
     this.#evicted.push({ collection, id });
@@ -587,7 +562,11 @@ export class Engine {
     const changes = this.#replica.takeChanges();
     if (this.#filter) {
       this.#applyFilter(changes);
-      this.#saveNeeded();
+      this.#rebuilt.clear();
+      if (this.#incompleteChanged) {
+        this.#incompleteChanged = false;
+        this.storage.setMeta(META_INCOMPLETE, encodeValue([...this.#incomplete.values()].map((r) => [r.collection, r.id])));
+      }
     }
     for (const change of changes) {
       const { collection, id, state, before } = change;
@@ -639,9 +618,15 @@ export class Engine {
    */
   #applyFilter(changes: readonly RecordChange[]): void {
     const filter = this.#filter as SyncFilter;
-    for (const { collection, id, state } of changes) {
+    for (const { collection, id, state, wasHeld } of changes) {
       for (const field of filter.excluded(collection)) state.fields.delete(field);
-      if (!state.held || filter.matches(collection, state.view())) continue;
+      if (!state.held) continue;
+      if (filter.matches(collection, state.view())) {
+        // Held now but not before, and not sent whole: this replica's own write did it.
+        if (!wasHeld && !this.#rebuilt.has(keyOf(collection, id))) this.#setIncomplete(collection, id, true);
+        continue;
+      }
+      this.#setIncomplete(collection, id, false);
       state.fields.clear();
       state.insert = undefined;
       state.tombstone = undefined;

@@ -32,6 +32,8 @@ export interface RecordChange {
   readonly state: RecordState;
   /** Undefined also when the owner said it does not need it (`needsBefore`). */
   readonly before: Record<string, Value> | undefined;
+  /** Whether any op had touched the record before (see RecordState.held). */
+  readonly wasHeld: boolean;
 }
 
 export interface ReplicaInit {
@@ -160,7 +162,7 @@ export class Replica {
   #track(collection: string, id: string, record: RecordState): void {
     if (!this.#trackChanges || this.#changes.has(record)) return;
     const before = this.#needsBefore(collection) ? record.view() : undefined;
-    this.#changes.set(record, { collection, id, state: record, before });
+    this.#changes.set(record, { collection, id, state: record, before, wasHeld: record.held });
   }
 
   /** Records that a peer holds `seq` of `node` (from its version vector): detects identity reuse. */

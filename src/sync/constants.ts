@@ -24,5 +24,3 @@ export const SESSION_INTERN_CAPACITY = { nodes: 4096, names: 4096, records: 65_5
 export const MAX_CREDENTIALS_BYTES = 16 * 1024;
 /** Records named in one GONE/NEED/LEFT message at most (bounds what one frame can ask for). */
 export const MAX_RECORD_REFS = 10_000;
-/** Records a session remembers having sent whole to a partial replica; past it, it forgets (and resends). */
-export const MAX_SENT_RECORDS = 100_000;

@@ -21,12 +21,10 @@ export function databaseSource(db: BlazeDB): SyncSource {
       for (const [node, seq] of version) engine.noteRemoteSeq(node, seq);
     },
     filter: () => engine.filter,
-    filterSynced: () => engine.filterSynced,
-    markFilterSynced: () => engine.markFilterSynced(),
     onMembership: (listener) => engine.onMembership(listener),
     recordDoc: (collection, id) => engine.readDoc(collection, id),
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
-    needed: () => engine.needed(),
+    heldRecords: () => engine.heldRecords(),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

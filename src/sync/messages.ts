@@ -32,8 +32,6 @@ export interface Hello {
   readonly credentials: Uint8Array;
   /** A partial replica's selective-sync filter (absent: a full replica). */
   readonly filter?: SyncFilter;
-  /** The partial replica may lack records its filter matches (it widened it): send them all. */
-  readonly refetch?: boolean;
 }
 
 export interface OpsMessage {
@@ -82,10 +80,11 @@ export interface RecordRef {
 /**
  * About records of a partial replica: 'gone' (server: it left your filter), 'need' (partial
  * replica: you sent ops of a record I do not hold; send it whole), 'left' (partial replica: I
- * dropped it), 'swept' (server: every record your filter matches has been sent).
+ * dropped it), 'held' (partial replica, at the session start: the records I hold, in parts; an
+ * empty one ends the list).
  */
 export interface RecordsMessage {
-  readonly type: 'gone' | 'need' | 'left' | 'swept';
+  readonly type: 'gone' | 'need' | 'left' | 'held';
   readonly records: readonly RecordRef[];
 }
 
@@ -97,11 +96,10 @@ const T_ACK = 0x03;
 const T_CLOSE = 0x04;
 const T_SKIP = 0x05;
 const T_RECORD = 0x06;
-const RECORDS_TYPES = { gone: 0x07, need: 0x08, left: 0x09, swept: 0x0a } as const;
+const RECORDS_TYPES = { gone: 0x07, need: 0x08, left: 0x09, held: 0x0a } as const;
 const OPS_LZ4 = 0x01;
 const RECORD_LAST = 0x02;
 const HELLO_FILTER = 0x01;
-const HELLO_REFETCH = 0x02;
 const ROLES: Role[] = ['peer', 'relay'];
 const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 
@@ -140,7 +138,7 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeByte(e, ROLES.indexOf(m.role));
       writeVersion(e, m.version);
       writeBytes(e, m.credentials);
-      writeByte(e, (m.filter ? HELLO_FILTER : 0) | (m.refetch ? HELLO_REFETCH : 0));
+      writeByte(e, m.filter ? HELLO_FILTER : 0);
       if (m.filter) writeValue(e, m.filter.spec as unknown as Value);
       break;
     case 'ops':
@@ -165,7 +163,7 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
     case 'gone':
     case 'need':
     case 'left':
-    case 'swept':
+    case 'held':
       writeByte(e, RECORDS_TYPES[m.type]);
       writeVarUint(e, m.records.length);
       for (const r of m.records) {
@@ -235,15 +233,13 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         const credentials = readBytes(d);
         if (credentials.length > MAX_CREDENTIALS_BYTES) d.fail('credentials too large');
         const flags = readByte(d);
-        if (flags & ~(HELLO_FILTER | HELLO_REFETCH)) d.fail('unknown hello flags');
+        if (flags & ~HELLO_FILTER) d.fail('unknown hello flags');
         const filter = flags & HELLO_FILTER ? readFilter(d) : undefined;
-        m = { type: 'hello', major, minor, dbId, nodeId, role, version, credentials, filter, refetch: (flags & HELLO_REFETCH) !== 0 };
+        m = { type: 'hello', major, minor, dbId, nodeId, role, version, credentials, ...(filter ? { filter } : {}) };
         break;
       }
       case T_OPS: {
-        const { ops, flags } = readOpsBody(d, frame, 0, maxFrameBytes, stream);
-        if (flags !== 0) d.fail('unknown ops flags');
-        m = { type: 'ops', ops };
+        m = { type: 'ops', ops: readOpsBody(d, frame, 0, maxFrameBytes, stream).ops };
         break;
       }
       case T_RECORD: {
@@ -271,7 +267,7 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
       case RECORDS_TYPES.gone:
       case RECORDS_TYPES.need:
       case RECORDS_TYPES.left:
-      case RECORDS_TYPES.swept: {
+      case RECORDS_TYPES.held: {
         const kind = (Object.keys(RECORDS_TYPES) as (keyof typeof RECORDS_TYPES)[]).find(
           (k) => RECORDS_TYPES[k] === type,
         ) as RecordsMessage['type'];

@@ -30,7 +30,6 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   MAX_RECORD_REFS,
-  MAX_SENT_RECORDS,
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
   SESSION_INTERN_CAPACITY,
@@ -78,9 +77,6 @@ export interface SyncSource {
   recordAck(peer: NodeId, level: AckLevel, version: ReadonlyMap<NodeId, number>): void;
   /** This replica's selective-sync filter (undefined: a full replica). */
   filter(): SyncFilter | undefined;
-  /** False while a partial replica may lack records its filter matches. */
-  filterSynced(): boolean;
-  markFilterSynced(): void;
   /** After a partial replica's commit: records it dropped, and records it needs whole. */
   onMembership(listener: (change: { readonly evicted: readonly RecordKey[]; readonly needed: readonly RecordKey[] }) => void): () => void;
   /** A record's current doc (undefined: absent or deleted). */
@@ -89,8 +85,8 @@ export interface SyncSource {
   opsOfRecord(collection: string, id: string): Op[];
   /** Every record a filter matches now. */
   matchingRecords(filter: SyncFilter): RecordKey[];
-  /** Records a partial replica holds ops of but not whole (asked for at every session start). */
-  needed(): RecordKey[];
+  /** The records this partial replica holds. */
+  heldRecords(): RecordKey[];
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -153,8 +149,6 @@ export class SyncSession {
   #pendingItems: SyncItem[] = [];
   readonly #pendingHeld = new Map<NodeId, number>();
   #applyScheduled = false;
-  /** A SWEPT arrived: once the records before it are applied, the partial replica is complete. */
-  #sweptPending = false;
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
@@ -168,12 +162,14 @@ export class SyncSession {
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
   #stopListening: (() => void) | undefined;
-  #stopEvictions: (() => void) | undefined;
+  #stopMembership: (() => void) | undefined;
   /**
-   * Serving a partial replica: records sent to it whole in this session (later ops of them
-   * travel as ops), and records still to send whole for a refetch.
+   * Serving a partial replica: the records it holds (it lists them at the start; RECORD, GONE
+   * and LEFT keep the set exact), whether that list is complete, and records still to send
+   * whole after reconciling it with what its filter matches here.
    */
-  readonly #sentWhole = new Set<string>();
+  readonly #peerHolds = new Set<string>();
+  #peerHoldsKnown = false;
   #sweep: RecordKey[] | undefined;
   /**
    * Whether this side serves the peer everything it asks for (false when this side is a
@@ -259,7 +255,6 @@ export class SyncSession {
       version: this.#source.version(),
       credentials: this.#credentials,
       filter: this.#source.filter(),
-      refetch: this.#source.filter() !== undefined && !this.#source.filterSynced(),
     });
   }
 
@@ -297,11 +292,11 @@ export class SyncSession {
       case 'skip':
       case 'record':
       case 'gone':
-      case 'swept':
         this.#onForPartial(message);
         return;
       case 'need':
       case 'left':
+      case 'held':
         this.#onFromPartial(message);
         return;
       case 'close':
@@ -344,17 +339,20 @@ export class SyncSession {
     const mine = this.#source.filter();
     this.#servesAll = mine === undefined || hello.filter?.isSubsetOf(mine) === true;
     this.#servedAll = hello.filter === undefined || mine?.isSubsetOf(hello.filter) === true;
-    if (hello.filter && hello.refetch && this.#servesAll) this.#sweep = this.#source.matchingRecords(hello.filter);
     if (mine) {
       // The server may think we hold them (and send ops we would not apply): tell it.
       // Records it needs whole are asked of every peer that can send them.
-      this.#stopEvictions = this.#source.onMembership(({ evicted, needed }) =>
+      this.#stopMembership = this.#source.onMembership(({ evicted, needed }) =>
         this.#guard(() => {
           this.#sendRecords('left', evicted);
           if (this.#servedAll) this.#sendRecords('need', needed);
         }),
       );
-      if (this.#servedAll) this.#sendRecords('need', this.#source.needed());
+      // A server that serves us everything first learns what we hold (see #reconcile).
+      if (this.#servedAll) {
+        this.#sendRecords('held', this.#source.heldRecords());
+        this.#send({ type: 'held', records: [] });
+      }
     }
     this.#setState('syncing');
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
@@ -426,7 +424,7 @@ export class SyncSession {
     }
   }
 
-  /** SKIP, RECORD, GONE, SWEPT: only a partial replica takes them. */
+  /** SKIP, RECORD, GONE: only a partial replica takes them. */
   #onForPartial(m: Message): void {
     if (this.#state !== 'syncing') {
       this.close('protocol', `${m.type} before the handshake`);
@@ -448,15 +446,10 @@ export class SyncSession {
       case 'gone':
         for (const r of (m as RecordsMessage).records) this.#enqueue({ kind: 'gone', ...r });
         return;
-      case 'swept':
-        // Takes effect once the records sent before it are applied.
-        this.#sweptPending = true;
-        this.#scheduleApply();
-        return;
     }
   }
 
-  /** NEED, LEFT: only from a partial replica. */
+  /** NEED, LEFT, HELD: only from a partial replica. */
   #onFromPartial(m: RecordsMessage): void {
     const filter = this.#peer?.filter;
     if (this.#state !== 'syncing' || !filter) {
@@ -464,10 +457,19 @@ export class SyncSession {
       return;
     }
     if (m.type === 'left') {
-      for (const r of m.records) this.#sentWhole.delete(recordKey(r));
+      for (const r of m.records) this.#peerHolds.delete(recordKey(r));
       return;
     }
     if (!this.#servesAll) return; // it wants more than this partial replica holds: others answer
+    if (m.type === 'held') {
+      if (this.#peerHoldsKnown) {
+        this.close('protocol', 'HELD after the list ended');
+        return;
+      }
+      for (const r of m.records) this.#peerHolds.add(recordKey(r));
+      if (m.records.length === 0) this.#reconcile(filter);
+      return;
+    }
     // NEED: it got ops of records it does not hold. Send them whole, or say they are gone.
     const gone: RecordRef[] = [];
     for (const r of m.records) {
@@ -475,7 +477,7 @@ export class SyncSession {
       if (doc === undefined && this.#source.filter()) continue; // not held here: another server answers
       if (filter.matches(r.collection, doc)) this.#sendWhole(r, filter);
       else {
-        this.#sentWhole.delete(recordKey(r));
+        this.#peerHolds.delete(recordKey(r));
         gone.push(r);
       }
     }
@@ -485,11 +487,7 @@ export class SyncSession {
   /** Applies the frames received since the last apply, durably, then acknowledges. */
   #applyPending(): void {
     this.#applyScheduled = false;
-    if (this.#pendingItems.length === 0) {
-      if (this.#sweptPending) this.#source.markFilterSynced();
-      this.#sweptPending = false;
-      return;
-    }
+    if (this.#pendingItems.length === 0) return;
     const items = this.#pendingItems;
     this.#pendingItems = [];
     this.#pendingHeld.clear();
@@ -498,10 +496,6 @@ export class SyncSession {
     } catch (err) {
       this.close('apply-failed', (err as Error).message);
       return;
-    }
-    if (this.#sweptPending) {
-      this.#sweptPending = false;
-      this.#source.markFilterSynced();
     }
     if (this.#state !== 'syncing') return;
     this.#acknowledge();
@@ -514,7 +508,7 @@ export class SyncSession {
    * `fromPeer`: the ops came from this peer.
    */
   #watchMembership(ops: readonly Op[], filter: SyncFilter, fromPeer: boolean): void {
-    if (this.#state !== 'syncing') return;
+    if (this.#state !== 'syncing' || !this.#peerHoldsKnown) return;
     const seen = new Set<string>();
     const gone: RecordRef[] = [];
     for (const op of ops) {
@@ -527,9 +521,9 @@ export class SyncSession {
       const doc = this.#source.recordDoc(op.collection, op.record);
       if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
       const inFilter = filter.matches(op.collection, doc);
-      if (inFilter && !this.#sentWhole.has(key)) this.#sendWhole(ref, filter);
+      if (inFilter && !this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
       // The peer's own write may have put a record there that is not in its filter here.
-      else if (!inFilter && (this.#sentWhole.delete(key) || fromPeer)) gone.push(ref);
+      else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer)) gone.push(ref);
     }
     this.#sendRecords('gone', gone);
   }
@@ -609,8 +603,9 @@ export class SyncSession {
     // Nothing is applied while pumping, so the local vector holds still for the whole loop.
     const version = this.#source.version();
     try {
-      if (!this.#sendSweep()) return;
       const filter = this.#peer?.filter;
+      if (filter && this.#servesAll && !this.#peerHoldsKnown) return; // waits for its HELD list
+      if (!this.#sendSweep()) return;
       const gapsAllowed = this.#source.filter() !== undefined;
       for (;;) {
         const origin = this.#firstBehind(version);
@@ -691,7 +686,7 @@ export class SyncSession {
         continue;
       }
       if (filter.matches(op.collection, doc)) {
-        if (this.#sentWhole.has(key)) {
+        if (this.#peerHolds.has(key)) {
           const stripped = filter.strip(op);
           if (stripped) send(stripped);
           else skip(op.seq, op.seq);
@@ -703,7 +698,7 @@ export class SyncSession {
           this.#sendWhole(ref, filter);
         }
       } else {
-        if (this.#sentWhole.delete(key) || filter.touchesMembership(op)) {
+        if (this.#peerHolds.delete(key) || filter.touchesMembership(op)) {
           flush();
           this.#sendRecords('gone', [ref]);
         }
@@ -738,33 +733,54 @@ export class SyncSession {
     }
     // Nothing of it is counted at the peer yet: the pump sends it whole once it is.
     if ((parts[0] as Op[]).length === 0) return;
-    if (this.#sentWhole.size >= MAX_SENT_RECORDS) this.#sentWhole.clear(); // forgetting costs only resends
-    this.#sentWhole.add(recordKey(ref));
+    this.#peerHolds.add(recordKey(ref));
     parts.forEach((ops, i) => {
       const last = i === parts.length - 1;
       if (!this.#send({ type: 'record', collection: ref.collection, id: ref.id, ops, last })) this.#blocked = true;
     });
   }
 
-  /** Sends the records a refetch asked for, as far as the transport takes them; then SWEPT. */
+  /**
+   * The partial peer listed what it holds: records its filter matches here that it lacks are
+   * sent whole (a wider filter, a record that entered while it was away, a RECORD lost with a
+   * dropped connection), and records it holds that no longer match are announced gone. A partial
+   * replica judges only records it holds itself.
+   */
+  #reconcile(filter: SyncFilter): void {
+    this.#peerHoldsKnown = true;
+    const matching = this.#source.matchingRecords(filter);
+    const matchingKeys = new Set(matching.map(recordKey));
+    this.#sweep = matching.filter((r) => !this.#peerHolds.has(recordKey(r))).reverse();
+    const gone: RecordRef[] = [];
+    const partial = this.#source.filter() !== undefined;
+    for (const key of this.#peerHolds) {
+      if (matchingKeys.has(key)) continue;
+      const ref = refOfKey(key);
+      if (partial && this.#source.recordDoc(ref.collection, ref.id) === undefined) continue;
+      this.#peerHolds.delete(key);
+      gone.push(ref);
+    }
+    this.#sendRecords('gone', gone);
+    this.#pump();
+  }
+
+  /** Sends the records reconciling found missing, as far as the transport takes them. */
   #sendSweep(): boolean {
     const sweep = this.#sweep;
     const filter = this.#peer?.filter;
     if (!sweep || !filter) return true;
     while (sweep.length > 0) {
       const ref = sweep.pop() as RecordKey;
-      if (!this.#sentWhole.has(recordKey(ref))) this.#sendWhole(ref, filter);
+      if (!this.#peerHolds.has(recordKey(ref))) this.#sendWhole(ref, filter);
       if (this.#blocked) return false;
     }
     this.#sweep = undefined;
-    this.#sendRecords('swept', []);
-    return !this.#blocked;
+    return true;
   }
 
-  /** GONE, NEED, LEFT, SWEPT, in messages of bounded size. */
+  /** GONE, NEED, LEFT, HELD, in messages of bounded size. */
   #sendRecords(type: RecordsMessage['type'], records: readonly RecordRef[]): void {
-    if (records.length === 0 && type !== 'swept') return;
-    for (let at = 0; at === 0 || at < records.length; at += MAX_RECORD_REFS) {
+    for (let at = 0; at < records.length; at += MAX_RECORD_REFS) {
       const part = records.slice(at, at + MAX_RECORD_REFS).map(({ collection, id }) => ({ collection, id }));
       if (!this.#send({ type, records: part })) this.#blocked = true;
     }
@@ -793,7 +809,7 @@ export class SyncSession {
     }
     this.#closeReason = reason;
     this.#stopListening?.();
-    this.#stopEvictions?.();
+    this.#stopMembership?.();
     this.#stopOnDbClose();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
@@ -813,6 +829,12 @@ export class SyncSession {
 
 function recordKey(r: RecordRef): string {
   return `${r.collection.length}:${r.collection}:${r.id}`;
+}
+
+function refOfKey(key: string): RecordRef {
+  const colon = key.indexOf(':');
+  const length = Number(key.slice(0, colon));
+  return { collection: key.slice(colon + 1, colon + 1 + length), id: key.slice(colon + 2 + length) };
 }
 
 function listen<T>(handlers: T[], handler: T): () => void {
