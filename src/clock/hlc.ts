@@ -62,9 +62,14 @@ export class HybridClock {
     return { wall: this.#wall, counter: this.#counter };
   }
 
+  /** The physical clock in whole milliseconds (stamps are integers on the wire). */
+  #physicalMs(): number {
+    return Math.floor(this.#physical.now());
+  }
+
   /** A new stamp, greater than every stamp issued or observed before. */
   now(): HlcTime {
-    const pt = this.#physical.now();
+    const pt = this.#physicalMs();
     if (pt > this.#wall) {
       this.#wall = pt;
       this.#counter = 0;
@@ -87,7 +92,7 @@ export class HybridClock {
 
   /** Accounts for a received stamp (see the module comment for the drift bound). */
   observe(remote: HlcTime, from?: string): void {
-    const pt = this.#physical.now();
+    const pt = this.#physicalMs();
     let { wall, counter } = remote;
     const limit = pt + this.#maxDrift;
     if (wall > limit) {

@@ -77,6 +77,11 @@ export class BlazeDB {
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
+    return BlazeDB.openSync(options);
+  }
+
+  /** `open`, synchronously (nothing in opening waits on I/O): for the simulator and tools. */
+  static openSync(options: OpenOptions = {}): BlazeDB {
     if (options.dbId !== undefined) validateDbId(options.dbId);
     if (options.encryption !== undefined) validateEncryptionOptions(options.encryption);
     const random = options.random ?? cryptoRandom;

@@ -25,6 +25,23 @@ export class MemoryStorage implements Storage {
   #undo: (() => void)[] | undefined;
   #closed = false;
 
+  /**
+   * A copy of everything committed (the simulator's backups and cloned devices). Rows are never
+   * mutated in place, so they are shared.
+   */
+  snapshot(): MemoryStorage {
+    if (this.#undo) throw new StorageError('snapshot inside a transaction');
+    const copy = new MemoryStorage();
+    for (const [k, v] of this.#meta) copy.#meta.set(k, v);
+    for (const [k, v] of this.#ops) copy.#ops.set(k, v);
+    for (const [k, v] of this.#opsByNode) copy.#opsByNode.set(k, [...v]);
+    for (const [k, v] of this.#opsPerRecord) copy.#opsPerRecord.set(k, v);
+    for (const [k, v] of this.#records) copy.#records.set(k, new Map(v));
+    for (const [k, v] of this.#versions) copy.#versions.set(k, v);
+    for (const [k, v] of this.#indexes) copy.#indexes.set(k, [...v]);
+    return copy;
+  }
+
   transaction<T>(fn: () => T): T {
     this.#open();
     if (this.#undo) return fn(); // nested: part of the outer transaction

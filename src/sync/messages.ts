@@ -185,8 +185,23 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
   return e.finish();
 }
 
+/**
+ * Batches of one session direction continue one interning stream, so they must be decoded
+ * exactly once each, in order: each carries its position in the stream (1, 2, ...), and a
+ * duplicated, dropped or reordered frame fails to decode instead of shifting the tables.
+ */
+const positions = new WeakMap<object, number>();
+
+function nextPosition(stream: object | undefined): number {
+  if (!stream) return 0;
+  const n = (positions.get(stream) ?? 0) + 1;
+  positions.set(stream, n);
+  return n;
+}
+
 /** An OPS batch after a flags byte: LZ4-compressed when that made it smaller. */
 function writeOpsBody(e: Encoder, ops: readonly Op[], flags: number, stream: BatchWriteContext | undefined): void {
+  writeVarUint(e, nextPosition(stream));
   const batch = encodeBatch(ops, stream);
   const packed = batch.length >= LZ4_MIN_BYTES ? compressBlock(batch) : undefined;
   const body = packed && packed.length < batch.length ? packed : batch;
@@ -198,6 +213,9 @@ function writeOpsBody(e: Encoder, ops: readonly Op[], flags: number, stream: Bat
 
 /** Reads what writeOpsBody wrote (it runs to the end of the frame); `allowed`: extra flag bits. */
 function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameBytes: number, stream: BatchReadContext | undefined) {
+  const position = readVarUint(d);
+  const expected = nextPosition(stream);
+  if (position !== expected) d.fail(`batch ${position} of the stream where ${expected} was due (a frame duplicated, lost or reordered)`);
   const flags = readByte(d);
   if (flags & ~(OPS_LZ4 | allowed)) d.fail('unknown ops flags');
   const body = frame.subarray(d.pos);

@@ -117,6 +117,11 @@ export interface SyncSessionInit {
   ackIntervalMs?: number;
   /** With a scheduler: close a session whose peer sends no HELLO within this (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * Runs `fn` after the current work (default: a microtask). Frames that arrive together are
+   * applied in one transaction there; the simulator runs it as an event at the same instant.
+   */
+  defer?: (fn: () => void) => void;
 }
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
@@ -156,6 +161,7 @@ export class SyncSession {
   #ackTimer: Cancel | undefined;
   #helloTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
+  readonly #defer: (fn: () => void) => void;
   /** The version vector last acknowledged to the peer, to skip ACKs that say nothing new. */
   #lastAcked = '';
   /** One interning stream per direction for OPS batches (see messages.ts). */
@@ -197,6 +203,7 @@ export class SyncSession {
     this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#defer = init.defer ?? queueMicrotask;
     this.#duplex.onFrame((frame) => this.#guard(() => this.#onFrame(frame)));
     this.#duplex.onDrain(() =>
       this.#guard(() => {
@@ -420,7 +427,7 @@ export class SyncSession {
   #scheduleApply(): void {
     if (!this.#applyScheduled) {
       this.#applyScheduled = true;
-      queueMicrotask(() => this.#guard(() => this.#applyPending()));
+      this.#defer(() => this.#guard(() => this.#applyPending()));
     }
   }
 

@@ -21,6 +21,16 @@ describe('HybridClock', () => {
     assert.deepEqual(clock.now(), { wall: 1005, counter: 0 });
   });
 
+  it('should stamp whole milliseconds from a wall clock with fractions (stamps are integers on the wire)', () => {
+    const wall = manualClock(1000.75);
+    const clock = new HybridClock({ wallClock: wall });
+    assert.deepEqual(clock.now(), { wall: 1000, counter: 0 });
+    wall.time = 1000.9;
+    assert.deepEqual(clock.now(), { wall: 1000, counter: 1 });
+    clock.observe({ wall: 999, counter: 0 });
+    assert.ok(Number.isInteger(clock.now().wall));
+  });
+
   it('should stay monotonic when the wall clock stalls or jumps backwards', () => {
     const wall = manualClock(1000);
     const clock = new HybridClock({ wallClock: wall });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { BatchWriteContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
 import { createPipe, databaseSource, type FrameDuplex, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
 import { encodeMessage } from '../../src/sync/messages.ts';
@@ -243,6 +244,42 @@ describe('sync sessions', () => {
     assert.equal(received.length, 2); // its HELLO and the CLOSE, no ops
   });
 
+  it('should refuse a duplicated or reordered OPS frame instead of misreading the interning stream', async () => {
+    for (const fault of ['duplicate', 'reorder'] as const) {
+      const { db: a } = await openDb();
+      const { db: b } = await openDb();
+      for (let i = 0; i < 3; i++) await a.collection('bugs').insert({ k: i, title: `t${i}` }, { id: `r${i}` });
+      const [x, y] = createPipe();
+      const send = x.send.bind(x);
+      let held: Uint8Array | undefined;
+      let opsFrames = 0;
+      x.send = (frame) => {
+        if (frame[0] !== 0x02) return send(frame);
+        opsFrames++;
+        if (fault === 'duplicate' && opsFrames === 2) return send(frame) && send(frame);
+        if (fault === 'reorder' && opsFrames === 1) {
+          held = frame;
+          return true;
+        }
+        const ok = send(frame);
+        if (held) send(held);
+        held = undefined;
+        return ok;
+      };
+      const sa = new SyncSession({ source: databaseSource(a), duplex: x, batchOps: 1 });
+      const sb = new SyncSession({ source: databaseSource(b), duplex: y, batchOps: 1 });
+      sa.start();
+      sb.start();
+      await settle();
+      assert.equal(sb.closeReason?.code, 'malformed-frame', fault);
+      // What was applied is exactly what arrived in order; a clean session then completes it.
+      for (const r of await b.collection('bugs').find({})) assert.deepEqual(r, await a.collection('bugs').get(r._id));
+      connect(a, b);
+      await settle();
+      assert.deepEqual(await snapshot(b), await snapshot(a), fault);
+    }
+  });
+
   it('should close on a malformed frame, an oversize frame and an op that skips ahead, applying nothing', async () => {
     const cases: [string, (peer: FrameDuplex, a: BlazeDB) => void][] = [
       ['malformed-frame', (peer) => peer.send(Uint8Array.of(0x02, 0x00, 0x12, 0xff))],
@@ -251,21 +288,25 @@ describe('sync sessions', () => {
         'gap',
         (peer, a) =>
           peer.send(
-            encodeMessage({
-              type: 'ops',
-              ops: [
-                {
-                  node: 'abcdefabcdefabcd' as never,
-                  seq: 5,
-                  wall: 1,
-                  counter: 0,
-                  collection: 'bugs',
-                  record: 'x',
-                  kind: 'insert',
-                  fields: [],
-                },
-              ],
-            }),
+            encodeMessage(
+              {
+                type: 'ops',
+                ops: [
+                  {
+                    node: 'abcdefabcdefabcd' as never,
+                    seq: 5,
+                    wall: 1,
+                    counter: 0,
+                    collection: 'bugs',
+                    record: 'x',
+                    kind: 'insert',
+                    fields: [],
+                  },
+                ],
+                // The first batch of the sender's stream, as a real session would number it.
+              },
+              new BatchWriteContext(),
+            ),
           ) && void a,
       ],
     ];

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * blaze-sim: runs a network simulation scenario (docs/simulator.md).
+ *
+ *   blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--report FILE] [--json]
+ *
+ * SCENARIO is a scenario file, or the name of one in simulations/scenarios/. Runs seeds N,
+ * N+1, ... N+M-1; shows progress, prints a summary table, writes an HTML report with charts
+ * (default blaze-sim-report.html), and exits 1 if any invariant broke, printing the command
+ * that replays the failing seed.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderReport } from './sim/report.ts';
+import { type RunResult, runScenario } from './sim/run.ts';
+import { parseScenario, type Scenario, ScenarioError } from './sim/scenario.ts';
+import { formatTable, summarize } from './sim/summary.ts';
+
+const USAGE = 'usage: blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--report FILE] [--json]';
+const SCENARIOS = join(dirname(new URL(import.meta.url).pathname), 'scenarios');
+
+class UsageError extends Error {}
+
+export function loadScenario(nameOrPath: string): Scenario {
+  const path = existsSync(nameOrPath) ? nameOrPath : join(SCENARIOS, `${nameOrPath}.json`);
+  if (!existsSync(path)) throw new UsageError(`no scenario '${nameOrPath}' (a file, or one of simulations/scenarios/)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseScenario(parsed);
+}
+
+function count(text: string | undefined, what: string, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${what} must be an integer >= ${min}`);
+  return Number(text);
+}
+
+function main(argv: string[]): number {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string' },
+        runs: { type: 'string' },
+        peers: { type: 'string' },
+        report: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals[0] !== 'run' || positionals.length !== 2) throw new UsageError(USAGE);
+  const scenario = loadScenario(positionals[1] as string);
+  const first = count(values.seed as string | undefined, '--seed', 1);
+  const runs = count(values.runs as string | undefined, '--runs', 1, 1);
+  const peers = values.peers === undefined ? undefined : count(values.peers as string, '--peers', 0, 1);
+  const results: RunResult[] = [];
+  const replay = (r: RunResult) => `blaze-sim run ${positionals[1]} --seed ${r.seed} --runs 1${peers ? ` --peers ${peers}` : ''}`;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) {
+    const result = runScenario(scenario, first + i, peers ? { peers } : {});
+    results.push(result);
+    if (process.stderr.isTTY || runs > 1) progress(i + 1, runs, results, started);
+    if (result.violations.length > 0)
+      process.stderr.write(
+        `\nseed ${result.seed}: ${result.violations[0]?.invariant}: ${result.violations[0]?.detail}\n  replay: ${replay(result)}\n`,
+      );
+  }
+  if (runs > 1 || process.stderr.isTTY) process.stderr.write('\n');
+  const summary = summarize(scenario, results);
+  const reportPath = (values.report as string | undefined) ?? 'blaze-sim-report.html';
+  writeFileSync(reportPath, renderReport(summary, results, replay));
+  if (values.json) console.log(JSON.stringify({ summary, runs: results.map(({ samples: _, ...r }) => r) }, null, 2));
+  else console.log(`${formatTable(summary)}\nreport: ${reportPath}`);
+  return summary.failed > 0 ? 1 : 0;
+}
+
+function progress(done: number, total: number, results: readonly RunResult[], started: number): void {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  const failed = results.filter((r) => r.violations.length > 0).length;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} runs, ${failed} failed, ${seconds} s`);
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(err.message);
+    process.exitCode = 2;
+  } else if (err instanceof ScenarioError) {
+    console.error(`ScenarioError: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Simulated links. A connection between two nodes is a pair of FrameDuplex ends whose frames
+ * travel as world events: latency plus jitter, a bandwidth cap (frames queue behind each other),
+ * and faults: a lost frame resets the connection (a real stream transport would fail, not skip
+ * a frame), a duplicated or reordered frame reaches the session as it is (it must reject it and
+ * reconnect cleanly). Partitions block pairs of nodes, in one or both directions: connections
+ * across a partition break and dials across it fail.
+ */
+import type { FrameDuplex } from '../../src/sync/duplex.ts';
+import type { World } from './world.ts';
+
+export interface LinkProfile {
+  /** One-way latency, ms. */
+  readonly latencyMs: number;
+  /** Extra latency, uniform in [0, jitterMs). */
+  readonly jitterMs: number;
+  /** Per frame: probability the frame is lost (the connection resets). */
+  readonly loss: number;
+  /** Per frame: probability it is delivered twice. */
+  readonly duplicate: number;
+  /** Per frame: probability it overtakes frames sent before it. */
+  readonly reorder: number;
+  /** Bytes per ms the link carries (undefined: unlimited). */
+  readonly bandwidthBytesPerMs?: number;
+}
+
+/** Bytes a side may have in flight before `send` returns false. */
+const HIGH_WATER_BYTES = 256 * 1024;
+/** How long a dial across a partition takes to fail. */
+export const DIAL_TIMEOUT_MS = 3000;
+
+export interface NetworkStats {
+  framesSent: number;
+  bytesSent: number;
+  framesLost: number;
+  framesDuplicated: number;
+  framesReordered: number;
+  resets: number;
+}
+
+export class Network {
+  readonly #world: World;
+  /** Directed blocked pairs `a>b`, counted (partitions may overlap). */
+  readonly #blocked = new Map<string, number>();
+  readonly #open = new Set<SimConnection>();
+  readonly stats: NetworkStats = { framesSent: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 };
+  /** Largest in-flight bytes seen on any connection direction (a queue-growth invariant). */
+  maxInFlight = 0;
+
+  constructor(world: World) {
+    this.#world = world;
+  }
+
+  /** Whether frames can go from `a` to `b`. */
+  reachable(a: string, b: string): boolean {
+    return !this.#blocked.has(`${a}>${b}`);
+  }
+
+  /** Blocks `a` -> `b` (and `b` -> `a` unless one-way); breaks connections across it. */
+  block(a: string, b: string, oneWay = false): void {
+    const keys = oneWay ? [`${a}>${b}`] : [`${a}>${b}`, `${b}>${a}`];
+    for (const k of keys) this.#blocked.set(k, (this.#blocked.get(k) ?? 0) + 1);
+    for (const c of [...this.#open]) if (c.joins(a, b)) c.reset();
+  }
+
+  /** Undoes one `block` with the same arguments. */
+  unblock(a: string, b: string, oneWay = false): void {
+    const keys = oneWay ? [`${a}>${b}`] : [`${a}>${b}`, `${b}>${a}`];
+    for (const k of keys) {
+      const n = (this.#blocked.get(k) ?? 0) - 1;
+      if (n > 0) this.#blocked.set(k, n);
+      else this.#blocked.delete(k);
+    }
+  }
+
+  /** Removes every block. */
+  healAll(): void {
+    this.#blocked.clear();
+  }
+
+  get partitioned(): boolean {
+    return this.#blocked.size > 0;
+  }
+
+  /** Breaks every connection of `node` (it crashed or left). */
+  dropAll(node: string): void {
+    for (const c of [...this.#open]) if (c.involves(node)) c.reset();
+  }
+
+  /**
+   * Opens a connection from `a` to `b`: after a round trip, `onOpen` gets both ends; if the pair
+   * cannot reach each other both ways, `onFail` runs after the dial timeout.
+   */
+  dial(a: string, b: string, profile: LinkProfile, onOpen: (ends: [FrameDuplex, FrameDuplex]) => void, onFail: () => void): void {
+    const ok = this.reachable(a, b) && this.reachable(b, a);
+    if (!ok) {
+      this.#world.after(DIAL_TIMEOUT_MS, onFail);
+      return;
+    }
+    this.#world.after(2 * profile.latencyMs, () => {
+      if (!this.reachable(a, b) || !this.reachable(b, a)) {
+        onFail();
+        return;
+      }
+      const c = new SimConnection(this.#world, this, a, b, profile);
+      this.#open.add(c);
+      onOpen(c.ends);
+    });
+  }
+
+  /** @internal */
+  forget(c: SimConnection): void {
+    this.#open.delete(c);
+  }
+}
+
+class SimConnection {
+  readonly ends: [SimEnd, SimEnd];
+  readonly #a: string;
+  readonly #b: string;
+  #closed = false;
+
+  constructor(world: World, network: Network, a: string, b: string, profile: LinkProfile) {
+    this.#a = a;
+    this.#b = b;
+    const ea = new SimEnd(world, network, this, profile);
+    const eb = new SimEnd(world, network, this, profile);
+    ea.peer = eb;
+    eb.peer = ea;
+    this.ends = [ea, eb];
+  }
+
+  joins(x: string, y: string): boolean {
+    return (this.#a === x && this.#b === y) || (this.#a === y && this.#b === x);
+  }
+
+  involves(x: string): boolean {
+    return this.#a === x || this.#b === x;
+  }
+
+  /** Both ends see the connection close. */
+  reset(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const end of this.ends) end.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+class SimEnd implements FrameDuplex {
+  peer: SimEnd | undefined;
+  readonly #world: World;
+  readonly #network: Network;
+  readonly #connection: SimConnection;
+  readonly #profile: LinkProfile;
+  #closed = false;
+  #inFlight = 0;
+  #blocked = false;
+  /** When the last frame sent arrives, and when the link is free to send the next one. */
+  #lastArrival = 0;
+  #busyUntil = 0;
+  #frameHandlers: ((frame: Uint8Array) => void)[] = [];
+  #drainHandlers: (() => void)[] = [];
+  #closeHandlers: (() => void)[] = [];
+
+  constructor(world: World, network: Network, connection: SimConnection, profile: LinkProfile) {
+    this.#world = world;
+    this.#network = network;
+    this.#connection = connection;
+    this.#profile = profile;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    const world = this.#world;
+    const random = world.random;
+    const stats = this.#network.stats;
+    const p = this.#profile;
+    stats.framesSent++;
+    stats.bytesSent += frame.length;
+    const copy = frame.slice();
+    if (random.float() < p.loss) {
+      stats.framesLost++;
+      stats.resets++;
+      world.after(p.latencyMs, () => this.#connection.reset());
+      return false;
+    }
+    const start = Math.max(world.now, this.#busyUntil);
+    const transmit = p.bandwidthBytesPerMs ? copy.length / p.bandwidthBytesPerMs : 0;
+    this.#busyUntil = start + transmit;
+    let arrival = start + transmit + p.latencyMs + random.float() * p.jitterMs;
+    if (random.float() < p.reorder) stats.framesReordered++;
+    else arrival = Math.max(arrival, this.#lastArrival); // in order, like a stream
+    this.#lastArrival = Math.max(this.#lastArrival, arrival);
+    const copies = random.float() < p.duplicate ? 2 : 1;
+    if (copies === 2) stats.framesDuplicated++;
+    this.#inFlight += copy.length;
+    this.#network.maxInFlight = Math.max(this.#network.maxInFlight, this.#inFlight);
+    world.after(arrival - world.now, () => {
+      this.#inFlight -= copy.length;
+      for (let i = 0; i < copies; i++) if (this.peer && !this.peer.#closed) for (const h of this.peer.#frameHandlers) h(copy);
+      if (this.#blocked && this.#inFlight <= HIGH_WATER_BYTES / 2 && !this.#closed) {
+        this.#blocked = false;
+        for (const h of this.#drainHandlers) h();
+      }
+    });
+    if (this.#inFlight > HIGH_WATER_BYTES) this.#blocked = true;
+    return !this.#blocked;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#network.forget(this.#connection);
+    this.#world.after(0, () => {
+      for (const h of this.#closeHandlers) h();
+    });
+    this.#connection.reset();
+  }
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.#frameHandlers.push(handler);
+  }
+
+  onDrain(handler: () => void): void {
+    this.#drainHandlers.push(handler);
+  }
+
+  onClose(handler: () => void): void {
+    this.#closeHandlers.push(handler);
+  }
+}

@@ -1,0 +1,382 @@
+import { createHash } from 'node:crypto';
+import { HybridClock } from '../../src/clock/hlc.ts';
+import type { NodeId } from '../../src/identity/node-id.ts';
+import type { Op } from '../../src/ops/op.ts';
+/**
+ * One simulation run: builds the nodes of a scenario, runs the workload and the faults in
+ * virtual time, heals everything, and checks the invariants (docs/simulator.md):
+ * convergence within a stated bound (liveness), no lost acknowledged write, no resurrected
+ * delete, bounded buffers. Same scenario + seed = same trace, byte for byte.
+ */
+import { Replica } from '../../src/replica/index.ts';
+import { SyncFilter } from '../../src/sync/filter.ts';
+import { SeededRandom } from '../../src/util/prng.ts';
+import { planFaults, type ScheduledFault } from './faults.ts';
+import { Network } from './network.ts';
+import { type Role, SimNode } from './node.ts';
+import type { Scenario } from './scenario.ts';
+import { COLLECTION, declare, type Written, writeOne } from './workload.ts';
+import { World } from './world.ts';
+
+export interface Sample {
+  readonly t: number;
+  /** Ops each up node lacks of what the most advanced node holds, summed. */
+  readonly behind: number;
+  readonly bytes: number;
+  /** Op-log size per node id. */
+  readonly logSize: Record<string, number>;
+}
+
+export interface Violation {
+  readonly invariant: string;
+  readonly at: number;
+  readonly detail: string;
+  readonly nodes: readonly string[];
+  readonly lastEvents: readonly string[];
+}
+
+export interface RunResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly traceHash: string;
+  readonly converged: boolean;
+  /** Virtual ms from the final heal to convergence. */
+  readonly convergenceMs: number | undefined;
+  /** The liveness bound: 10 x (max link latency + ack interval + backoff cap). */
+  readonly boundMs: number;
+  readonly opsWritten: number;
+  /** local-durable writes lost with a device that never synced them (expected, counted). */
+  readonly expectedLosses: number;
+  readonly bytesPerOp: number;
+  readonly maxLogSize: number;
+  readonly faults: readonly ScheduledFault[];
+  readonly violations: readonly Violation[];
+  readonly samples: readonly Sample[];
+  readonly virtualMs: number;
+  readonly events: number;
+  readonly network: Network['stats'];
+}
+
+export interface RunOptions {
+  /** Replace the peer count. */
+  peers?: number;
+  /** Test hook: wraps each node after it starts (the planted-bug test breaks one on purpose). */
+  tamper?: (node: SimNode, world: World) => void;
+  /** Keep every trace line (for a failing run's report); the hash is computed either way. */
+  keepTrace?: boolean;
+}
+
+/** Samples per run for the charts (and the buffer check). */
+const SAMPLES = 200;
+const CHECK_EVERY_MS = 100;
+
+export function runScenario(scenario: Scenario, seed: number, options: RunOptions = {}): RunResult {
+  const world = new World(seed);
+  const network = new Network(world);
+  const trace = new Trace(options.keepTrace ?? false);
+  const log = (line: string) => trace.add(`${world.now.toFixed(3)} ${line}`);
+  const directory = new Map<string, SimNode>();
+  const peers = options.peers ?? scenario.peers;
+  const relays = Array.from({ length: scenario.relays }, (_, i) => `relay${i}`);
+  const lanOf = (i: number) => (scenario.lanSegments > 0 ? `lan${i % scenario.lanSegments}` : undefined);
+  const partialFrom = peers - (scenario.partial?.count ?? 0);
+  const make = (id: string, role: Role, i: number) => {
+    const node = new SimNode({
+      id,
+      role,
+      world,
+      network,
+      dbId: 'sim',
+      directory,
+      relays,
+      profile: (a, b) => (a.lan !== undefined && a.lan === b.lan ? scenario.links.lan : scenario.links.wan),
+      sessionOptions: scenario.session,
+      ...(role === 'peer' && i >= partialFrom && scenario.partial ? { filter: scenario.partial.filter } : {}),
+      trace: log,
+    });
+    node.lan = role === 'peer' ? lanOf(i) : undefined;
+    directory.set(id, node);
+    return node;
+  };
+  for (const [i, id] of relays.entries()) make(id, 'relay', i);
+  for (let i = 0; i < peers; i++) make(`p${i}`, 'peer', i);
+
+  const written: Written[] = [];
+  const relayHeld = new Map<string, number>();
+  const violations: Violation[] = [];
+  const fail = (invariant: string, detail: string, nodes: string[] = []) => {
+    violations.push({ invariant, at: world.now, detail, nodes, lastEvents: trace.last(30) });
+  };
+
+  const startNode = (node: SimNode) => {
+    node.start();
+    options.tamper?.(node, world);
+    log(`${node.id} up as ${node.db.nodeId}`);
+  };
+  for (const node of directory.values()) {
+    startNode(node);
+    declare(node.db);
+  }
+  for (const node of directory.values()) node.rediscover();
+
+  // Workload: exponential gaps, spread over the active phase.
+  const workloadRandom = new SeededRandom(world.random.u32());
+  const startWorkload = (node: SimNode) => {
+    if (node.role !== 'peer' || scenario.workload.opsPerPeer === 0) return;
+    const mean = scenario.activeMs / scenario.workload.opsPerPeer;
+    const next = () => {
+      const gap = -Math.log(1 - workloadRandom.float()) * mean;
+      if (world.now + gap >= scenario.activeMs) return;
+      world.after(gap, () => {
+        if (node.writable) {
+          const w = writeOne(node.db, workloadRandom, scenario.workload, node.id);
+          if (w) {
+            written.push(w);
+            log(`${node.id} wrote ${w.node}:${w.seq}`);
+          }
+        }
+        next();
+      });
+    };
+    next();
+  };
+  for (const node of directory.values()) startWorkload(node);
+
+  // Faults.
+  const faults = planFaults({
+    scenario,
+    world,
+    network,
+    directory,
+    log,
+    start: startNode,
+    adopt: (node) => {
+      startNode(node);
+      startWorkload(node);
+    },
+  });
+
+  // Periodic checks and samples while running.
+  const samples: Sample[] = [];
+  const maxFrame = 4 * 1024 * 1024;
+  const sample = () => {
+    const up = [...directory.values()].filter((n) => n.up);
+    const best = new Map<string, number>();
+    for (const n of up) for (const [o, s] of n.db.engine.replica.version.toMap()) best.set(o, Math.max(best.get(o) ?? 0, s));
+    let behind = 0;
+    const logSize: Record<string, number> = {};
+    for (const n of up) {
+      const v = n.db.engine.replica.version;
+      if (!n.init.filter) for (const [o, s] of best) behind += s - v.get(o as NodeId);
+      logSize[n.id] = n.db.engine.storage.opCount();
+      if (n.role === 'relay') for (const [o, s] of v.toMap()) relayHeld.set(o, Math.max(relayHeld.get(o) ?? 0, s));
+    }
+    samples.push({ t: world.now, behind, bytes: network.stats.bytesSent, logSize });
+    if (network.maxInFlight > 512 * 1024 + maxFrame) fail('bounded-buffers', `a link holds ${network.maxInFlight} bytes in flight`);
+  };
+  const sampler = () => {
+    sample();
+    world.after(Math.max(1, scenario.activeMs / SAMPLES), sampler);
+  };
+  world.after(0, sampler);
+
+  // Active phase, then the final heal: faults stop, everything comes back.
+  world.run(scenario.activeMs, () => violations.length > 0);
+  const healAt = world.now;
+  network.healAll();
+  for (const node of directory.values()) {
+    if (faults.goneForever.has(node.id)) continue;
+    // Clock skew stays: convergence must not depend on clocks agreeing.
+    if (!node.up) startNode(node);
+    if (node.role === 'peer' && node.lan === undefined && scenario.lanSegments > 0) node.lan = 'lan0';
+  }
+  for (const node of directory.values()) if (node.up) node.rediscover();
+  log('final heal');
+
+  const maxLatency = Math.max(
+    scenario.links.lan.latencyMs + scenario.links.lan.jitterMs,
+    scenario.links.wan.latencyMs + scenario.links.wan.jitterMs,
+  );
+  const boundMs = 10 * (maxLatency + scenario.session.ackIntervalMs + scenario.session.backoffCapMs);
+  let convergedAt: number | undefined;
+  const live = () => [...directory.values()].filter((n) => n.up && !faults.goneForever.has(n.id));
+  const converged = () => {
+    const full = live().filter((n) => !n.init.filter);
+    const first = full[0];
+    if (!first) return true;
+    const vv = vectorKey(first);
+    for (const n of full) {
+      if (vectorKey(n) !== vv) return false;
+      for (const s of n.sessions) if (s.state !== 'syncing') return false;
+    }
+    for (const n of live().filter((x) => x.init.filter)) if (n.sessions.size === 0) return false;
+    return true;
+  };
+  const until = healAt + boundMs;
+  while (world.now < until && violations.length === 0) {
+    world.run(Math.min(until, world.now + CHECK_EVERY_MS), () => violations.length > 0);
+    if (converged()) {
+      // Quiet for a moment: acknowledgements and partial replicas settle too.
+      world.run(world.now + 2 * maxLatency + scenario.session.batchWindowMs + 10);
+      if (converged() && statesAgree(live()) === undefined) {
+        convergedAt = world.now;
+        break;
+      }
+    }
+  }
+  sample();
+  if (convergedAt === undefined && violations.length === 0) {
+    const disagreement = statesAgree(live()) ?? 'version vectors differ';
+    fail(
+      'convergence',
+      `not converged ${boundMs} ms after the final heal: ${disagreement}`,
+      live().map((n) => n.id),
+    );
+  }
+
+  // End checks: the model (every op held, folded from scratch) against every replica.
+  if (violations.length === 0) checkFinal(live(), written, relayHeld, faults.lostDevices, fail);
+  const expectedLosses = countExpectedLosses(live(), written, faults.lostDevices);
+  log(`end converged=${convergedAt !== undefined}`);
+  const maxLogSize = Math.max(0, ...samples.flatMap((s) => Object.values(s.logSize)));
+  return {
+    scenario: scenario.name,
+    seed,
+    traceHash: trace.hash(),
+    converged: convergedAt !== undefined,
+    convergenceMs: convergedAt === undefined ? undefined : convergedAt - healAt,
+    boundMs,
+    opsWritten: written.length,
+    expectedLosses,
+    bytesPerOp: written.length > 0 ? network.stats.bytesSent / written.length : 0,
+    maxLogSize,
+    faults: faults.scheduled,
+    violations,
+    samples,
+    virtualMs: world.now,
+    events: world.eventsRun,
+    network: { ...network.stats },
+  };
+}
+
+/** Undefined when every live full replica shows the same records, else what differs. */
+function statesAgree(nodes: readonly SimNode[]): string | undefined {
+  const full = nodes.filter((n) => !n.init.filter);
+  const first = full[0];
+  if (!first) return undefined;
+  const expected = snapshotOf(first);
+  for (const n of full) if (snapshotOf(n) !== expected) return `${n.id} and ${first.id} hold different records`;
+  return undefined;
+}
+
+function vectorKey(node: SimNode): string {
+  return node.db.engine.replica.version
+    .entries()
+    .map(([n, s]) => `${n}:${s}`)
+    .join(',');
+}
+
+function snapshotOf(node: SimNode): string {
+  const records = node.db.engine.find(COLLECTION, { op: 'and', items: [] }, { sort: [], limit: Number.POSITIVE_INFINITY, offset: 0 });
+  records.sort((a, b) => (a.id < b.id ? -1 : 1));
+  return JSON.stringify(records.map((r) => [r.id, sortKeys(r.doc)]));
+}
+
+function checkFinal(
+  nodes: readonly SimNode[],
+  written: readonly Written[],
+  relayHeld: ReadonlyMap<string, number>,
+  lostDevices: ReadonlySet<string>,
+  fail: (invariant: string, detail: string, nodes?: string[]) => void,
+): void {
+  const full = nodes.filter((n) => !n.init.filter);
+  const reference = full[0];
+  if (!reference) return;
+  // No lost write: what a relay held is on every full replica; so is every local write of a
+  // device that was not lost.
+  for (const n of full) {
+    const v = n.db.engine.replica.version;
+    for (const [origin, seq] of relayHeld) {
+      if (v.get(origin as NodeId) < seq)
+        fail('no-lost-write', `${n.id} lacks ${origin}:${seq}, which a relay held (relay-durable)`, [n.id]);
+    }
+    for (const w of written) {
+      if (!lostDevices.has(w.device) && !v.has(w.node as NodeId, w.seq))
+        fail('no-lost-write', `${n.id} lacks ${w.node}:${w.seq} written on ${w.device}`, [n.id, w.device]);
+    }
+  }
+  // The model: every op the reference holds, folded from scratch in a fresh replica.
+  const model = new Replica({ nodeId: 'ffffffffffffffff' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
+  const ops: Op[] = [];
+  for (const [origin, seq] of reference.db.engine.replica.version.toMap()) ops.push(...reference.db.engine.opsAfter(origin, 0, seq));
+  for (const op of ops) model.apply(op);
+  const ids = new Set<string>();
+  for (const op of ops) if (op.collection === COLLECTION) ids.add(op.record);
+  for (const id of ids) {
+    const expected = model.get(COLLECTION, id);
+    for (const n of nodes) {
+      const filter = n.init.filter ? SyncFilter.parse(n.init.filter) : undefined;
+      let want: Record<string, unknown> | undefined = expected;
+      if (filter) want = filter.matches(COLLECTION, expected) && expected ? strip(expected, filter) : undefined;
+      const got = n.db.engine.readDoc(COLLECTION, id);
+      if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(want))) {
+        fail('model', `${n.id} shows ${COLLECTION}/${id} as ${JSON.stringify(got)}, the merge of every op gives ${JSON.stringify(want)}`, [
+          n.id,
+        ]);
+        return;
+      }
+    }
+    // No resurrected delete: a visible record has an insert stamped after its latest delete.
+    const state = model.recordState(COLLECTION, id);
+    if (state?.visible && state.tombstone && !(state.insert && compare(state.insert, state.tombstone) > 0)) {
+      fail('no-resurrection', `${COLLECTION}/${id} is visible with no insert after its delete`);
+    }
+  }
+}
+
+function countExpectedLosses(nodes: readonly SimNode[], written: readonly Written[], lostDevices: ReadonlySet<string>): number {
+  const reference = nodes.find((n) => !n.init.filter);
+  if (!reference) return 0;
+  const v = reference.db.engine.replica.version;
+  return written.filter((w) => lostDevices.has(w.device) && !v.has(w.node as NodeId, w.seq)).length;
+}
+
+function compare(a: { wall: number; counter: number; node: string }, b: { wall: number; counter: number; node: string }): number {
+  return a.wall - b.wall || a.counter - b.counter || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+}
+
+function strip(doc: Record<string, unknown>, filter: SyncFilter): Record<string, unknown> {
+  const excluded = filter.excluded(COLLECTION);
+  return Object.fromEntries(Object.entries(doc).filter(([k]) => !excluded.has(k)));
+}
+
+function sortKeys(doc: Record<string, unknown> | undefined): unknown {
+  return doc === undefined ? null : Object.fromEntries(Object.entries(doc).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** The run's trace: hashed as it goes (SHA-256), the tail kept for reports. */
+class Trace {
+  readonly #hash = createHash('sha256');
+  readonly #keepAll: boolean;
+  readonly #lines: string[] = [];
+
+  constructor(keepAll: boolean) {
+    this.#keepAll = keepAll;
+  }
+
+  add(line: string): void {
+    this.#hash.update(line);
+    this.#hash.update('\n');
+    this.#lines.push(line);
+    if (!this.#keepAll && this.#lines.length > 200) this.#lines.splice(0, 100);
+  }
+
+  last(n: number): string[] {
+    return this.#lines.slice(-n);
+  }
+
+  /** The first 16 hex digits of the digest. */
+  hash(): string {
+    return this.#hash.copy().digest('hex').slice(0, 16);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Scenarios: data files (JSON) describing the nodes, links, workload and faults of a run. The
+ * format is documented in docs/simulator.md; `parseScenario` checks a file against it and
+ * throws ScenarioError naming the bad part.
+ */
+import { BlazeError } from '../../src/errors.ts';
+import type { LinkProfile } from './network.ts';
+
+export const FAULT_KINDS = [
+  'partition',
+  'asymmetric',
+  'relay-outage',
+  'crash',
+  'skew',
+  'lan-move',
+  'gone',
+  'backup-restore',
+  'clone',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface Fault {
+  readonly at: number;
+  readonly kind: FaultKind | 'heal';
+  /** Nodes it applies to (partition: the first group is cut from the rest). */
+  readonly nodes?: readonly string[];
+  /** How long it lasts (ms) before it heals by itself; default: until the final heal. */
+  readonly forMs?: number;
+  /** skew: the clock offset, ms (up to +-24 h); lan-move: the new segment. */
+  readonly skewMs?: number;
+  readonly lan?: string;
+}
+
+export interface Workload {
+  /** Ops each peer writes over the active phase. */
+  readonly opsPerPeer: number;
+  /** Records in play per collection. */
+  readonly records: number;
+  /** Share of ops that go to the first fifth of the records. */
+  readonly hotShare: number;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly peers: number;
+  readonly relays: number;
+  /** LAN segments: peers are spread over them in turn (0: no LAN, all through the relay). */
+  readonly lanSegments: number;
+  /** Active phase: writes and faults happen in [0, activeMs); then everything heals. */
+  readonly activeMs: number;
+  readonly links: { readonly lan: LinkProfile; readonly wan: LinkProfile };
+  readonly workload: Workload;
+  readonly faults: readonly Fault[];
+  /** Faults drawn per seed from these kinds, at random times in the active phase. */
+  readonly randomFaults?: { readonly count: number; readonly kinds: readonly FaultKind[] };
+  /** Peers (by index from the end: 1 = the last peer) that are partial replicas, and their filter. */
+  readonly partial?: { readonly count: number; readonly filter: unknown };
+  readonly session: {
+    readonly batchWindowMs: number;
+    readonly ackIntervalMs: number;
+    readonly backoffBaseMs: number;
+    readonly backoffCapMs: number;
+  };
+}
+
+export class ScenarioError extends BlazeError {
+  override name = 'ScenarioError';
+}
+
+const DEFAULT_SESSION = { batchWindowMs: 5, ackIntervalMs: 1000, backoffBaseMs: 200, backoffCapMs: 5000 };
+const DEFAULT_LAN: LinkProfile = { latencyMs: 2, jitterMs: 3, loss: 0, duplicate: 0, reorder: 0 };
+const DEFAULT_WAN: LinkProfile = { latencyMs: 40, jitterMs: 30, loss: 0, duplicate: 0, reorder: 0 };
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Checks a parsed JSON scenario; fills defaults. */
+export function parseScenario(input: unknown): Scenario {
+  const o = object(input, 'scenario');
+  const peers = int(o.peers, 'peers', 1, 500);
+  const relays = int(o.relays ?? 1, 'relays', 0, 16);
+  const links = object(o.links ?? {}, 'links');
+  const scenario: Scenario = {
+    name: str(o.name, 'name'),
+    description: typeof o.description === 'string' ? o.description : '',
+    peers,
+    relays,
+    lanSegments: int(o.lanSegments ?? 1, 'lanSegments', 0, 64),
+    activeMs: int(o.activeMs ?? 60_000, 'activeMs', 1, 400 * DAY_MS),
+    links: { lan: profile(links.lan, DEFAULT_LAN, 'links.lan'), wan: profile(links.wan, DEFAULT_WAN, 'links.wan') },
+    workload: workload(o.workload),
+    faults: list(o.faults ?? [], 'faults').map((f, i) => fault(f, `faults[${i}]`)),
+    ...(o.randomFaults !== undefined ? { randomFaults: randomFaults(o.randomFaults) } : {}),
+    ...(o.partial !== undefined ? { partial: partial(o.partial, peers) } : {}),
+    session: session(o.session),
+  };
+  if (relays === 0 && scenario.lanSegments === 0) throw new ScenarioError('with no relay and no LAN, peers never meet');
+  return scenario;
+}
+
+function workload(v: unknown): Workload {
+  const o = object(v ?? {}, 'workload');
+  return {
+    opsPerPeer: int(o.opsPerPeer ?? 100, 'workload.opsPerPeer', 0, 10_000_000),
+    records: int(o.records ?? 20, 'workload.records', 1, 1_000_000),
+    hotShare: num(o.hotShare ?? 0.5, 'workload.hotShare', 0, 1),
+  };
+}
+
+function fault(v: unknown, at: string): Fault {
+  const o = object(v, at);
+  const kind = o.kind;
+  if (kind !== 'heal' && !FAULT_KINDS.includes(kind as FaultKind))
+    throw new ScenarioError(`${at}.kind: one of heal, ${FAULT_KINDS.join(', ')}`);
+  return {
+    at: int(o.at, `${at}.at`, 0, 400 * DAY_MS),
+    kind: kind as Fault['kind'],
+    ...(o.nodes !== undefined ? { nodes: list(o.nodes, `${at}.nodes`).map((n, i) => str(n, `${at}.nodes[${i}]`)) } : {}),
+    ...(o.forMs !== undefined ? { forMs: int(o.forMs, `${at}.forMs`, 1, 400 * DAY_MS) } : {}),
+    ...(o.skewMs !== undefined ? { skewMs: int(o.skewMs, `${at}.skewMs`, -DAY_MS, DAY_MS) } : {}),
+    ...(o.lan !== undefined ? { lan: str(o.lan, `${at}.lan`) } : {}),
+  };
+}
+
+function randomFaults(v: unknown) {
+  const o = object(v, 'randomFaults');
+  const kinds = list(o.kinds ?? FAULT_KINDS, 'randomFaults.kinds').map((k, i) => {
+    if (!FAULT_KINDS.includes(k as FaultKind)) throw new ScenarioError(`randomFaults.kinds[${i}]: one of ${FAULT_KINDS.join(', ')}`);
+    return k as FaultKind;
+  });
+  return { count: int(o.count, 'randomFaults.count', 0, 1000), kinds };
+}
+
+function partial(v: unknown, peers: number) {
+  const o = object(v, 'partial');
+  return { count: int(o.count ?? 1, 'partial.count', 0, peers), filter: o.filter };
+}
+
+function session(v: unknown) {
+  const o = object(v ?? {}, 'session');
+  return {
+    batchWindowMs: int(o.batchWindowMs ?? DEFAULT_SESSION.batchWindowMs, 'session.batchWindowMs', 0, 60_000),
+    ackIntervalMs: int(o.ackIntervalMs ?? DEFAULT_SESSION.ackIntervalMs, 'session.ackIntervalMs', 1, 3_600_000),
+    backoffBaseMs: int(o.backoffBaseMs ?? DEFAULT_SESSION.backoffBaseMs, 'session.backoffBaseMs', 1, 3_600_000),
+    backoffCapMs: int(o.backoffCapMs ?? DEFAULT_SESSION.backoffCapMs, 'session.backoffCapMs', 1, 3_600_000),
+  };
+}
+
+function profile(v: unknown, fallback: LinkProfile, at: string): LinkProfile {
+  const o = object(v ?? {}, at);
+  const bandwidth = o.bandwidthBytesPerMs;
+  return {
+    latencyMs: num(o.latencyMs ?? fallback.latencyMs, `${at}.latencyMs`, 0, 60_000),
+    jitterMs: num(o.jitterMs ?? fallback.jitterMs, `${at}.jitterMs`, 0, 60_000),
+    loss: num(o.loss ?? fallback.loss, `${at}.loss`, 0, 0.5),
+    duplicate: num(o.duplicate ?? fallback.duplicate, `${at}.duplicate`, 0, 0.5),
+    reorder: num(o.reorder ?? fallback.reorder, `${at}.reorder`, 0, 0.5),
+    ...(bandwidth !== undefined ? { bandwidthBytesPerMs: num(bandwidth, `${at}.bandwidthBytesPerMs`, 0.001, 1e9) } : {}),
+  };
+}
+
+function object(v: unknown, at: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ScenarioError(`${at}: an object`);
+  return v as Record<string, unknown>;
+}
+
+function list(v: unknown, at: string): unknown[] {
+  if (!Array.isArray(v)) throw new ScenarioError(`${at}: an array`);
+  return v;
+}
+
+function str(v: unknown, at: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new ScenarioError(`${at}: a non-empty string`);
+  return v;
+}
+
+function num(v: unknown, at: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ScenarioError(`${at}: a number in [${min}, ${max}]`);
+  return v;
+}
+
+function int(v: unknown, at: string, min: number, max: number): number {
+  const n = num(v, at, min, max);
+  if (!Number.isInteger(n)) throw new ScenarioError(`${at}: an integer`);
+  return n;
+}
