@@ -2,37 +2,22 @@
 /**
  * blaze-sim: runs a network simulation scenario (docs/simulator.md).
  *
- *   blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--report FILE] [--json]
+ *   blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--max-seconds S] [--report FILE] [--json]
  *
  * SCENARIO is a scenario file, or the name of one in simulations/scenarios/. Runs seeds N,
  * N+1, ... N+M-1; shows progress, prints a summary table, writes an HTML report with charts
  * (default blaze-sim-report.html), and exits 1 if any invariant broke, printing the command
  * that replays the failing seed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadScenario, UsageError } from './sim/load.ts';
 import { renderReport } from './sim/report.ts';
 import { type RunResult, runScenario } from './sim/run.ts';
-import { parseScenario, type Scenario, ScenarioError } from './sim/scenario.ts';
+import { ScenarioError } from './sim/scenario.ts';
 import { formatTable, summarize } from './sim/summary.ts';
 
-const USAGE = 'usage: blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--report FILE] [--json]';
-const SCENARIOS = join(dirname(new URL(import.meta.url).pathname), 'scenarios');
-
-class UsageError extends Error {}
-
-export function loadScenario(nameOrPath: string): Scenario {
-  const path = existsSync(nameOrPath) ? nameOrPath : join(SCENARIOS, `${nameOrPath}.json`);
-  if (!existsSync(path)) throw new UsageError(`no scenario '${nameOrPath}' (a file, or one of simulations/scenarios/)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return parseScenario(parsed);
-}
+const USAGE = 'usage: blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--max-seconds S] [--report FILE] [--json]';
 
 function count(text: string | undefined, what: string, fallback: number, min = 0): number {
   if (text === undefined) return fallback;
@@ -50,6 +35,7 @@ function main(argv: string[]): number {
         seed: { type: 'string' },
         runs: { type: 'string' },
         peers: { type: 'string' },
+        'max-seconds': { type: 'string' },
         report: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -68,10 +54,13 @@ function main(argv: string[]): number {
   const first = count(values.seed as string | undefined, '--seed', 1);
   const runs = count(values.runs as string | undefined, '--runs', 1, 1);
   const peers = values.peers === undefined ? undefined : count(values.peers as string, '--peers', 0, 1);
+  // A soak stops by itself: after its runs, or once this much wall time has passed.
+  const maxSeconds = count(values['max-seconds'] as string | undefined, '--max-seconds', Number.POSITIVE_INFINITY, 1);
   const results: RunResult[] = [];
   const replay = (r: RunResult) => `blaze-sim run ${positionals[1]} --seed ${r.seed} --runs 1${peers ? ` --peers ${peers}` : ''}`;
   const started = performance.now();
   for (let i = 0; i < runs; i++) {
+    if ((performance.now() - started) / 1000 > maxSeconds) break;
     const result = runScenario(scenario, first + i, peers ? { peers } : {});
     results.push(result);
     if (process.stderr.isTTY || runs > 1) progress(i + 1, runs, results, started);

@@ -54,7 +54,7 @@ export function writeOne(db: BlazeDB, random: SeededRandom, w: Workload, device:
   } catch (err) {
     // A restored or cloned device learns its id is in use elsewhere: the app takes a new one.
     if (err instanceof IdentityReusedError) {
-      db.renewIdentity();
+      void db.renewIdentity();
       return undefined;
     }
     throw err;

@@ -1,7 +1,9 @@
 /**
  * Acknowledgements from peers: the last version vector each peer acknowledged, and at which
- * level ('local-durable' from a peer, 'relay-durable' from a relay). Persisted, so a restart
- * does not forget them; `db.synced(level)` waits on them, and distributed GC will read them.
+ * level ('local-durable' from a peer, 'relay-durable' from a relay). `db.synced(level)` waits on
+ * them, and distributed GC will read them. Persisted with the next write transaction (and on
+ * close), not in one of their own per ACK: a peer acknowledges many times a second, and an
+ * acknowledgement lost in a crash costs nothing (the peer sends its vector again on reconnect).
  */
 import { decodeValue, encodeValue } from '../codec/index.ts';
 import type { NodeId } from '../identity/node-id.ts';
@@ -15,7 +17,9 @@ export interface PeerAck {
   readonly version: ReadonlyMap<NodeId, number>;
 }
 
+/** The list of peers with an acknowledgement; each peer's is under `ack:<peer>`. */
 const META_ACKS = 'acks';
+const metaKey = (peer: string) => `ack:${peer}`;
 
 interface Waiter {
   level: AckLevel;
@@ -27,6 +31,8 @@ interface Waiter {
 export class AckTracker {
   readonly #storage: Storage;
   readonly #acks = new Map<NodeId, PeerAck>();
+  readonly #dirty = new Set<NodeId>();
+  #listDirty = false;
   #waiters: Waiter[] = [];
   /** True once a sync session has been set up for this database. */
   attached = false;
@@ -35,7 +41,16 @@ export class AckTracker {
     this.#storage = storage;
     const bytes = storage.getMeta(META_ACKS);
     if (!bytes) return;
-    for (const [peer, level, version] of decodeValue(bytes) as [string, AckLevel, Record<string, number>][]) {
+    for (const entry of decodeValue(bytes) as (string | [string, AckLevel, Record<string, number>])[]) {
+      // Stores written before acks had a key per peer hold [peer, level, version] entries.
+      const stored = typeof entry === 'string' ? storage.getMeta(metaKey(entry)) : undefined;
+      const [peer, level, version] =
+        typeof entry === 'string'
+          ? stored
+            ? (decodeValue(stored) as [string, AckLevel, Record<string, number>])
+            : [entry, undefined, {}]
+          : entry;
+      if (!level) continue;
       this.#acks.set(peer as NodeId, { peer: peer as NodeId, level, version: new Map(Object.entries(version)) as Map<NodeId, number> });
     }
   }
@@ -55,8 +70,9 @@ export class AckTracker {
       }
     }
     if (!moved) return;
+    if (!old) this.#listDirty = true;
     this.#acks.set(ack.peer, { peer: ack.peer, level: ack.level, version });
-    this.#storage.transaction(() => this.#storage.setMeta(META_ACKS, this.#encode()));
+    this.#dirty.add(ack.peer);
     const waiting = this.#waiters;
     this.#waiters = [];
     for (const w of waiting) {
@@ -103,7 +119,15 @@ export class AckTracker {
     return [...this.#acks.values()];
   }
 
-  #encode(): Uint8Array {
-    return encodeValue([...this.#acks.values()].map((a) => [a.peer, a.level, Object.fromEntries(a.version)]));
+  /** Stores what changed since the last save (called inside a write transaction). */
+  save(): void {
+    if (this.#dirty.size === 0) return;
+    for (const peer of this.#dirty) {
+      const a = this.#acks.get(peer) as PeerAck;
+      this.#storage.setMeta(metaKey(peer), encodeValue([a.peer, a.level, Object.fromEntries(a.version)]));
+    }
+    this.#dirty.clear();
+    if (this.#listDirty) this.#storage.setMeta(META_ACKS, encodeValue([...this.#acks.keys()]));
+    this.#listDirty = false;
   }
 }

@@ -74,6 +74,7 @@ export class BlazeDB {
     this.#live = new LiveQueries({ engine, onError });
     this.#history = new History(engine);
     this.acks = new AckTracker(engine.storage);
+    engine.beforeCommit(() => this.acks.save());
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
@@ -263,6 +264,7 @@ export class BlazeDB {
     if (this.#closed) return;
     for (const listener of [...this.#closeListeners]) listener();
     this.#closed = true;
+    this.#engine.storage.transaction(() => this.acks.save());
     this.#engine.storage.close();
   }
 

@@ -131,6 +131,8 @@ export class Engine {
   #incompleteChanged = false;
   readonly #rebuilt = new Set<string>();
   readonly #membershipListeners = new Set<MembershipListener>();
+  /** Run inside every write transaction, before it commits (state that rides along, like acks). */
+  readonly #beforeCommit: (() => void)[] = [];
   #parked = new Map<string, RecordKey>();
 
   constructor(init: EngineInit) {
@@ -419,6 +421,11 @@ export class Engine {
     return this.storage.opsOfRecord(collection, id).map((stored) => this.decodeStoredOp(stored));
   }
 
+  /** Adds work to every write transaction, run just before it commits. */
+  beforeCommit(hook: () => void): void {
+    this.#beforeCommit.push(hook);
+  }
+
   /** Called after each commit with the ops it made durable (sync sessions push them on). */
   onOps(listener: OpsListener): () => void {
     this.#opsListeners.add(listener);
@@ -582,6 +589,7 @@ export class Engine {
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
     }
     this.cipher.flush?.();
+    for (const hook of this.#beforeCommit) hook();
     if (touched.size > 0) {
       const e = new Encoder(16);
       const { wall, counter } = this.clock.last;
