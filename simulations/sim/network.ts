@@ -12,8 +12,9 @@ import type { World } from './world.ts';
 export interface LinkProfile {
   /** One-way latency, ms. */
   readonly latencyMs: number;
-  /** Extra latency, uniform in [0, jitterMs). */
+  /** Extra latency: uniform in [0, jitterMs), or exponential with mean jitterMs (a long tail). */
   readonly jitterMs: number;
+  readonly jitter?: 'uniform' | 'exponential';
   /** Per frame: probability the frame is lost (the connection resets). */
   readonly loss: number;
   /** Per frame: probability it is delivered twice. */
@@ -191,7 +192,8 @@ class SimEnd implements FrameDuplex {
     const start = Math.max(world.now, this.#busyUntil);
     const transmit = p.bandwidthBytesPerMs ? copy.length / p.bandwidthBytesPerMs : 0;
     this.#busyUntil = start + transmit;
-    let arrival = start + transmit + p.latencyMs + random.float() * p.jitterMs;
+    const jitter = p.jitter === 'exponential' ? -Math.log(1 - random.float()) * p.jitterMs : random.float() * p.jitterMs;
+    let arrival = start + transmit + p.latencyMs + jitter;
     if (random.float() < p.reorder) stats.framesReordered++;
     else arrival = Math.max(arrival, this.#lastArrival); // in order, like a stream
     this.#lastArrival = Math.max(this.#lastArrival, arrival);

@@ -50,7 +50,7 @@ export class SimNode {
    * know that its id went further elsewhere (see docs/simulator.md).
    */
   mustSyncBeforeWriting = false;
-  /** Some session of this incarnation reached sync. */
+  /** A session of this incarnation with a relay reached sync. */
   syncedSinceStart = false;
   #up = false;
   /** Bumped on every crash: events of an older incarnation are ignored. */
@@ -183,7 +183,9 @@ export class SimNode {
     this.#sessions.add(session);
     session.onStateChange((state) => {
       if (state !== 'syncing' || incarnation !== this.#incarnation) return;
-      this.syncedSinceStart = true;
+      // A relay holds every device's latest: syncing with one is what tells a restored or
+      // cloned device that its id went further (a LAN peer may not know yet).
+      if (this.init.directory.get(peer)?.role === 'relay' || this.init.relays.length === 0) this.syncedSinceStart = true;
       this.#policy?.connected(peer);
     });
     session.onClose((reason) => {

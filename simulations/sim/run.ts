@@ -30,6 +30,8 @@ export interface Sample {
 export interface Violation {
   readonly invariant: string;
   readonly at: number;
+  /** Events run before it (the step). */
+  readonly step: number;
   readonly detail: string;
   readonly nodes: readonly string[];
   readonly lastEvents: readonly string[];
@@ -105,7 +107,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   const relayHeld = new Map<string, number>();
   const violations: Violation[] = [];
   const fail = (invariant: string, detail: string, nodes: string[] = []) => {
-    violations.push({ invariant, at: world.now, detail, nodes, lastEvents: trace.last(30) });
+    violations.push({ invariant, at: world.now, step: world.eventsRun, detail, nodes, lastEvents: trace.last(30) });
   };
 
   const startNode = (node: SimNode) => {
@@ -122,8 +124,9 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   // Workload: exponential gaps, spread over the active phase.
   const workloadRandom = new SeededRandom(world.random.u32());
   const startWorkload = (node: SimNode) => {
-    if (node.role !== 'peer' || scenario.workload.opsPerPeer === 0) return;
-    const mean = scenario.activeMs / scenario.workload.opsPerPeer;
+    const rate = scenario.workload.perPeer[node.id] ?? scenario.workload.opsPerPeer;
+    if (node.role !== 'peer' || rate === 0) return;
+    const mean = scenario.activeMs / rate;
     const next = () => {
       const gap = -Math.log(1 - workloadRandom.float()) * mean;
       if (world.now + gap >= scenario.activeMs) return;
@@ -266,6 +269,12 @@ function statesAgree(nodes: readonly SimNode[]): string | undefined {
   if (!first) return undefined;
   const expected = snapshotOf(first);
   for (const n of full) if (snapshotOf(n) !== expected) return `${n.id} and ${first.id} hold different records`;
+  // Partial replicas: exactly their filter of the full replicas' records.
+  for (const n of nodes) {
+    if (!n.init.filter) continue;
+    if (snapshotOf(n) !== snapshotOf(first, SyncFilter.parse(n.init.filter)))
+      return `${n.id} does not hold exactly its filter of ${first.id}'s records`;
+  }
   return undefined;
 }
 
@@ -276,8 +285,13 @@ function vectorKey(node: SimNode): string {
     .join(',');
 }
 
-function snapshotOf(node: SimNode): string {
-  const records = node.db.engine.find(COLLECTION, { op: 'and', items: [] }, { sort: [], limit: Number.POSITIVE_INFINITY, offset: 0 });
+/** A node's records, canonical; through `filter` (what a partial replica should show). */
+function snapshotOf(node: SimNode, filter?: SyncFilter): string {
+  let records = node.db.engine.find(COLLECTION, { op: 'and', items: [] }, { sort: [], limit: Number.POSITIVE_INFINITY, offset: 0 });
+  if (filter)
+    records = records
+      .filter((r) => filter.matches(COLLECTION, r.doc))
+      .map((r) => ({ id: r.id, doc: strip(r.doc, filter) as typeof r.doc }));
   records.sort((a, b) => (a.id < b.id ? -1 : 1));
   return JSON.stringify(records.map((r) => [r.id, sortKeys(r.doc)]));
 }

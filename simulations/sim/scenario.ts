@@ -38,6 +38,8 @@ export interface Workload {
   readonly records: number;
   /** Share of ops that go to the first fifth of the records. */
   readonly hotShare: number;
+  /** Per-peer overrides of opsPerPeer (busy and quiet devices). */
+  readonly perPeer: Readonly<Record<string, number>>;
 }
 
 export interface Scenario {
@@ -103,6 +105,12 @@ function workload(v: unknown): Workload {
     opsPerPeer: int(o.opsPerPeer ?? 100, 'workload.opsPerPeer', 0, 10_000_000),
     records: int(o.records ?? 20, 'workload.records', 1, 1_000_000),
     hotShare: num(o.hotShare ?? 0.5, 'workload.hotShare', 0, 1),
+    perPeer: Object.fromEntries(
+      Object.entries(object(o.perPeer ?? {}, 'workload.perPeer')).map(([peer, n]) => [
+        peer,
+        int(n, `workload.perPeer.${peer}`, 0, 10_000_000),
+      ]),
+    ),
   };
 }
 
@@ -148,7 +156,10 @@ function session(v: unknown) {
 function profile(v: unknown, fallback: LinkProfile, at: string): LinkProfile {
   const o = object(v ?? {}, at);
   const bandwidth = o.bandwidthBytesPerMs;
+  const jitter = o.jitter ?? fallback.jitter ?? 'uniform';
+  if (jitter !== 'uniform' && jitter !== 'exponential') throw new ScenarioError(`${at}.jitter: 'uniform' or 'exponential'`);
   return {
+    jitter,
     latencyMs: num(o.latencyMs ?? fallback.latencyMs, `${at}.latencyMs`, 0, 60_000),
     jitterMs: num(o.jitterMs ?? fallback.jitterMs, `${at}.jitterMs`, 0, 60_000),
     loss: num(o.loss ?? fallback.loss, `${at}.loss`, 0, 0.5),

@@ -306,6 +306,11 @@ export class Engine {
     this.#incompleteChanged = true;
   }
 
+  /** Records a partial replica shows from its own writes only (it asks servers for them whole). */
+  incompleteRecords(): RecordKey[] {
+    return [...this.#incomplete.values()];
+  }
+
   /** The records a partial replica holds (a server reconciles them with what its filter matches). */
   heldRecords(): RecordKey[] {
     const out: RecordKey[] = [];

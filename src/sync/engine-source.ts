@@ -25,6 +25,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     recordDoc: (collection, id) => engine.readDoc(collection, id),
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
+    incompleteRecords: () => engine.incompleteRecords(),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

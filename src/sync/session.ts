@@ -85,8 +85,10 @@ export interface SyncSource {
   opsOfRecord(collection: string, id: string): Op[];
   /** Every record a filter matches now. */
   matchingRecords(filter: SyncFilter): RecordKey[];
-  /** The records this partial replica holds. */
+  /** The records this partial replica holds whole. */
   heldRecords(): RecordKey[];
+  /** Records it shows from its own writes only, to be sent whole or declared gone. */
+  incompleteRecords(): RecordKey[];
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -359,6 +361,7 @@ export class SyncSession {
       if (this.#servedAll) {
         this.#sendRecords('held', this.#source.heldRecords());
         this.#send({ type: 'held', records: [] });
+        this.#sendRecords('need', this.#source.incompleteRecords());
       }
     }
     this.#setState('syncing');
@@ -395,23 +398,25 @@ export class SyncSession {
    */
   #accountFor(ops: readonly Op[], ranges: readonly SkipRange[] = []): boolean {
     const version = this.#source.version();
-    const next = new Map<NodeId, number>();
+    /** Per origin: what this side will hold once the frame applies, and the most the peer sent. */
+    const held = new Map<NodeId, number>();
+    const sent = new Map<NodeId, number>();
     const check = (node: NodeId, from: number, to: number): boolean => {
-      const held = next.get(node) ?? this.#pendingHeld.get(node) ?? version.get(node) ?? 0;
-      if (from > held + 1) {
-        this.close('gap', `dot ${node}:${from} skips ahead of ${node}:${held}`);
+      const before = held.get(node) ?? this.#pendingHeld.get(node) ?? version.get(node) ?? 0;
+      if (from > before + 1) {
+        this.close('gap', `dot ${node}:${from} skips ahead of ${node}:${before}`);
         return false;
       }
-      next.set(node, Math.max(held, to));
+      held.set(node, Math.max(before, to));
+      sent.set(node, Math.max(sent.get(node) ?? 0, to));
       return true;
     };
     for (const op of ops) if (!check(op.node, op.seq, op.seq)) return false;
     for (const { node, from, to } of ranges) if (!check(node, from, to)) return false;
-    // The peer holds what it sent: recorded before applying so the commit is not echoed back.
-    for (const [node, seq] of next) {
-      this.#pendingHeld.set(node, seq);
-      if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
-    }
+    for (const [node, seq] of held) this.#pendingHeld.set(node, seq);
+    // The peer holds what it sent (a sender never goes past its own contiguous prefix), and only
+    // that: recorded before applying so the commit is not echoed back to it.
+    for (const [node, seq] of sent) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
     return true;
   }
 
@@ -518,9 +523,21 @@ export class SyncSession {
     if (this.#state !== 'syncing' || !this.#peerHoldsKnown) return;
     const seen = new Set<string>();
     const gone: RecordRef[] = [];
+    const resend: Op[] = [];
     for (const op of ops) {
-      // Ops the peer lacks are the pump's: it sends them, or the record whole, or a skip.
-      if (!filter.includesCollection(op.collection) || op.seq > (this.#peerHas.get(op.node) ?? 0)) continue;
+      // An op of a record the peer holds that the pump will not send (the peer counted its dot,
+      // maybe as skipped by another server that judged the record out): sent anyway, since the
+      // peer applies a counted dot it does not hold, and drops one it does.
+      if (op.seq <= (this.#peerHas.get(op.node) ?? 0) && this.#peerHolds.has(recordKey({ collection: op.collection, id: op.record }))) {
+        const stripped = filter.strip(op);
+        if (stripped) resend.push(stripped);
+      }
+    }
+    if (resend.length > 0 && !this.#send({ type: 'ops', ops: resend })) this.#blocked = true;
+    for (const op of ops) {
+      // Also for ops the peer lacks: the pump would judge them, but an ACK saying the peer got
+      // them elsewhere can arrive first, and then the pump sends nothing.
+      if (!filter.includesCollection(op.collection)) continue;
       const ref = { collection: op.collection, id: op.record };
       const key = recordKey(ref);
       if (seen.has(key)) continue;

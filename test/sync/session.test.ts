@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchWriteContext } from '../../src/codec/index.ts';
+import { BatchReadContext, BatchWriteContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
+import type { Op } from '../../src/ops/op.ts';
 import { createPipe, databaseSource, type FrameDuplex, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
-import { encodeMessage } from '../../src/sync/messages.ts';
+import { decodeMessage, encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
-import { settle } from '../helpers/sync.ts';
+import { manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 1;
 async function openDb(dbId = 'shared', start = 1_800_000_000_000) {
@@ -242,6 +243,45 @@ describe('sync sessions', () => {
     await settle();
     assert.equal(session.closeReason?.code, 'version-unsupported');
     assert.equal(received.length, 2); // its HELLO and the CLOSE, no ops
+  });
+
+  it('should still send a peer what it lacks after the peer sent back an op this side already had', async () => {
+    // Found by the simulator: a duplicate from the peer used to mark everything this side held
+    // of that origin as held by the peer, so ops waiting for the batch window never went.
+    const { db: c } = await openDb();
+    const { db: fake } = await openDb();
+    await c.collection('bugs').insert({ k: 1 }, { id: 'one' });
+    const scheduler = manualScheduler();
+    const [x, y] = createPipe();
+    const session = new SyncSession({ source: databaseSource(c), duplex: x, scheduler, batchWindowMs: 10 });
+    const received: number[] = [];
+    const inStream = new BatchReadContext();
+    y.onFrame((frame) => {
+      const m = decodeMessage(frame, 1 << 22, inStream);
+      if (m.type === 'ops') for (const op of m.ops) received.push(op.seq);
+    });
+    session.start();
+    y.send(
+      encodeMessage({
+        type: 'hello',
+        major: 1,
+        minor: 0,
+        dbId: 'shared',
+        nodeId: fake.nodeId,
+        role: 'peer',
+        version: new Map([[c.nodeId, 1]]),
+        credentials: new Uint8Array(),
+      }),
+    );
+    await settle();
+    await c.collection('bugs').insert({ k: 2 }, { id: 'two' }); // waits for the batch window
+    const [own] = c.engine.opsAfter(c.nodeId, 0, 1);
+    y.send(encodeMessage({ type: 'ops', ops: [own as Op] }, new BatchWriteContext()));
+    await settle();
+    scheduler.advance(10);
+    await settle();
+    assert.equal(session.state, 'syncing');
+    assert.deepEqual(received, [2]);
   });
 
   it('should refuse a duplicated or reordered OPS frame instead of misreading the interning stream', async () => {
