@@ -79,6 +79,44 @@ describe('sync over loopback TCP', () => {
     }
   });
 
+  it('should serve a partial replica over a socket: records entering and leaving its filter', async () => {
+    const server = await BlazeDB.open({ storage: 'memory', dbId: 'tcp', random: new SeededRandom(21) });
+    const phone = await BlazeDB.open({ storage: 'memory', dbId: 'tcp', random: new SeededRandom(22) });
+    await server.collection('bugs').declare({ votes: 'counter' });
+    await server
+      .collection('bugs')
+      .insertMany(Array.from({ length: 400 }, (_, i) => ({ title: `bug ${i}`, owner: i % 4 === 0 ? 'ann' : 'bob', votes: i })));
+    await phone.setSyncFilter({ collections: { bugs: { where: { owner: 'ann' } } } });
+    const listener = createServer((socket) => {
+      new SyncSession({ source: databaseSource(server), duplex: socketDuplex(socket), batchOps: 64 }).start();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const socket = tcpConnect((listener.address() as { port: number }).port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const session = new SyncSession({ source: databaseSource(phone), duplex: socketDuplex(socket), batchOps: 64 });
+    session.start();
+    const anns = async () => (await server.collection('bugs').find({ owner: 'ann' }, { sort: { title: 1 } })).map((r) => ({ ...r }));
+    const mine = async () => (await phone.collection('bugs').find({}, { sort: { title: 1 } })).map((r) => ({ ...r }));
+    try {
+      await waitFor(async () => (await phone.collection('bugs').count()) === 100, 'the partial initial sync');
+      const [entering] = await server.collection('bugs').find({ title: 'bug 1' });
+      const [leaving] = await server.collection('bugs').find({ title: 'bug 0' });
+      await server.collection('bugs').increment(entering?._id as string, 'votes', 5);
+      await server.collection('bugs').update(entering?._id as string, { owner: 'ann' });
+      await server.collection('bugs').update(leaving?._id as string, { owner: 'bob' });
+      await waitFor(async () => JSON.stringify(await mine()) === JSON.stringify(await anns()), 'entering and leaving');
+      assert.equal((await phone.collection('bugs').get(entering?._id as string))?.votes, 6);
+      assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+      assert.equal(session.state, 'syncing');
+    } finally {
+      session.close();
+      socket.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await server.close();
+      await phone.close();
+    }
+  });
+
   it('should drop a connection whose length prefix claims more than the frame limit', async () => {
     const server = createServer();
     const closed = new Promise<void>((resolve) => {
