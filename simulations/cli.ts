@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadScenario, UsageError } from './sim/load.ts';
 import { renderReport } from './sim/report.ts';
 import { type RunResult, runScenario } from './sim/run.ts';
-import { ScenarioError } from './sim/scenario.ts';
+import { type Scenario, ScenarioError } from './sim/scenario.ts';
 import { formatTable, summarize } from './sim/summary.ts';
 
 const USAGE = 'usage: blaze-sim run SCENARIO [--seed N] [--runs M] [--peers N] [--max-seconds S] [--report FILE] [--json]';
@@ -54,6 +54,13 @@ function main(argv: string[]): number {
   const first = count(values.seed as string | undefined, '--seed', 1);
   const runs = count(values.runs as string | undefined, '--runs', 1, 1);
   const peers = values.peers === undefined ? undefined : count(values.peers as string, '--peers', 0, 1);
+  if (peers !== undefined && peers > 500) throw new UsageError('--peers must be at most 500');
+  const reportPath = (values.report as string | undefined) ?? 'blaze-sim-report.html';
+  try {
+    writeFileSync(reportPath, ''); // fail now, not after the runs
+  } catch (err) {
+    throw new UsageError(`cannot write the report to ${reportPath}: ${(err as Error).message}`);
+  }
   // A soak stops by itself: after its runs, or once this much wall time has passed.
   const maxSeconds = count(values['max-seconds'] as string | undefined, '--max-seconds', Number.POSITIVE_INFINITY, 1);
   const results: RunResult[] = [];
@@ -61,21 +68,50 @@ function main(argv: string[]): number {
   const started = performance.now();
   for (let i = 0; i < runs; i++) {
     if ((performance.now() - started) / 1000 > maxSeconds) break;
-    const result = runScenario(scenario, first + i, peers ? { peers } : {});
+    const result = runOne(scenario, first + i, peers);
     results.push(result);
-    if (process.stderr.isTTY || runs > 1) progress(i + 1, runs, results, started);
+    if (process.stderr.isTTY) progress(i + 1, runs, results, started);
     if (result.violations.length > 0)
       process.stderr.write(
         `\nseed ${result.seed}: ${result.violations[0]?.invariant}: ${result.violations[0]?.detail}\n  replay: ${replay(result)}\n`,
       );
   }
-  if (runs > 1 || process.stderr.isTTY) process.stderr.write('\n');
+  const failed = results.filter((r) => r.violations.length > 0).length;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${results.length}/${runs} runs, ${failed} failed, ${seconds} s\n`);
   const summary = summarize(scenario, results);
-  const reportPath = (values.report as string | undefined) ?? 'blaze-sim-report.html';
   writeFileSync(reportPath, renderReport(summary, results, replay));
   if (values.json) console.log(JSON.stringify({ summary, runs: results.map(({ samples: _, ...r }) => r) }, null, 2));
   else console.log(`${formatTable(summary)}\nreport: ${reportPath}`);
   return summary.failed > 0 ? 1 : 0;
+}
+
+/** One run; an exception inside it (a bug in the engine or the harness) is a failed run too. */
+function runOne(scenario: Scenario, seed: number, peers: number | undefined): RunResult {
+  try {
+    return runScenario(scenario, seed, peers ? { peers } : {});
+  } catch (err) {
+    const failure = { invariant: 'exception', at: 0, step: 0, detail: (err as Error).stack ?? String(err), nodes: [], lastEvents: [] };
+    return {
+      scenario: scenario.name,
+      seed,
+      traceHash: '',
+      converged: false,
+      convergenceMs: undefined,
+      boundMs: 0,
+      opsWritten: 0,
+      expectedLosses: 0,
+      bytesPerOp: 0,
+      maxLogSize: 0,
+      faults: [],
+      healAt: 0,
+      violations: [failure],
+      samples: [],
+      virtualMs: 0,
+      events: 0,
+      network: { framesSent: 0, framesBlackholed: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 },
+    };
+  }
 }
 
 function progress(done: number, total: number, results: readonly RunResult[], started: number): void {
@@ -96,6 +132,7 @@ try {
     console.error(`ScenarioError: ${err.message}`);
     process.exitCode = 2;
   } else {
-    throw err;
+    console.error(`internal error: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 3;
   }
 }

@@ -9,13 +9,13 @@ import type { NodeId } from '../../src/identity/node-id.ts';
 import type { MemoryStorage } from '../../src/storage/index.ts';
 import type { Network } from './network.ts';
 import type { SimNode } from './node.ts';
-import { FAULT_KINDS, type Fault, type FaultKind, type Scenario } from './scenario.ts';
+import { FAULT_KINDS, type Fault, type FaultKind, type Scenario, ScenarioError } from './scenario.ts';
 import type { World } from './world.ts';
 
 export interface ScheduledFault {
   readonly at: number;
   readonly until: number;
-  readonly kind: Fault['kind'];
+  readonly kind: FaultKind;
   readonly nodes: readonly string[];
   readonly detail: string;
 }
@@ -24,8 +24,11 @@ export interface FaultPlan {
   readonly scheduled: ScheduledFault[];
   /** Devices that left for good (their unsynced writes are expected losses). */
   readonly goneForever: Set<string>;
-  /** Devices whose unsynced writes may be lost (gone, or restored from a backup). */
-  readonly lostDevices: Set<string>;
+  /**
+   * Devices whose writes up to a time may be lost if nobody else held them: gone forever (up to
+   * when they left), or restored from a backup (up to the restore).
+   */
+  readonly lossWindows: Map<string, number>;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -45,7 +48,13 @@ export interface FaultContext {
 export function planFaults(context: FaultContext): FaultPlan {
   const { scenario, world, network, directory, log, start, adopt } = context;
   const nodes = [...directory.values()];
-  const plan: FaultPlan = { scheduled: [], goneForever: new Set(), lostDevices: new Set() };
+  const plan: FaultPlan = { scheduled: [], goneForever: new Set(), lossWindows: new Map() };
+  /** Overlapping crashes of one node: it comes back when the last one ends. */
+  const crashes = new Map<string, number>();
+  for (const fault of scenario.faults) {
+    for (const id of fault.nodes ?? [])
+      if (!directory.has(id)) throw new ScenarioError(`a ${fault.kind} fault names '${id}', which this run does not have`);
+  }
   const random = world.random;
   const peers = nodes.filter((n) => n.role === 'peer');
   const relays = nodes.filter((n) => n.role === 'relay');
@@ -53,8 +62,9 @@ export function planFaults(context: FaultContext): FaultPlan {
   for (let i = 0; i < (scenario.randomFaults?.count ?? 0); i++) {
     const kinds = scenario.randomFaults?.kinds ?? FAULT_KINDS;
     const kind = kinds[random.int(kinds.length)] as FaultKind;
+    // Everything a fault does happens inside the active phase.
     const at = Math.floor(random.float() * scenario.activeMs * 0.8);
-    const forMs = Math.max(1, Math.floor(random.float() * scenario.activeMs * 0.4));
+    const forMs = Math.max(1, Math.min(Math.floor(random.float() * scenario.activeMs * 0.4), scenario.activeMs - at - 1));
     faults.push(randomFault(kind, at, forMs, peers, relays, random));
   }
   faults.sort((a, b) => a.at - b.at);
@@ -79,9 +89,6 @@ export function planFaults(context: FaultContext): FaultPlan {
   function apply(fault: Fault): void {
     const named = (fault.nodes ?? []).map(byId).filter((n): n is SimNode => n !== undefined);
     switch (fault.kind) {
-      case 'heal':
-        record(fault, [], '');
-        return;
       case 'partition':
       case 'asymmetric': {
         const group = new Set(named.map((n) => n.id));
@@ -98,20 +105,29 @@ export function planFaults(context: FaultContext): FaultPlan {
       }
       case 'relay-outage':
       case 'crash': {
-        for (const n of named) if (!plan.goneForever.has(n.id)) n.crash();
+        for (const n of named) {
+          if (plan.goneForever.has(n.id)) continue;
+          crashes.set(n.id, (crashes.get(n.id) ?? 0) + 1);
+          n.crash();
+        }
         record(
           fault,
           named.map((n) => n.id),
           '',
         );
         later(fault, () => {
-          for (const n of named) if (!n.up && !plan.goneForever.has(n.id)) start(n);
+          for (const n of named) {
+            const left = (crashes.get(n.id) ?? 1) - 1;
+            crashes.set(n.id, left);
+            if (left === 0 && !n.up && !plan.goneForever.has(n.id)) start(n);
+          }
           for (const n of directory.values()) n.rediscover();
         });
         for (const n of directory.values()) n.rediscover();
         return;
       }
       case 'skew': {
+        const before = named.map((n) => n.skewMs);
         for (const n of named) n.skewMs = fault.skewMs ?? 0;
         record(
           fault,
@@ -119,7 +135,8 @@ export function planFaults(context: FaultContext): FaultPlan {
           `clock ${fault.skewMs ?? 0} ms`,
         );
         later(fault, () => {
-          for (const n of named) n.skewMs = 0; // a backward jump when the skew was ahead
+          // Back to what it was: a backward jump when the skew was ahead.
+          for (const [i, n] of named.entries()) n.skewMs = before[i] as number;
         });
         return;
       }
@@ -137,7 +154,7 @@ export function planFaults(context: FaultContext): FaultPlan {
         for (const n of named) {
           n.crash();
           plan.goneForever.add(n.id);
-          plan.lostDevices.add(n.id);
+          plan.lossWindows.set(n.id, world.now);
         }
         record(
           fault,
@@ -162,7 +179,7 @@ export function planFaults(context: FaultContext): FaultPlan {
             node.crash();
             node.storage = backup;
             node.mustSyncBeforeWriting = true;
-            plan.lostDevices.add(node.id);
+            plan.lossWindows.set(node.id, world.now);
             start(node);
             log(`restore ${node.id}`);
           }

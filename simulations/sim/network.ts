@@ -3,8 +3,9 @@
  * travel as world events: latency plus jitter, a bandwidth cap (frames queue behind each other),
  * and faults: a lost frame resets the connection (a real stream transport would fail, not skip
  * a frame), a duplicated or reordered frame reaches the session as it is (it must reject it and
- * reconnect cleanly). Partitions block pairs of nodes, in one or both directions: connections
- * across a partition break and dials across it fail.
+ * reconnect cleanly). Partitions block pairs of nodes: both ways, connections across break at
+ * once; one way, a connection stays half-open (frames that way vanish, like a link that only
+ * loses them) until the transport's stall timeout resets it. Dials across either fail.
  */
 import type { FrameDuplex } from '../../src/sync/duplex.ts';
 import type { World } from './world.ts';
@@ -26,12 +27,16 @@ export interface LinkProfile {
 }
 
 /** Bytes a side may have in flight before `send` returns false. */
-const HIGH_WATER_BYTES = 256 * 1024;
+export const HIGH_WATER_BYTES = 256 * 1024;
+/** A one-way outage is noticed by the transport (no acknowledgements) after this. */
+export const STALL_TIMEOUT_MS = 10_000;
 /** How long a dial across a partition takes to fail. */
 export const DIAL_TIMEOUT_MS = 3000;
 
 export interface NetworkStats {
   framesSent: number;
+  /** Frames that vanished on a one-way blocked link. */
+  framesBlackholed: number;
   bytesSent: number;
   framesLost: number;
   framesDuplicated: number;
@@ -44,7 +49,15 @@ export class Network {
   /** Directed blocked pairs `a>b`, counted (partitions may overlap). */
   readonly #blocked = new Map<string, number>();
   readonly #open = new Set<SimConnection>();
-  readonly stats: NetworkStats = { framesSent: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 };
+  readonly stats: NetworkStats = {
+    framesSent: 0,
+    framesBlackholed: 0,
+    bytesSent: 0,
+    framesLost: 0,
+    framesDuplicated: 0,
+    framesReordered: 0,
+    resets: 0,
+  };
   /** Largest in-flight bytes seen on any connection direction (a queue-growth invariant). */
   maxInFlight = 0;
 
@@ -61,6 +74,20 @@ export class Network {
   block(a: string, b: string, oneWay = false): void {
     const keys = oneWay ? [`${a}>${b}`] : [`${a}>${b}`, `${b}>${a}`];
     for (const k of keys) this.#blocked.set(k, (this.#blocked.get(k) ?? 0) + 1);
+    if (!oneWay) {
+      this.dropBetween(a, b);
+      return;
+    }
+    // Half-open: the transport notices only when nothing comes back for a while.
+    const open = [...this.#open].filter((c) => c.joins(a, b));
+    this.#world.after(STALL_TIMEOUT_MS, () => {
+      if (this.reachable(a, b)) return;
+      for (const c of open) c.reset();
+    });
+  }
+
+  /** Breaks every connection between `a` and `b` (a partition, or they left a shared LAN). */
+  dropBetween(a: string, b: string): void {
     for (const c of [...this.#open]) if (c.joins(a, b)) c.reset();
   }
 
@@ -124,8 +151,8 @@ class SimConnection {
   constructor(world: World, network: Network, a: string, b: string, profile: LinkProfile) {
     this.#a = a;
     this.#b = b;
-    const ea = new SimEnd(world, network, this, profile);
-    const eb = new SimEnd(world, network, this, profile);
+    const ea = new SimEnd(world, network, this, profile, a, b);
+    const eb = new SimEnd(world, network, this, profile, b, a);
     ea.peer = eb;
     eb.peer = ea;
     this.ends = [ea, eb];
@@ -157,6 +184,8 @@ class SimEnd implements FrameDuplex {
   readonly #network: Network;
   readonly #connection: SimConnection;
   readonly #profile: LinkProfile;
+  readonly #from: string;
+  readonly #to: string;
   #closed = false;
   #inFlight = 0;
   #blocked = false;
@@ -167,11 +196,13 @@ class SimEnd implements FrameDuplex {
   #drainHandlers: (() => void)[] = [];
   #closeHandlers: (() => void)[] = [];
 
-  constructor(world: World, network: Network, connection: SimConnection, profile: LinkProfile) {
+  constructor(world: World, network: Network, connection: SimConnection, profile: LinkProfile, from: string, to: string) {
     this.#world = world;
     this.#network = network;
     this.#connection = connection;
     this.#profile = profile;
+    this.#from = from;
+    this.#to = to;
   }
 
   send(frame: Uint8Array): boolean {
@@ -182,6 +213,10 @@ class SimEnd implements FrameDuplex {
     const p = this.#profile;
     stats.framesSent++;
     stats.bytesSent += frame.length;
+    if (!this.#network.reachable(this.#from, this.#to)) {
+      stats.framesBlackholed++;
+      return true;
+    }
     const copy = frame.slice();
     if (random.float() < p.loss) {
       stats.framesLost++;

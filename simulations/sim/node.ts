@@ -45,6 +45,8 @@ export class SimNode {
   skewMs = 0;
   /** LAN segment it is on (undefined: none); peers on one segment find each other. */
   lan: string | undefined;
+  /** The segment it starts on (and returns to at the final heal). */
+  homeLan: string | undefined;
   /**
    * A restored or cloned device writes only after it has synced once: until then it cannot
    * know that its id went further elsewhere (see docs/simulator.md).
@@ -57,7 +59,8 @@ export class SimNode {
   #incarnation = 0;
   #scheduler: (Scheduler & { cancelAll(): void }) | undefined;
   #policy: ConnectionPolicy | undefined;
-  readonly #sessions = new Set<SyncSession>();
+  /** Live sessions, with the simulated node at the other end. */
+  readonly #sessions = new Map<SyncSession, string>();
   readonly #random: SeededRandom;
 
   constructor(init: SimNodeInit) {
@@ -77,8 +80,20 @@ export class SimNode {
     return this.#db;
   }
 
-  get sessions(): ReadonlySet<SyncSession> {
-    return this.#sessions;
+  get sessions(): Iterable<SyncSession> {
+    return this.#sessions.keys();
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Nodes this one has a session in sync with and can exchange frames with both ways now. */
+  reachablePeers(): string[] {
+    const network = this.init.network;
+    return [...this.#sessions]
+      .filter(([s, peer]) => s.state === 'syncing' && network.reachable(this.id, peer) && network.reachable(peer, this.id))
+      .map(([, peer]) => peer);
   }
 
   /** Opens the store (again, after a crash) and starts syncing. */
@@ -112,6 +127,7 @@ export class SimNode {
   cloneAs(id: string, storage: MemoryStorage): SimNode {
     const clone = new SimNode({ ...this.init, id, storage });
     clone.lan = this.lan;
+    clone.homeLan = this.homeLan;
     return clone;
   }
 
@@ -132,14 +148,21 @@ export class SimNode {
     this.#db = undefined;
   }
 
-  /** mDNS view: which LAN peers this node sees now. */
+  /**
+   * mDNS view: which LAN peers this node sees now. A direct session with a peer no longer on
+   * its segment breaks (the path is gone), and mDNS stops offering it.
+   */
   rediscover(): void {
     const policy = this.#policy;
     if (!this.#up || !policy) return;
     for (const other of this.init.directory.values()) {
       if (other === this || other.role !== 'peer' || this.role !== 'peer') continue;
-      if (this.lan !== undefined && other.lan === this.lan && other.up) policy.discovered(other.id, 'lan');
-      else policy.lost(other.id);
+      if (this.lan !== undefined && other.lan === this.lan && other.up) {
+        policy.discovered(other.id, 'lan');
+      } else {
+        policy.lost(other.id);
+        this.init.network.dropBetween(this.id, other.id);
+      }
     }
   }
 
@@ -180,7 +203,7 @@ export class SimNode {
       ackIntervalMs: options.ackIntervalMs,
       defer: (fn) => world.after(0, () => incarnation === this.#incarnation && fn()),
     });
-    this.#sessions.add(session);
+    this.#sessions.set(session, peer);
     session.onStateChange((state) => {
       if (state !== 'syncing' || incarnation !== this.#incarnation) return;
       // A relay holds every device's latest: syncing with one is what tells a restored or

@@ -49,7 +49,7 @@ ${focus ? `<h2>Seed ${focus.seed}</h2><p>Bands: faults (grey while active). Dash
 
 function chartsFor(run: RunResult): string {
   const samples = run.samples;
-  const heal = Math.max(0, ...run.faults.map((f) => f.until));
+  const heal = run.healAt;
   const nodes = [...new Set(samples.flatMap((s) => Object.keys(s.logSize)))].sort();
   return [
     chart(

@@ -4,6 +4,7 @@
  * throws ScenarioError naming the bad part.
  */
 import { BlazeError } from '../../src/errors.ts';
+import { FilterError, SyncFilter } from '../../src/sync/filter.ts';
 import type { LinkProfile } from './network.ts';
 
 export const FAULT_KINDS = [
@@ -21,7 +22,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
   readonly at: number;
-  readonly kind: FaultKind | 'heal';
+  readonly kind: FaultKind;
   /** Nodes it applies to (partition: the first group is cut from the rest). */
   readonly nodes?: readonly string[];
   /** How long it lasts (ms) before it heals by itself; default: until the final heal. */
@@ -77,10 +78,23 @@ const DAY_MS = 24 * 3600 * 1000;
 
 /** Checks a parsed JSON scenario; fills defaults. */
 export function parseScenario(input: unknown): Scenario {
-  const o = object(input, 'scenario');
+  const o = object(input, 'scenario', [
+    'name',
+    'description',
+    'peers',
+    'relays',
+    'lanSegments',
+    'activeMs',
+    'links',
+    'workload',
+    'faults',
+    'randomFaults',
+    'partial',
+    'session',
+  ]);
   const peers = int(o.peers, 'peers', 1, 500);
   const relays = int(o.relays ?? 1, 'relays', 0, 16);
-  const links = object(o.links ?? {}, 'links');
+  const links = object(o.links ?? {}, 'links', ['lan', 'wan']);
   const scenario: Scenario = {
     name: str(o.name, 'name'),
     description: typeof o.description === 'string' ? o.description : '',
@@ -95,12 +109,18 @@ export function parseScenario(input: unknown): Scenario {
     ...(o.partial !== undefined ? { partial: partial(o.partial, peers) } : {}),
     session: session(o.session),
   };
-  if (relays === 0 && scenario.lanSegments === 0) throw new ScenarioError('with no relay and no LAN, peers never meet');
+  if (relays === 0 && scenario.lanSegments !== 1)
+    throw new ScenarioError('without a relay, peers meet only on one LAN: lanSegments must be 1');
+  for (const [i, f] of scenario.faults.entries()) {
+    if (f.at >= scenario.activeMs || f.at + (f.forMs ?? 0) > scenario.activeMs) {
+      throw new ScenarioError(`faults[${i}]: a fault starts and ends inside the active phase (at + forMs <= activeMs)`);
+    }
+  }
   return scenario;
 }
 
 function workload(v: unknown): Workload {
-  const o = object(v ?? {}, 'workload');
+  const o = object(v ?? {}, 'workload', ['opsPerPeer', 'records', 'hotShare', 'perPeer']);
   return {
     opsPerPeer: int(o.opsPerPeer ?? 100, 'workload.opsPerPeer', 0, 10_000_000),
     records: int(o.records ?? 20, 'workload.records', 1, 1_000_000),
@@ -115,13 +135,12 @@ function workload(v: unknown): Workload {
 }
 
 function fault(v: unknown, at: string): Fault {
-  const o = object(v, at);
+  const o = object(v, at, ['at', 'kind', 'nodes', 'forMs', 'skewMs', 'lan']);
   const kind = o.kind;
-  if (kind !== 'heal' && !FAULT_KINDS.includes(kind as FaultKind))
-    throw new ScenarioError(`${at}.kind: one of heal, ${FAULT_KINDS.join(', ')}`);
+  if (!FAULT_KINDS.includes(kind as FaultKind)) throw new ScenarioError(`${at}.kind: one of ${FAULT_KINDS.join(', ')}`);
   return {
     at: int(o.at, `${at}.at`, 0, 400 * DAY_MS),
-    kind: kind as Fault['kind'],
+    kind: kind as FaultKind,
     ...(o.nodes !== undefined ? { nodes: list(o.nodes, `${at}.nodes`).map((n, i) => str(n, `${at}.nodes[${i}]`)) } : {}),
     ...(o.forMs !== undefined ? { forMs: int(o.forMs, `${at}.forMs`, 1, 400 * DAY_MS) } : {}),
     ...(o.skewMs !== undefined ? { skewMs: int(o.skewMs, `${at}.skewMs`, -DAY_MS, DAY_MS) } : {}),
@@ -130,8 +149,10 @@ function fault(v: unknown, at: string): Fault {
 }
 
 function randomFaults(v: unknown) {
-  const o = object(v, 'randomFaults');
-  const kinds = list(o.kinds ?? FAULT_KINDS, 'randomFaults.kinds').map((k, i) => {
+  const o = object(v, 'randomFaults', ['count', 'kinds']);
+  const given = list(o.kinds ?? FAULT_KINDS, 'randomFaults.kinds');
+  if (given.length === 0) throw new ScenarioError('randomFaults.kinds: at least one kind');
+  const kinds = given.map((k, i) => {
     if (!FAULT_KINDS.includes(k as FaultKind)) throw new ScenarioError(`randomFaults.kinds[${i}]: one of ${FAULT_KINDS.join(', ')}`);
     return k as FaultKind;
   });
@@ -139,12 +160,18 @@ function randomFaults(v: unknown) {
 }
 
 function partial(v: unknown, peers: number) {
-  const o = object(v, 'partial');
+  const o = object(v, 'partial', ['count', 'filter']);
+  try {
+    SyncFilter.parse(o.filter);
+  } catch (err) {
+    if (err instanceof FilterError) throw new ScenarioError(`partial.filter: ${err.message}`);
+    throw err;
+  }
   return { count: int(o.count ?? 1, 'partial.count', 0, peers), filter: o.filter };
 }
 
 function session(v: unknown) {
-  const o = object(v ?? {}, 'session');
+  const o = object(v ?? {}, 'session', ['batchWindowMs', 'ackIntervalMs', 'backoffBaseMs', 'backoffCapMs']);
   return {
     batchWindowMs: int(o.batchWindowMs ?? DEFAULT_SESSION.batchWindowMs, 'session.batchWindowMs', 0, 60_000),
     ackIntervalMs: int(o.ackIntervalMs ?? DEFAULT_SESSION.ackIntervalMs, 'session.ackIntervalMs', 1, 3_600_000),
@@ -154,7 +181,7 @@ function session(v: unknown) {
 }
 
 function profile(v: unknown, fallback: LinkProfile, at: string): LinkProfile {
-  const o = object(v ?? {}, at);
+  const o = object(v ?? {}, at, ['latencyMs', 'jitterMs', 'jitter', 'loss', 'duplicate', 'reorder', 'bandwidthBytesPerMs']);
   const bandwidth = o.bandwidthBytesPerMs;
   const jitter = o.jitter ?? fallback.jitter ?? 'uniform';
   if (jitter !== 'uniform' && jitter !== 'exponential') throw new ScenarioError(`${at}.jitter: 'uniform' or 'exponential'`);
@@ -169,8 +196,11 @@ function profile(v: unknown, fallback: LinkProfile, at: string): LinkProfile {
   };
 }
 
-function object(v: unknown, at: string): Record<string, unknown> {
+/** An object; with `keys`, one that has no other key (a misspelt key is an error, not ignored). */
+function object(v: unknown, at: string, keys?: readonly string[]): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ScenarioError(`${at}: an object`);
+  const unknown = keys ? Object.keys(v).find((k) => !keys.includes(k)) : undefined;
+  if (unknown !== undefined) throw new ScenarioError(`${at}.${unknown}: unknown key (${keys?.join(', ')})`);
   return v as Record<string, unknown>;
 }
 

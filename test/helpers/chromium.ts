@@ -42,12 +42,12 @@ export async function evaluateInChromium(binary: string, url: string, expression
     const browserWs = await devtoolsUrl(child);
     const port = new URL(browserWs).port;
     const page = await pageTarget(port);
-    return await evaluate(page, expression);
+    return await evaluate(page, url, expression);
   } finally {
     clearTimeout(deadline);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
-    if (child.exitCode === null) await exited;
+    if (child.exitCode === null && child.signalCode === null) await exited;
     rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
@@ -74,28 +74,37 @@ async function pageTarget(port: string): Promise<string> {
   throw new Error('no page target');
 }
 
-async function evaluate(wsUrl: string, expression: string): Promise<unknown> {
+async function evaluate(wsUrl: string, url: string, expression: string): Promise<unknown> {
   const ws = new WebSocket(wsUrl);
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;
     ws.onerror = reject;
   });
   let id = 0;
+  const closed = new Promise<never>((_, reject) => ws.addEventListener('close', () => reject(new Error('the DevTools connection closed'))));
+  closed.catch(() => {});
   const call = (method: string, params: unknown) =>
-    new Promise<{ result?: { result?: { value?: unknown } } }>((resolve) => {
-      const mine = ++id;
-      const onMessage = (event: MessageEvent) => {
-        const message = JSON.parse(String(event.data));
-        if (message.id !== mine) return;
-        ws.removeEventListener('message', onMessage);
-        resolve(message);
-      };
-      ws.addEventListener('message', onMessage);
-      ws.send(JSON.stringify({ id: mine, method, params }));
-    });
+    Promise.race([
+      closed,
+      new Promise<{ result?: { result?: { value?: unknown } } }>((resolve) => {
+        const mine = ++id;
+        const onMessage = (event: MessageEvent) => {
+          const message = JSON.parse(String(event.data));
+          if (message.id !== mine) return;
+          ws.removeEventListener('message', onMessage);
+          resolve(message);
+        };
+        ws.addEventListener('message', onMessage);
+        ws.send(JSON.stringify({ id: mine, method, params }));
+      }),
+    ]);
   try {
     for (let i = 0; i < 200; i++) {
-      const ready = await call('Runtime.evaluate', { expression: 'document.readyState', returnByValue: true });
+      // The page starts as about:blank: wait for ours, loaded.
+      const ready = await call('Runtime.evaluate', {
+        expression: `location.href === ${JSON.stringify(url)} && document.readyState`,
+        returnByValue: true,
+      });
       if (ready.result?.result?.value === 'complete') break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -70,13 +70,24 @@ describe('simulation harness', () => {
       [{ ...good, faults: [{ at: 1, kind: 'meteor' }] }, /faults\[0\]\.kind/],
       [{ ...good, faults: [{ at: 1, kind: 'skew', skewMs: 2 * 86_400_000 }] }, /skewMs/],
       [{ ...good, randomFaults: { count: 1, kinds: ['nope'] } }, /randomFaults\.kinds/],
-      [{ ...good, relays: 0, lanSegments: 0 }, /never meet/],
+      [{ ...good, relays: 0, lanSegments: 2 }, /only on one LAN/],
+      [{ ...good, fualts: [] }, /fualts: unknown key/],
+      [{ ...good, links: { lan: { latency: 3 } } }, /links\.lan\.latency: unknown key/],
+      [{ ...good, faults: [{ at: 1, kind: 'heal' }] }, /faults\[0\]\.kind/],
+      [{ ...good, faults: [{ at: 19_000, kind: 'crash', nodes: ['p1'], forMs: 5000 }] }, /inside the active phase/],
+      [{ ...good, randomFaults: { count: 1, kinds: [] } }, /at least one kind/],
+      [{ ...good, partial: { count: 1, filter: 42 } }, /partial\.filter/],
     ];
-    for (const [input, message] of bad)
+    for (const [input, message] of bad) {
       assert.throws(
         () => parseScenario(input),
         (err: Error) => err instanceof ScenarioError && message.test(err.message),
+        JSON.stringify(input).slice(0, 120),
       );
+    }
+    // A fault naming a node the run does not have is refused when the run starts.
+    const typo = parseScenario({ ...good, faults: [{ at: 1, kind: 'crash', nodes: ['P0'] }] });
+    assert.throws(() => runScenario(typo, 1), /names 'P0'/);
   });
 
   it('should run from the CLI: progress, a summary table, an HTML report, typed exits', () => {
