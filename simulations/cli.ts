@@ -109,7 +109,7 @@ function runOne(scenario: Scenario, seed: number, peers: number | undefined): Ru
       samples: [],
       virtualMs: 0,
       events: 0,
-      network: { framesSent: 0, framesBlackholed: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 },
+      network: { framesSent: 0, framesStalled: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 },
     };
   }
 }

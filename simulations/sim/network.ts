@@ -4,8 +4,9 @@
  * and faults: a lost frame resets the connection (a real stream transport would fail, not skip
  * a frame), a duplicated or reordered frame reaches the session as it is (it must reject it and
  * reconnect cleanly). Partitions block pairs of nodes: both ways, connections across break at
- * once; one way, a connection stays half-open (frames that way vanish, like a link that only
- * loses them) until the transport's stall timeout resets it. Dials across either fail.
+ * once; one way, a connection stays half-open (frames that way wait, as a stream transport
+ * retransmits them) until the way opens again or the transport's stall timeout resets it.
+ * Dials across either fail.
  */
 import type { FrameDuplex } from '../../src/sync/duplex.ts';
 import type { World } from './world.ts';
@@ -30,13 +31,15 @@ export interface LinkProfile {
 export const HIGH_WATER_BYTES = 256 * 1024;
 /** A one-way outage is noticed by the transport (no acknowledgements) after this. */
 export const STALL_TIMEOUT_MS = 10_000;
+/** How often a transport retries frames held back by a one-way block. */
+const STALL_RETRY_MS = 200;
 /** How long a dial across a partition takes to fail. */
 export const DIAL_TIMEOUT_MS = 3000;
 
 export interface NetworkStats {
   framesSent: number;
-  /** Frames that vanished on a one-way blocked link. */
-  framesBlackholed: number;
+  /** Frames held back on a one-way blocked link (delivered later, or lost with a reset). */
+  framesStalled: number;
   bytesSent: number;
   framesLost: number;
   framesDuplicated: number;
@@ -51,7 +54,7 @@ export class Network {
   readonly #open = new Set<SimConnection>();
   readonly stats: NetworkStats = {
     framesSent: 0,
-    framesBlackholed: 0,
+    framesStalled: 0,
     bytesSent: 0,
     framesLost: 0,
     framesDuplicated: 0,
@@ -191,6 +194,7 @@ class SimEnd implements FrameDuplex {
   #blocked = false;
   /** When the last frame sent arrives, and when the link is free to send the next one. */
   #lastArrival = 0;
+  #stalled: Uint8Array[] = [];
   #busyUntil = 0;
   #frameHandlers: ((frame: Uint8Array) => void)[] = [];
   #drainHandlers: (() => void)[] = [];
@@ -207,17 +211,44 @@ class SimEnd implements FrameDuplex {
 
   send(frame: Uint8Array): boolean {
     if (this.#closed) return false;
+    const stats = this.#network.stats;
+    stats.framesSent++;
+    stats.bytesSent += frame.length;
+    if (this.#stalled.length > 0 || !this.#network.reachable(this.#from, this.#to)) {
+      // Held back, and counted against the buffer like frames on the wire.
+      stats.framesStalled++;
+      this.#stalled.push(frame.slice());
+      this.#inFlight += frame.length;
+      this.#network.maxInFlight = Math.max(this.#network.maxInFlight, this.#inFlight);
+      if (this.#inFlight > HIGH_WATER_BYTES) this.#blocked = true;
+      if (this.#stalled.length === 1) this.#retryStalled();
+      return !this.#blocked;
+    }
+    return this.#transmit(frame.slice());
+  }
+
+  /** Retransmits what a one-way block held back, in order, once the way is open again. */
+  #retryStalled(): void {
+    this.#world.after(STALL_RETRY_MS, () => {
+      if (this.#closed) return;
+      if (!this.#network.reachable(this.#from, this.#to)) {
+        this.#retryStalled();
+        return;
+      }
+      const frames = this.#stalled;
+      this.#stalled = [];
+      for (const f of frames) {
+        this.#inFlight -= f.length;
+        this.#transmit(f);
+      }
+    });
+  }
+
+  #transmit(copy: Uint8Array): boolean {
     const world = this.#world;
     const random = world.random;
     const stats = this.#network.stats;
     const p = this.#profile;
-    stats.framesSent++;
-    stats.bytesSent += frame.length;
-    if (!this.#network.reachable(this.#from, this.#to)) {
-      stats.framesBlackholed++;
-      return true;
-    }
-    const copy = frame.slice();
     if (random.float() < p.loss) {
       stats.framesLost++;
       stats.resets++;

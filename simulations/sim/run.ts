@@ -114,7 +114,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
 
   const written: Timed[] = [];
   const relayHeld = new Map<string, number>();
-  /** Per origin: the highest seq held by some node other than the device that wrote it. */
+  /** Per origin: the highest seq held by some full replica other than the device that wrote it. */
   const heldElsewhere = new Map<string, number>();
   const deviceOf = new Map<string, string>();
   /** Sample times at which each device had a live sync session. */
@@ -185,7 +185,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
     let behind = 0;
     const logSize: Record<string, number> = {};
     for (const n of up) {
-      if (n.reachablePeers().length > 0) {
+      if (n.reachablePeers().some((peer) => !directory.get(peer)?.init.filter)) {
         const times = onlineAt.get(n.id) ?? [];
         times.push(world.now);
         onlineAt.set(n.id, times);
@@ -195,7 +195,8 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       logSize[n.id] = n.db.engine.storage.opCount();
       for (const [o, s] of v.toMap()) {
         if (n.role === 'relay') relayHeld.set(o, Math.max(relayHeld.get(o) ?? 0, s));
-        if (deviceOf.get(o) !== n.id && s > (heldElsewhere.get(o) ?? 0)) heldElsewhere.set(o, s);
+        // Only full replicas count: a partial one passes on no one's writes but its own.
+        if (!n.init.filter && deviceOf.get(o) !== n.id && s > (heldElsewhere.get(o) ?? 0)) heldElsewhere.set(o, s);
       }
     }
     samples.push({ t: world.now, behind, bytes: network.stats.bytesSent, logSize });
@@ -264,9 +265,9 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
 
   // End checks: the model (every op held, folded from scratch) against every replica.
   // A write may be lost only with its device (gone, or restored from an older backup), only if
-  // it was made before that, if no other node ever held it, and if the device was not online
-  // (a live session) between the write plus a sync's time and its loss: a device that was online
-  // and still did not pass a write on has a bug, not bad luck.
+  // it was made before that, if no other full replica ever held it, and if the device was not
+  // online (a live session with a full replica) between the write plus a sync's time and its
+  // loss: a device that was online and still did not pass a write on has a bug, not bad luck.
   const grace =
     2 * (scenario.links.wan.latencyMs + scenario.links.wan.jitterMs + scenario.session.batchWindowMs) + 2 * (scenario.activeMs / SAMPLES);
   const mayBeLost = (w: Timed) => {

@@ -60,7 +60,15 @@ export type SyncItem =
   /** Dots accounted for without content: ops a partial replica's filter withheld. */
   | { readonly kind: 'skip'; readonly node: NodeId; readonly from: number; readonly to: number }
   /** A record entering a partial replica: its ops (in parts; rebuilt on the last). */
-  | { readonly kind: 'record'; readonly collection: string; readonly id: string; readonly ops: readonly Op[]; readonly last: boolean }
+  | {
+      readonly kind: 'record';
+      readonly collection: string;
+      readonly id: string;
+      readonly ops: readonly Op[];
+      readonly last: boolean;
+      /** The sender had seen every dot this replica counted: the rebuilt record is whole. */
+      readonly complete?: boolean;
+    }
   /** A record that left the filter at the serving side. */
   | { readonly kind: 'gone'; readonly collection: string; readonly id: string };
 
@@ -131,6 +139,7 @@ export class Engine {
   #incompleteChanged = false;
   readonly #rebuilt = new Set<string>();
   readonly #membershipListeners = new Set<MembershipListener>();
+  readonly #filterListeners = new Set<() => void>();
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
   readonly #beforeCommit: (() => void)[] = [];
   #parked = new Map<string, RecordKey>();
@@ -286,6 +295,7 @@ export class Engine {
         for (const id of ids) this.#replica.touch(collection, id);
       }
     });
+    for (const listener of [...this.#filterListeners]) listener();
   }
 
   #loadFilter(): void {
@@ -320,6 +330,12 @@ export class Engine {
     return out;
   }
 
+  /** Called after the selective-sync filter changed (sessions restart with the new one). */
+  onFilterChange(listener: () => void): () => void {
+    this.#filterListeners.add(listener);
+    return () => this.#filterListeners.delete(listener);
+  }
+
   /** Called after a commit in which a partial replica dropped records or parked ops. */
   onMembership(listener: MembershipListener): () => void {
     this.#membershipListeners.add(listener);
@@ -342,9 +358,11 @@ export class Engine {
         if (!this.#filter) throw new ValidationError('sync', `a full replica takes no '${item.kind}' (it is for partial replicas)`);
         if (item.kind === 'skip') {
           this.#replica.version.addRange(item.node, item.from, item.to);
+          // Dots of this node's own id it did not issue: the store was restored or cloned.
+          this.noteRemoteSeq(item.node, item.to);
           this.#accountedNodes.add(item.node);
         } else if (item.kind === 'record') {
-          this.#receiveRecord(item.collection, item.id, item.ops, item.last);
+          this.#receiveRecord(item.collection, item.id, item.ops, item.last, item.complete ?? true);
         } else {
           this.#drop(item.collection, item.id);
         }
@@ -367,7 +385,9 @@ export class Engine {
       if (!version.has(op.node, op.seq)) version.add(op.node, op.seq);
       this.#pend(op);
       // An empty row, so a record with ops in the log has one (encrypted stores check it).
+      // Its row is rewritten too: an encrypted row is sealed under the record's op count.
       if (!this.#replica.recordState(op.collection, op.record)) this.#replica.replaceRecord(op.collection, op.record, new RecordState());
+      else this.#replica.touch(op.collection, op.record);
       this.#parked.set(keyOf(op.collection, op.record), { collection: op.collection, id: op.record });
       return;
     }
@@ -388,15 +408,17 @@ export class Engine {
   }
 
   /** Stores a record's ops sent whole; on the last part, rebuilds the record from every op of it held. */
-  #receiveRecord(collection: string, id: string, ops: readonly Op[], last: boolean): void {
+  #receiveRecord(collection: string, id: string, ops: readonly Op[], last: boolean, complete: boolean): void {
     // Loaded (or created) before its ops land in the log: an encrypted row is checked against
     // its op count when loaded.
     if (!this.#replica.recordState(collection, id)) this.#replica.replaceRecord(collection, id, new RecordState());
+    else this.#replica.touch(collection, id);
     const version = this.#replica.version;
     for (const op of ops) {
       if (!version.has(op.node, op.seq)) {
         version.add(op.node, op.seq);
         this.#accountedNodes.add(op.node);
+        this.noteRemoteSeq(op.node, op.seq);
       } else if (this.#isApplied(op.node, op.seq)) {
         continue;
       }
@@ -410,7 +432,7 @@ export class Engine {
     for (const op of this.opsOfRecord(collection, id)) scratch.apply(op);
     this.#replica.replaceRecord(collection, id, scratch.recordState(collection, id) ?? new RecordState());
     this.#rebuilt.add(keyOf(collection, id));
-    this.#setIncomplete(collection, id, false);
+    this.#setIncomplete(collection, id, !complete);
   }
 
   /** Drops a record from a partial replica (it left the filter): its ops stay in the log. */

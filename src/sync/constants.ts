@@ -24,3 +24,5 @@ export const SESSION_INTERN_CAPACITY = { nodes: 4096, names: 4096, records: 65_5
 export const MAX_CREDENTIALS_BYTES = 16 * 1024;
 /** Records named in one GONE/NEED/LEFT message at most (bounds what one frame can ask for). */
 export const MAX_RECORD_REFS = 10_000;
+/** Records a partial replica may list as held (bounds what one peer can make a server remember). */
+export const MAX_HELD_RECORDS = 1_000_000;

@@ -22,6 +22,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     },
     filter: () => engine.filter,
     onMembership: (listener) => engine.onMembership(listener),
+    onFilterChange: (listener) => engine.onFilterChange(listener),
     recordDoc: (collection, id) => engine.readDoc(collection, id),
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),

@@ -29,6 +29,7 @@ import {
   DEFAULT_BATCH_OPS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_HELD_RECORDS,
   MAX_RECORD_REFS,
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
@@ -83,6 +84,8 @@ export interface SyncSource {
   recordDoc(collection: string, id: string): Doc | undefined;
   /** Every stored op of one record. */
   opsOfRecord(collection: string, id: string): Op[];
+  /** Called when this replica's selective-sync filter changes; returns an unsubscribe. */
+  onFilterChange(listener: () => void): () => void;
   /** Every record a filter matches now. */
   matchingRecords(filter: SyncFilter): RecordKey[];
   /** The records this partial replica holds whole. */
@@ -171,6 +174,7 @@ export class SyncSession {
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
   #stopListening: (() => void) | undefined;
   #stopMembership: (() => void) | undefined;
+  #stopFilterWatch: (() => void) | undefined;
   /**
    * Serving a partial replica: the records it holds (it lists them at the start; RECORD, GONE
    * and LEFT keep the set exact), whether that list is complete, and records still to send
@@ -349,6 +353,8 @@ export class SyncSession {
     this.#servesAll = mine === undefined || hello.filter?.isSubsetOf(mine) === true;
     this.#servedAll = hello.filter === undefined || mine?.isSubsetOf(hello.filter) === true;
     if (mine) {
+      // A new filter changes what to ask for and hold: start over with a new session.
+      this.#stopFilterWatch = this.#source.onFilterChange(() => this.#guard(() => this.close('local-close', 'the sync filter changed')));
       // The server may think we hold them (and send ops we would not apply): tell it.
       // Records it needs whole are asked of every peer that can send them.
       this.#stopMembership = this.#source.onMembership(({ evicted, needed }) =>
@@ -452,7 +458,12 @@ export class SyncSession {
         return;
       case 'record':
         if (this.#accountFor(m.ops)) {
-          this.#enqueue({ kind: 'record', collection: m.collection, id: m.id, ops: m.ops, last: m.last });
+          // Whole only if the sender has seen everything this side counted: a lagging server's
+          // record lacks ops this side skipped, and stays incomplete (asked for again later).
+          const mine = this.#source.version();
+          let complete = true;
+          for (const [node, seq] of mine) if ((this.#peerHas.get(node) ?? 0) < seq) complete = false;
+          this.#enqueue({ kind: 'record', collection: m.collection, id: m.id, ops: m.ops, last: m.last, complete });
         }
         return;
       case 'gone':
@@ -478,15 +489,24 @@ export class SyncSession {
         this.close('protocol', 'HELD after the list ended');
         return;
       }
-      for (const r of m.records) this.#peerHolds.add(recordKey(r));
+      for (const r of m.records) if (filter.includesCollection(r.collection)) this.#peerHolds.add(recordKey(r));
+      if (this.#peerHolds.size > MAX_HELD_RECORDS) {
+        this.close('protocol', `HELD lists more than ${MAX_HELD_RECORDS} records`);
+        return;
+      }
       if (m.records.length === 0) this.#reconcile(filter);
       return;
     }
-    // NEED: it got ops of records it does not hold. Send them whole, or say they are gone.
+    // NEED: it got ops of records it does not hold. Send them whole, or say they are gone; each
+    // record once, and no more than the transport takes (the next session reconciles the rest).
     const gone: RecordRef[] = [];
-    for (const r of m.records) {
+    const asked = new Map(m.records.map((r) => [recordKey(r), r]));
+    for (const r of asked.values()) {
+      if (this.#blocked) break;
       const doc = this.#source.recordDoc(r.collection, r.id);
       if (doc === undefined && this.#source.filter()) continue; // not held here: another server answers
+      // Nothing of it here yet (say, the peer's offline insert still on its way): no verdict.
+      if (doc === undefined && this.#source.opsOfRecord(r.collection, r.id).length === 0) continue;
       if (filter.matches(r.collection, doc)) this.#sendWhole(r, filter);
       else {
         this.#peerHolds.delete(recordKey(r));
@@ -528,12 +548,15 @@ export class SyncSession {
       // An op of a record the peer holds that the pump will not send (the peer counted its dot,
       // maybe as skipped by another server that judged the record out): sent anyway, since the
       // peer applies a counted dot it does not hold, and drops one it does.
+      if (fromPeer) break; // its own ops: no echo
       if (op.seq <= (this.#peerHas.get(op.node) ?? 0) && this.#peerHolds.has(recordKey({ collection: op.collection, id: op.record }))) {
         const stripped = filter.strip(op);
         if (stripped) resend.push(stripped);
       }
     }
     if (resend.length > 0 && !this.#send({ type: 'ops', ops: resend })) this.#blocked = true;
+    const moved = new Set<string>();
+    for (const op of ops) if (filter.touchesMembership(op)) moved.add(recordKey({ collection: op.collection, id: op.record }));
     for (const op of ops) {
       // Also for ops the peer lacks: the pump would judge them, but an ACK saying the peer got
       // them elsewhere can arrive first, and then the pump sends nothing.
@@ -546,8 +569,9 @@ export class SyncSession {
       if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
       const inFilter = filter.matches(op.collection, doc);
       if (inFilter && !this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
-      // The peer's own write may have put a record there that is not in its filter here.
-      else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer)) gone.push(ref);
+      // Gone also when the peer may hold it without this side knowing: its own write put it
+      // there, or an op that can move records did (a stale LEFT may have cleared peerHolds).
+      else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer || moved.has(key))) gone.push(ref);
     }
     this.#sendRecords('gone', gone);
   }
@@ -834,6 +858,7 @@ export class SyncSession {
     this.#closeReason = reason;
     this.#stopListening?.();
     this.#stopMembership?.();
+    this.#stopFilterWatch?.();
     this.#stopOnDbClose();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
