@@ -1,3 +1,6 @@
+import type { NodeId } from '../../src/identity/node-id.ts';
+import { encodeMessage, type Hello } from '../../src/sync/messages.ts';
+
 /** Helpers for sync tests: waiting for in-memory pipes to go quiet, and hand-driven timers. */
 
 /** Waits until no microtask or immediate work is left (pipes deliver on microtasks). */
@@ -26,4 +29,18 @@ export function manualScheduler() {
       }
     },
   };
+}
+
+/** A HELLO frame as a peer would send it: protocol 1.0, database 'shared', role peer, empty vector. */
+export function helloFrame(fields: Partial<Omit<Hello, 'type'>> & { nodeId: NodeId }): Uint8Array {
+  return encodeMessage({
+    type: 'hello',
+    major: 1,
+    minor: 0,
+    dbId: 'shared',
+    role: 'peer',
+    version: new Map(),
+    credentials: new Uint8Array(0),
+    ...fields,
+  });
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { BlazeDB } from '../../src/db/index.ts';
 import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
-import { manualScheduler, settle } from '../helpers/sync.ts';
+import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 100;
 const open = (dbId = 'robust') => BlazeDB.open({ storage: 'memory', dbId, random: new SeededRandom(seed++) });
@@ -66,18 +66,7 @@ describe('sync robustness', () => {
     const [x, y] = createPipe();
     new SyncSession({ source: databaseSource(device), duplex: x }).start();
     const huge = new Map(Array.from({ length: 5000 }, (_, i) => [i.toString(16).padStart(16, '0') as never, 1]));
-    y.send(
-      encodeMessage({
-        type: 'hello',
-        major: 1,
-        minor: 0,
-        dbId: 'robust',
-        nodeId: evil.nodeId,
-        role: 'peer',
-        version: huge,
-        credentials: new Uint8Array(0),
-      }),
-    );
+    y.send(helloFrame({ dbId: 'robust', nodeId: evil.nodeId, version: huge }));
     await settle();
     y.send(encodeMessage({ type: 'ack', level: 'local-durable', version: huge }));
     await settle();

@@ -13,7 +13,7 @@ import { encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
-import { settle } from '../helpers/sync.ts';
+import { helloFrame, settle } from '../helpers/sync.ts';
 
 let seed = 500;
 async function openDb() {
@@ -284,18 +284,7 @@ describe('selective sync', () => {
     const session = new SyncSession({ source: databaseSource(full), duplex: x });
     session.start();
     const other = await openDb();
-    y.send(
-      encodeMessage({
-        type: 'hello',
-        major: 1,
-        minor: 0,
-        dbId: 'shared',
-        nodeId: other.nodeId,
-        role: 'peer',
-        version: new Map(),
-        credentials: new Uint8Array(),
-      }),
-    );
+    y.send(helloFrame({ nodeId: other.nodeId }));
     y.send(encodeMessage({ type: 'skip', ranges: [{ node: other.nodeId, from: 1, to: 5 }] }));
     await settle();
     assert.equal(session.closeReason?.code, 'protocol');
@@ -304,34 +293,13 @@ describe('selective sync', () => {
     const [x2, y2] = createPipe();
     const s2 = new SyncSession({ source: databaseSource(full), duplex: x2 });
     s2.start();
-    y2.send(
-      encodeMessage({
-        type: 'hello',
-        major: 1,
-        minor: 0,
-        dbId: 'shared',
-        nodeId: other.nodeId,
-        role: 'peer',
-        version: new Map(),
-        credentials: new Uint8Array(),
-      }),
-    );
+    y2.send(helloFrame({ nodeId: other.nodeId }));
     y2.send(encodeMessage({ type: 'need', records: [{ collection: 'bugs', id: 'x' }] }));
     await settle();
     assert.equal(s2.closeReason?.code, 'protocol');
 
     // A HELLO whose filter does not parse is a malformed frame.
-    const hello = encodeMessage({
-      type: 'hello',
-      major: 1,
-      minor: 0,
-      dbId: 'shared',
-      nodeId: other.nodeId,
-      role: 'peer',
-      version: new Map(),
-      credentials: new Uint8Array(),
-      filter: SyncFilter.parse(ANNS),
-    });
+    const hello = helloFrame({ nodeId: other.nodeId, filter: SyncFilter.parse(ANNS) });
     const broken = new Uint8Array(hello);
     broken[broken.length - 2] = 0xff;
     const [x3, y3] = createPipe();
@@ -347,18 +315,7 @@ describe('selective sync', () => {
     const [x4, y4] = createPipe();
     const s4 = new SyncSession({ source: databaseSource(phone), duplex: x4 });
     s4.start();
-    y4.send(
-      encodeMessage({
-        type: 'hello',
-        major: 1,
-        minor: 0,
-        dbId: 'shared',
-        nodeId: other.nodeId,
-        role: 'peer',
-        version: new Map(),
-        credentials: new Uint8Array(),
-      }),
-    );
+    y4.send(helloFrame({ nodeId: other.nodeId }));
     y4.send(encodeMessage({ type: 'skip', ranges: [{ node: other.nodeId, from: 3, to: 5 }] }));
     await settle();
     assert.equal(s4.closeReason?.code, 'gap');

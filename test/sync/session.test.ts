@@ -6,7 +6,7 @@ import type { Op } from '../../src/ops/op.ts';
 import { createPipe, databaseSource, type FrameDuplex, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
 import { decodeMessage, encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
-import { manualScheduler, settle } from '../helpers/sync.ts';
+import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 1;
 async function openDb(dbId = 'shared', start = 1_800_000_000_000) {
@@ -228,18 +228,7 @@ describe('sync sessions', () => {
     session.start();
     const received: Uint8Array[] = [];
     y.onFrame((f) => received.push(f));
-    y.send(
-      encodeMessage({
-        type: 'hello',
-        major: 2,
-        minor: 0,
-        dbId: 'one',
-        nodeId: c.nodeId,
-        role: 'peer',
-        version: new Map(),
-        credentials: new Uint8Array(0),
-      }),
-    );
+    y.send(helloFrame({ major: 2, dbId: 'one', nodeId: c.nodeId }));
     await settle();
     assert.equal(session.closeReason?.code, 'version-unsupported');
     assert.equal(received.length, 2); // its HELLO and the CLOSE, no ops
@@ -261,18 +250,7 @@ describe('sync sessions', () => {
       if (m.type === 'ops') for (const op of m.ops) received.push(op.seq);
     });
     session.start();
-    y.send(
-      encodeMessage({
-        type: 'hello',
-        major: 1,
-        minor: 0,
-        dbId: 'shared',
-        nodeId: fake.nodeId,
-        role: 'peer',
-        version: new Map([[c.nodeId, 1]]),
-        credentials: new Uint8Array(),
-      }),
-    );
+    y.send(helloFrame({ nodeId: fake.nodeId, version: new Map([[c.nodeId, 1]]) }));
     await settle();
     await c.collection('bugs').insert({ k: 2 }, { id: 'two' }); // waits for the batch window
     const [own] = c.engine.opsAfter(c.nodeId, 0, 1);
@@ -356,18 +334,7 @@ describe('sync sessions', () => {
       const [x, y] = createPipe();
       const session = new SyncSession({ source: databaseSource(a), duplex: x, maxFrameBytes: 4096 });
       session.start();
-      y.send(
-        encodeMessage({
-          type: 'hello',
-          major: 1,
-          minor: 0,
-          dbId: 'shared',
-          nodeId: evil.nodeId,
-          role: 'peer',
-          version: new Map(),
-          credentials: new Uint8Array(0),
-        }),
-      );
+      y.send(helloFrame({ nodeId: evil.nodeId }));
       await settle();
       attack(y, a);
       await settle();
