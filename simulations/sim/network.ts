@@ -8,7 +8,7 @@
  * retransmits them) until the way opens again or the transport's stall timeout resets it.
  * Dials across either fail.
  */
-import type { FrameDuplex } from '../../src/sync/duplex.ts';
+import { DuplexHandlers, type FrameDuplex } from '../../src/sync/duplex.ts';
 import type { World } from './world.ts';
 
 export interface LinkProfile {
@@ -181,7 +181,7 @@ class SimConnection {
   }
 }
 
-class SimEnd implements FrameDuplex {
+class SimEnd extends DuplexHandlers implements FrameDuplex {
   peer: SimEnd | undefined;
   readonly #world: World;
   readonly #network: Network;
@@ -196,11 +196,9 @@ class SimEnd implements FrameDuplex {
   #lastArrival = 0;
   #stalled: Uint8Array[] = [];
   #busyUntil = 0;
-  #frameHandlers: ((frame: Uint8Array) => void)[] = [];
-  #drainHandlers: (() => void)[] = [];
-  #closeHandlers: (() => void)[] = [];
 
   constructor(world: World, network: Network, connection: SimConnection, profile: LinkProfile, from: string, to: string) {
+    super();
     this.#world = world;
     this.#network = network;
     this.#connection = connection;
@@ -269,10 +267,10 @@ class SimEnd implements FrameDuplex {
     this.#network.maxInFlight = Math.max(this.#network.maxInFlight, this.#inFlight);
     world.after(arrival - world.now, () => {
       this.#inFlight -= copy.length;
-      for (let i = 0; i < copies; i++) if (this.peer && !this.peer.#closed) for (const h of this.peer.#frameHandlers) h(copy);
+      for (let i = 0; i < copies; i++) if (this.peer && !this.peer.#closed) this.peer.emitFrame(copy);
       if (this.#blocked && this.#inFlight <= HIGH_WATER_BYTES / 2 && !this.#closed) {
         this.#blocked = false;
-        for (const h of this.#drainHandlers) h();
+        this.emitDrain();
       }
     });
     if (this.#inFlight > HIGH_WATER_BYTES) this.#blocked = true;
@@ -284,20 +282,8 @@ class SimEnd implements FrameDuplex {
     this.#closed = true;
     this.#network.forget(this.#connection);
     this.#world.after(0, () => {
-      for (const h of this.#closeHandlers) h();
+      this.emitClose();
     });
     this.#connection.reset();
-  }
-
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.#frameHandlers.push(handler);
-  }
-
-  onDrain(handler: () => void): void {
-    this.#drainHandlers.push(handler);
-  }
-
-  onClose(handler: () => void): void {
-    this.#closeHandlers.push(handler);
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HybridClock } from '../../src/clock/hlc.ts';
+import { compareStamps } from '../../src/clock/stamp.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
 import type { Op } from '../../src/ops/op.ts';
 /**
@@ -10,7 +11,7 @@ import type { Op } from '../../src/ops/op.ts';
  */
 import { Replica } from '../../src/replica/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../src/sync/constants.ts';
-import { SyncFilter } from '../../src/sync/filter.ts';
+import type { SyncFilter } from '../../src/sync/filter.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { planFaults, type ScheduledFault } from './faults.ts';
 import { HIGH_WATER_BYTES, Network } from './network.ts';
@@ -313,8 +314,7 @@ function statesAgree(nodes: readonly SimNode[]): string | undefined {
   // Partial replicas: exactly their filter of the full replicas' records.
   for (const n of nodes) {
     if (!n.init.filter) continue;
-    if (snapshotOf(n) !== snapshotOf(first, SyncFilter.parse(n.init.filter)))
-      return `${n.id} does not hold exactly its filter of ${first.id}'s records`;
+    if (snapshotOf(n) !== snapshotOf(first, n.db.engine.filter)) return `${n.id} does not hold exactly its filter of ${first.id}'s records`;
   }
   return undefined;
 }
@@ -365,12 +365,17 @@ function checkFinal(
   const ops: Op[] = [];
   for (const [origin, seq] of reference.db.engine.replica.version.toMap()) ops.push(...reference.db.engine.opsAfter(origin, 0, seq));
   for (const op of ops) model.apply(op);
-  const ids = new Set<string>();
-  for (const op of ops) if (op.collection === COLLECTION) ids.add(op.record);
-  for (const id of ids) {
+  const byRecord = new Map<string, Op[]>();
+  for (const op of ops) {
+    if (op.collection !== COLLECTION) continue;
+    const list = byRecord.get(op.record) ?? [];
+    list.push(op);
+    byRecord.set(op.record, list);
+  }
+  for (const [id, recordOps] of byRecord) {
     const expected = model.get(COLLECTION, id);
     for (const n of nodes) {
-      const filter = n.init.filter ? SyncFilter.parse(n.init.filter) : undefined;
+      const filter = n.db.engine.filter;
       let want: Record<string, unknown> | undefined = expected;
       if (filter) want = filter.matches(COLLECTION, expected) && expected ? strip(expected, filter) : undefined;
       const got = n.db.engine.readDoc(COLLECTION, id);
@@ -384,21 +389,15 @@ function checkFinal(
     // No resurrected delete, judged from the ops alone (not from the merge code it checks): a
     // record some replica shows needs an insert op stamped after its latest delete op.
     const latest = (kind: string) =>
-      ops
-        .filter((op) => op.collection === COLLECTION && op.record === id && op.kind === kind)
-        .reduce<Op | undefined>((a, b) => (!a || compare(b, a) > 0 ? b : a), undefined);
+      recordOps.filter((op) => op.kind === kind).reduce<Op | undefined>((a, b) => (!a || compareStamps(b, a) > 0 ? b : a), undefined);
     const lastDelete = latest('delete');
     const lastInsert = latest('insert');
-    if (lastDelete && !(lastInsert && compare(lastInsert, lastDelete) > 0)) {
+    if (lastDelete && !(lastInsert && compareStamps(lastInsert, lastDelete) > 0)) {
       const showing = nodes.filter((n) => n.db.engine.readDoc(COLLECTION, id) !== undefined).map((n) => n.id);
       if (showing.length > 0)
         fail('no-resurrection', `${COLLECTION}/${id} is deleted with no insert after it, yet ${showing.join(', ')} show it`, showing);
     }
   }
-}
-
-function compare(a: { wall: number; counter: number; node: string }, b: { wall: number; counter: number; node: string }): number {
-  return a.wall - b.wall || a.counter - b.counter || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
 }
 
 function strip(doc: Record<string, unknown>, filter: SyncFilter): Record<string, unknown> {

@@ -252,21 +252,6 @@ export class Engine {
     if (this.#filter) this.#pendingDots.add(dotKey(op.node, op.seq));
   }
 
-  /** Applies ops from elsewhere, durably; returns how many were new. `source` is told to ops listeners. */
-  applyRemote(ops: readonly Op[], source?: unknown): number {
-    return this.write(() => {
-      this.#source = source;
-      let applied = 0;
-      for (const op of ops) {
-        if (this.#replica.apply(op)) {
-          this.#pendingOps.push(op);
-          applied++;
-        }
-      }
-      return applied;
-    });
-  }
-
   // ---- partial replicas (selective sync) ----
 
   /** The selective-sync filter of a partial replica; undefined for a full replica. */
@@ -304,12 +289,12 @@ export class Engine {
     const incomplete = this.storage.getMeta(META_INCOMPLETE);
     this.#incomplete = new Map();
     for (const [collection, id] of incomplete ? (decodeValue(incomplete) as [string, string][]) : []) {
-      this.#incomplete.set(keyOf(collection, id), { collection, id });
+      this.#incomplete.set(recordKey(collection, id), { collection, id });
     }
   }
 
   #setIncomplete(collection: string, id: string, incomplete: boolean): void {
-    const key = keyOf(collection, id);
+    const key = recordKey(collection, id);
     if (incomplete === this.#incomplete.has(key)) return;
     if (incomplete) this.#incomplete.set(key, { collection, id });
     else this.#incomplete.delete(key);
@@ -325,7 +310,7 @@ export class Engine {
   heldRecords(): RecordKey[] {
     const out: RecordKey[] = [];
     for (const collection of this.#filter?.collections() ?? []) {
-      for (const { id } of this.#scanDocs(collection)) if (!this.#incomplete.has(keyOf(collection, id))) out.push({ collection, id });
+      for (const { id } of this.#scanDocs(collection)) if (!this.#incomplete.has(recordKey(collection, id))) out.push({ collection, id });
     }
     return out;
   }
@@ -388,7 +373,7 @@ export class Engine {
       // Its row is rewritten too: an encrypted row is sealed under the record's op count.
       if (!this.#replica.recordState(op.collection, op.record)) this.#replica.replaceRecord(op.collection, op.record, new RecordState());
       else this.#replica.touch(op.collection, op.record);
-      this.#parked.set(keyOf(op.collection, op.record), { collection: op.collection, id: op.record });
+      this.#parked.set(recordKey(op.collection, op.record), { collection: op.collection, id: op.record });
       return;
     }
     if (version.has(op.node, op.seq)) {
@@ -431,7 +416,7 @@ export class Engine {
     const scratch = new Replica({ nodeId: this.#nodeId, clock: this.clock });
     for (const op of this.opsOfRecord(collection, id)) scratch.apply(op);
     this.#replica.replaceRecord(collection, id, scratch.recordState(collection, id) ?? new RecordState());
-    this.#rebuilt.add(keyOf(collection, id));
+    this.#rebuilt.add(recordKey(collection, id));
     this.#setIncomplete(collection, id, !complete);
   }
 
@@ -611,7 +596,7 @@ export class Engine {
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#catalog.update(collection, id, before, after);
       if (this.#listeners.size === 0) continue;
-      const key = `${collection.length}:${collection}:${id}`;
+      const key = recordKey(collection, id);
       const earlier = this.#committed.get(key);
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
     }
@@ -658,7 +643,7 @@ export class Engine {
       if (!state.held) continue;
       if (filter.matches(collection, state.view())) {
         // Held now but not before, and not sent whole: this replica's own write did it.
-        if (!wasHeld && !this.#rebuilt.has(keyOf(collection, id))) this.#setIncomplete(collection, id, true);
+        if (!wasHeld && !this.#rebuilt.has(recordKey(collection, id))) this.#setIncomplete(collection, id, true);
         continue;
       }
       this.#setIncomplete(collection, id, false);
@@ -734,7 +719,8 @@ export class Engine {
   }
 }
 
-const keyOf = (collection: string, id: string) => `${collection.length}:${collection}:${id}`;
+/** A record's key in maps: collection and id, unambiguous whatever characters they hold. */
+export const recordKey = (collection: string, id: string) => `${collection.length}:${collection}:${id}`;
 
 function varUint(n: number): Uint8Array {
   const e = new Encoder(8);

@@ -14,6 +14,37 @@ export interface FrameDuplex {
   onClose(handler: () => void): void;
 }
 
+/** The handler lists of a FrameDuplex: transports extend it and call the `emit...` methods. */
+export abstract class DuplexHandlers {
+  readonly #frameHandlers: ((frame: Uint8Array) => void)[] = [];
+  readonly #drainHandlers: (() => void)[] = [];
+  readonly #closeHandlers: (() => void)[] = [];
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.#frameHandlers.push(handler);
+  }
+
+  onDrain(handler: () => void): void {
+    this.#drainHandlers.push(handler);
+  }
+
+  onClose(handler: () => void): void {
+    this.#closeHandlers.push(handler);
+  }
+
+  protected emitFrame(frame: Uint8Array): void {
+    for (const h of this.#frameHandlers) h(frame);
+  }
+
+  protected emitDrain(): void {
+    for (const h of this.#drainHandlers) h();
+  }
+
+  protected emitClose(): void {
+    for (const h of this.#closeHandlers) h();
+  }
+}
+
 export interface PipeOptions {
   /** Bytes a side may have in flight before `send` returns false (default 1 MiB). */
   highWaterMark?: number;
@@ -32,17 +63,15 @@ export function createPipe(options: PipeOptions = {}): [FrameDuplex, FrameDuplex
   return [a, b];
 }
 
-class PipeEnd implements FrameDuplex {
+class PipeEnd extends DuplexHandlers implements FrameDuplex {
   peer: PipeEnd | undefined;
   readonly #hwm: number;
   #inFlight = 0;
   #blocked = false;
   #closed = false;
-  #frameHandlers: ((frame: Uint8Array) => void)[] = [];
-  #drainHandlers: (() => void)[] = [];
-  #closeHandlers: (() => void)[] = [];
 
   constructor(hwm: number) {
+    super();
     this.#hwm = hwm;
   }
 
@@ -53,10 +82,10 @@ class PipeEnd implements FrameDuplex {
     queueMicrotask(() => {
       this.#inFlight -= copy.length;
       // A frame sent before close still arrives (like bytes already on a socket).
-      if (this.peer && !this.peer.#closed) for (const h of this.peer.#frameHandlers) h(copy);
+      if (this.peer && !this.peer.#closed) this.peer.emitFrame(copy);
       if (this.#blocked && this.#inFlight <= this.#hwm / 2) {
         this.#blocked = false;
-        for (const h of this.#drainHandlers) h();
+        this.emitDrain();
       }
     });
     if (this.#inFlight > this.#hwm) this.#blocked = true;
@@ -67,20 +96,8 @@ class PipeEnd implements FrameDuplex {
     if (this.#closed) return;
     this.#closed = true;
     queueMicrotask(() => {
-      for (const h of this.#closeHandlers) h();
+      this.emitClose();
       this.peer?.close();
     });
-  }
-
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.#frameHandlers.push(handler);
-  }
-
-  onDrain(handler: () => void): void {
-    this.#drainHandlers.push(handler);
-  }
-
-  onClose(handler: () => void): void {
-    this.#closeHandlers.push(handler);
   }
 }

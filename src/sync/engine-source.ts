@@ -30,9 +30,9 @@ export function databaseSource(db: BlazeDB): SyncSource {
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);
+      const all = parseQuery(undefined);
       for (const collection of filter.collections()) {
-        const where = filter.spec.collections[collection]?.where;
-        for (const { id } of engine.find(collection, parseQuery(where), everything)) out.push({ collection, id });
+        for (const { id } of engine.find(collection, filter.condition(collection) ?? all, everything)) out.push({ collection, id });
       }
       return out;
     },

@@ -105,6 +105,11 @@ export class SyncFilter {
     return collection === SCHEMA_COLLECTION || this.#collections.has(collection);
   }
 
+  /** The parsed `where` of a listed collection (undefined: every record of it). */
+  condition(collection: string): Condition | undefined {
+    return this.#collections.get(collection)?.condition;
+  }
+
   /** Names of the collections the filter lists. */
   collections(): string[] {
     return [...this.#collections.keys()];

@@ -20,7 +20,7 @@
  */
 
 import { BatchReadContext, BatchWriteContext, encodeOp } from '../codec/index.ts';
-import type { Doc, RecordKey, SyncItem } from '../db/engine.ts';
+import { type Doc, type RecordKey, recordKey as recordKeyOf, type SyncItem } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
@@ -877,7 +877,7 @@ export class SyncSession {
 }
 
 function recordKey(r: RecordRef): string {
-  return `${r.collection.length}:${r.collection}:${r.id}`;
+  return recordKeyOf(r.collection, r.id);
 }
 
 function refOfKey(key: string): RecordRef {

@@ -71,7 +71,7 @@ for (const kind of KINDS) {
       await other.db.collection('bugs').insert({ n: 1 }, { id: 'x' });
       const ops = other.db.engine.storage.opsAfter(other.db.nodeId, 0, 10);
       const { decodeOp } = await import('../../src/codec/index.ts');
-      t.db.engine.applyRemote(ops.map((o) => decodeOp(o.payload)));
+      t.db.engine.applySync([{ kind: 'ops', ops: ops.map((o) => decodeOp(o.payload)) }]);
       assert.equal(calls.length, 2);
       assert.deepEqual(
         calls[1]?.added.map((r) => r._id),
