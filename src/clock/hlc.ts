@@ -62,6 +62,14 @@ export class HybridClock {
     return { wall: this.#wall, counter: this.#counter };
   }
 
+  /**
+   * The clock's current time in ms without issuing a stamp: the physical clock, or the last stamp
+   * if that is ahead. Never goes back while the process runs.
+   */
+  wallMs(): number {
+    return Math.max(this.#physicalMs(), this.#wall);
+  }
+
   /** The physical clock in whole milliseconds (stamps are integers on the wire). */
   #physicalMs(): number {
     return Math.floor(this.#physical.now());

@@ -32,8 +32,9 @@ export interface SqliteStorageInit {
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
 // Rows are clustered in insertion order: ops in a rowid table, records by (collection, n) with n
-// counting up per collection. New rows append, and only the small index entries land at random
-// places: keying record rows by their random ids made every insert dirty a full leaf page of
+// counting up per collection. New rows append, and only the small index entries land where the
+// record id sorts (at the end for default ids, which start with a timestamp; anywhere for ids an
+// app makes up): keying record rows by random ids made every insert dirty a full leaf page of
 // record data (about 35% fewer writes per second), and a rowid table with an id index made
 // collection scans jump around the file (about 70% slower).
 const SCHEMA = `

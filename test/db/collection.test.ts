@@ -18,6 +18,21 @@ for (const kind of KINDS) {
       assert.equal(await bugs.get(id), undefined);
     });
 
+    it('should make default ids that start with the creation time and sort in creation order', async () => {
+      await using t = await openTestDb(kind);
+      const bugs = t.db.collection('bugs');
+      const ids: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        if (i % 10 === 0) t.wall.time += 1;
+        ids.push(await bugs.insert({ n: i }));
+      }
+      for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+      assert.equal(new Set(ids).size, ids.length);
+      assert.equal(Number.parseInt((ids[0] as string).slice(0, 12), 16), t.wall.time - 4);
+      // Ids of different milliseconds sort by time (within one millisecond the random part decides).
+      for (let i = 10; i < ids.length; i++) assert.ok((ids[i - 10] as string) < (ids[i] as string));
+    });
+
     it('should take an app-supplied id and refuse a second insert of it', async () => {
       await using t = await openTestDb(kind);
       const bugs = t.db.collection('bugs');
