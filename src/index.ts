@@ -22,14 +22,20 @@ export {
   Collection,
   type ConflictInfo,
   DatabaseIdMismatchError,
+  type EnableSyncOptions,
   type Fields,
   type LiveResult,
   NotFoundError,
   type OpenOptions,
   type PeerAck,
+  registerSyncNetwork,
   type Stats,
   type Stored,
+  type SyncNetwork,
+  type SyncNetworkEvents,
+  type SyncNetworkFactory,
   SyncNotEnabledError,
+  type SyncState,
 } from './db/index.ts';
 export { BlazeError, DecodeError, IdentityReusedError, StrategyMismatchError, ValidationError } from './errors.ts';
 export { generateIdentity, type Identity, identityFromSeed, nodeIdFromPublicKey } from './identity/identity.ts';

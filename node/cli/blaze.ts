@@ -8,7 +8,10 @@
 import { parseArgs } from 'node:util';
 import { BlazeDB } from '../../src/db/index.ts';
 import { BlazeError } from '../../src/errors.ts';
-import { COMMANDS, checkArgCount, UsageError } from './commands.ts';
+import { checkArgCount, COMMANDS as LOCAL_COMMANDS, UsageError } from './commands.ts';
+import { SYNC_COMMANDS } from './sync-commands.ts';
+
+const COMMANDS = { ...LOCAL_COMMANDS, ...SYNC_COMMANDS };
 
 const HELP = `blaze: command line for a local BlazeDB store
 
@@ -22,6 +25,8 @@ ${Object.values(COMMANDS)
 options:
   --db DIR     the store directory (required)
   --json       print JSON instead of tables
+  --relay MULTIADDR (repeatable), --mdns, --token T, --listen MULTIADDR, --role peer|relay:
+               how 'peer' and 'sync' reach other devices (docs/mesh.md)
   --help       this help; 'blaze COMMAND --help' for one command
 
 A VALUE is parsed as JSON when it parses, else taken as a string.`;
@@ -43,6 +48,15 @@ async function main(argv: string[]): Promise<number> {
         limit: { type: 'string' },
         offset: { type: 'string' },
         drop: { type: 'boolean' },
+        relay: { type: 'string', multiple: true },
+        listen: { type: 'string', multiple: true },
+        mdns: { type: 'boolean' },
+        token: { type: 'string' },
+        role: { type: 'string' },
+        once: { type: 'boolean' },
+        window: { type: 'string' },
+        timeout: { type: 'string' },
+        verbose: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -83,7 +97,10 @@ async function main(argv: string[]): Promise<number> {
     return fail(err);
   }
   try {
-    const options = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
+    // Repeatable options (--relay, --listen) arrive as arrays: commands take them comma-joined.
+    const options = Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, v === undefined ? undefined : Array.isArray(v) ? v.join(',') : String(v)]),
+    );
     const out = await command.run(db, args, options);
     process.stdout.write(`${values.json ? JSON.stringify(out.json) : out.text}\n`);
     return 0;

@@ -1,10 +1,10 @@
 /**
- * A FrameDuplex over a TCP socket (or any Node duplex stream): each frame is a 4-byte
- * big-endian length then the bytes. The length is checked against `maxFrameBytes` before any
- * buffer is set aside for the frame; a larger claim ends the connection.
+ * A FrameDuplex over a TCP socket (or any Node duplex stream), length-prefixed (frames.ts).
+ * A frame longer than `maxFrameBytes` announced by the peer ends the connection.
  */
 import type { Socket } from 'node:net';
 import type { FrameDuplex } from '../../src/sync/index.ts';
+import { FrameReader, frameHeader } from './frames.ts';
 
 export interface SocketDuplexOptions {
   /** Largest frame accepted; a larger length prefix destroys the socket (default 4 MiB). */
@@ -12,37 +12,19 @@ export interface SocketDuplexOptions {
 }
 
 export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}): FrameDuplex {
-  const maxFrameBytes = options.maxFrameBytes ?? 4 * 1024 * 1024;
+  const reader = new FrameReader(options.maxFrameBytes);
   const frameHandlers: ((frame: Uint8Array) => void)[] = [];
-  // Received bytes not yet framed: chunks are joined only once a whole frame is there, so a
-  // large frame arriving in many chunks is copied once.
-  let chunks: Buffer[] = [];
-  let buffered = 0;
   let closed = false;
 
-  const joined = (): Buffer => {
-    if (chunks.length > 1) chunks = [Buffer.concat(chunks, buffered)];
-    return chunks[0] as Buffer;
-  };
-
   socket.on('data', (chunk: Buffer) => {
-    chunks.push(chunk);
-    buffered += chunk.length;
-    while (buffered >= 4) {
-      const head = (chunks[0] as Buffer).length >= 4 ? (chunks[0] as Buffer) : joined();
-      const length = head.readUInt32BE(0);
-      if (length > maxFrameBytes) {
-        socket.destroy();
-        return;
-      }
-      if (buffered < 4 + length) return;
-      const all = joined();
-      const frame = new Uint8Array(all.subarray(4, 4 + length));
-      const rest = all.subarray(4 + length);
-      chunks = rest.length > 0 ? [rest] : [];
-      buffered = rest.length;
-      for (const h of frameHandlers) h(frame);
+    let frames: Uint8Array[];
+    try {
+      frames = reader.push(chunk);
+    } catch {
+      socket.destroy();
+      return;
     }
+    for (const frame of frames) for (const h of frameHandlers) h(frame);
   });
   socket.on('close', () => {
     closed = true;
@@ -55,9 +37,7 @@ export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}):
   return {
     send(frame) {
       if (closed || socket.destroyed) return false;
-      const head = Buffer.alloc(4);
-      head.writeUInt32BE(frame.length, 0);
-      socket.write(head);
+      socket.write(frameHeader(frame.length));
       return socket.write(frame);
     },
     close() {

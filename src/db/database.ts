@@ -27,6 +27,7 @@ import { ClosedError } from './errors.ts';
 import { checkTime, History, type HistoryEntry, type TimePoint } from './history.ts';
 import { LiveQueries } from './live.ts';
 import { loadOrCreateIdentity, META_IDENTITY, type OpenOptions, openStorage, setUpCipher, validateDbId } from './open.ts';
+import { type EnableSyncOptions, registeredSyncNetwork, type SyncNetwork } from './sync-network.ts';
 
 export { type OpenOptions, STORE_FILE, validateDbId } from './open.ts';
 
@@ -64,6 +65,7 @@ export class BlazeDB {
   /** Peers' acknowledgements (sync sessions report them). */
   readonly acks: AckTracker;
   #closed = false;
+  #network: SyncNetwork | undefined;
   readonly #closeListeners = new Set<() => void>();
 
   private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
@@ -129,6 +131,44 @@ export class BlazeDB {
   /** The device's Ed25519 public key (its identity on the network). */
   get publicKey(): Uint8Array {
     return this.#identity.publicKey;
+  }
+
+  /**
+   * The device's Ed25519 private seed: the mesh peer makes it its libp2p key, so the device's
+   * node id and peer id name one key. Keep it secret.
+   */
+  deviceKeySeed(): Uint8Array {
+    this.#checkOpen();
+    return new Uint8Array(this.#identity.seed);
+  }
+
+  /**
+   * Starts syncing: with the Node entry, a libp2p peer that finds LAN peers by mDNS and keeps
+   * the relays given (docs/mesh.md). Returns the running network, also `db.network`.
+   */
+  async enableSync(options: EnableSyncOptions = {}): Promise<SyncNetwork> {
+    this.#checkOpen();
+    if (this.#network) throw new ValidationError('sync', 'sync is already enabled; disableSync() first');
+    const factory = options.network ?? registeredSyncNetwork();
+    if (!factory) {
+      throw new SyncNotEnabledError("no network to sync over: import BlazeDB from the package's Node entry, or pass options.network");
+    }
+    if (options.filter !== undefined) await this.setSyncFilter(options.filter);
+    const network = await factory(this, options);
+    this.#network = network;
+    return network;
+  }
+
+  /** Stops syncing: sessions end with a reason, nothing more is dialed. */
+  async disableSync(): Promise<void> {
+    const network = this.#network;
+    this.#network = undefined;
+    await network?.stop();
+  }
+
+  /** The running network, once `enableSync` started one. */
+  get network(): SyncNetwork | undefined {
+    return this.#network;
   }
 
   collection<T extends Fields = Fields>(name: string): Collection<T> {
@@ -262,6 +302,7 @@ export class BlazeDB {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.disableSync();
     for (const listener of [...this.#closeListeners]) listener();
     this.#closed = true;
     this.#engine.storage.transaction(() => this.acks.save());

@@ -232,6 +232,30 @@ export class Engine {
     }
   }
 
+  /**
+   * Picks up commits another process made to the store (a `blaze` command while a peer runs):
+   * drops what was cached and hands the new ops to ops listeners, so sync sessions send them on.
+   * Returns how many ops arrived that way.
+   */
+  pickUpExternalWrites(): number {
+    if (this.#inWrite || !this.storage.changedElsewhere()) return 0;
+    const before = this.#replica.version.toMap();
+    this.cipher.reload?.(false);
+    this.#catalog.reload();
+    this.#replica = this.#loadReplica();
+    this.#loadFilter();
+    const ops: Op[] = [];
+    for (const [node, seq] of this.#replica.version.toMap()) {
+      const from = before.get(node) ?? 0;
+      if (seq > from) ops.push(...this.opsAfter(node, from, seq - from, Number.POSITIVE_INFINITY, seq));
+    }
+    if (ops.length > 0)
+      this.#notify(() => {
+        for (const listener of this.#opsListeners) listener(ops, undefined);
+      });
+    return ops.length;
+  }
+
   /** Another process wrote to the store: drop what we cached (we hold the write lock now). */
   #refreshIfChangedElsewhere(): void {
     if (!this.storage.changedElsewhere()) return;

@@ -17,3 +17,11 @@ export { type CommittedChange, Engine } from './engine.ts';
 export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, NotFoundError } from './errors.ts';
 export { type FieldChange, type HistoryEntry, OpNotFoundError, type TimePoint } from './history.ts';
 export type { LiveResult } from './live.ts';
+export {
+  type EnableSyncOptions,
+  registerSyncNetwork,
+  type SyncNetwork,
+  type SyncNetworkEvents,
+  type SyncNetworkFactory,
+  type SyncState,
+} from './sync-network.ts';

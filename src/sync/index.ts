@@ -7,7 +7,7 @@
  *   new SyncSession({ source: databaseSource(dbB), duplex: b }).start();
  */
 export { DEFAULT_BATCH_OPS, DEFAULT_MAX_FRAME_BYTES, PROTOCOL_ID, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './constants.ts';
-export { createPipe, type FrameDuplex, type PipeOptions } from './duplex.ts';
+export { createPipe, DuplexHandlers, type FrameDuplex, type PipeOptions } from './duplex.ts';
 export { databaseSource } from './engine-source.ts';
 export { type CloseCode, SyncError } from './errors.ts';
 export { type CollectionFilterSpec, FilterError, SyncFilter, type SyncFilterSpec } from './filter.ts';

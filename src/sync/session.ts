@@ -151,6 +151,7 @@ export class SyncSession {
   #peer: PeerInfo | undefined;
   /** What the peer is known to hold: its HELLO, its ACKs, and what was sent to it. */
   readonly #peerHas = new Map<NodeId, number>();
+  #peerHelloVersion: WireVersion | undefined;
   /** The peer's last acknowledged version vector, and at which level. */
   #peerAck: Ack | undefined;
   #blocked = false;
@@ -227,6 +228,11 @@ export class SyncSession {
 
   get peer(): PeerInfo | undefined {
     return this.#peer;
+  }
+
+  /** The version vector the peer announced in its HELLO (all of it, known origins or not). */
+  get peerHelloVersion(): WireVersion | undefined {
+    return this.#peerHelloVersion;
   }
 
   /** The peer's latest acknowledgement (version vector and level). */
@@ -346,6 +352,7 @@ export class SyncSession {
     this.#helloTimer?.();
     this.#helloTimer = undefined;
     this.#peer = { nodeId: hello.nodeId, role: hello.role, ...(hello.filter ? { filter: hello.filter } : {}) };
+    this.#peerHelloVersion = hello.version;
     for (const [node, seq] of this.#known(hello.version)) this.#peerHas.set(node, seq);
     // A partial replica serves what it holds in full only to peers that want no more than it
     // has; to any other peer it sends its own writes, which it always holds whole.

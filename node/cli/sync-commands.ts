@@ -1,0 +1,121 @@
+/**
+ * `blaze peer` and `blaze sync --once`: the mesh peer from the command line.
+ *
+ * peer: runs until SIGINT/SIGTERM, printing state changes and peers as they come and go.
+ * sync --once: syncs with the relay and/or the LAN peers mDNS finds within a discovery window,
+ * and succeeds only when caught up both ways (every local op acknowledged relay-durable by the
+ * relay, or by the LAN peers found with --mdns alone; every op they hold applied here). It fails
+ * with the reason when refused, unreachable, or not caught up within --timeout.
+ */
+import type { BlazeDB, SyncNetwork } from '../../src/db/index.ts';
+import { MeshPeer } from '../mesh/mesh-peer.ts';
+import type { Command, Output } from './commands.ts';
+import { UsageError } from './commands.ts';
+
+type Options = Readonly<Record<string, string | undefined>>;
+
+/** Thrown when sync --once cannot finish: exit code 1 with this message. */
+export class SyncFailedError extends Error {
+  override name = 'SyncFailed';
+}
+
+function list(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').filter((s) => s.length > 0);
+}
+
+function millis(value: string | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${what} must be a whole number of milliseconds`);
+  return Number(value);
+}
+
+async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
+  const relay = list(options.relay);
+  const role = options.role ?? 'peer';
+  if (role !== 'peer' && role !== 'relay') throw new UsageError("--role is 'peer' or 'relay'");
+  if (role === 'peer' && relay.length === 0 && options.mdns === undefined) {
+    throw new UsageError('give --relay MULTIADDR, --mdns, or both');
+  }
+  const listen = list(options.listen);
+  return (await db.enableSync({
+    relay,
+    mdns: options.mdns !== undefined,
+    role,
+    ...(listen.length > 0 ? { listen } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    network: (d, o) => MeshPeer.start(d, o),
+  })) as MeshPeer;
+}
+
+/** Prints one line per event; JSON lines with --json. */
+function narrate(mesh: SyncNetwork, json: boolean): void {
+  const say = (event: string, detail: Record<string, unknown>) => {
+    const line = json ? JSON.stringify({ event, ...detail }) : `${event} ${Object.values(detail).join(' ')}`;
+    process.stdout.write(`${line}\n`);
+  };
+  mesh.on('state', (state) => say('state', { state }));
+  mesh.on('peer:found', ({ peer }) => say('found', { peer }));
+  mesh.on('peer:connected', ({ peer, kind }) => say('connected', { peer, kind }));
+  mesh.on('peer:disconnected', ({ peer, reason }) => say('disconnected', { peer, reason }));
+  mesh.on('error', (err) => say('error', { message: err.message }));
+}
+
+const peer: Command = {
+  usage: 'peer [--relay MULTIADDR] [--mdns] [--token T] [--listen MULTIADDR] [--role peer|relay]',
+  summary: 'run a long-lived sync peer, printing its state changes (Ctrl-C stops it)',
+  args: 0,
+  async run(db, _args, options): Promise<Output> {
+    const mesh = await startMesh(db, options);
+    const json = options.json !== undefined;
+    if (!json) for (const address of mesh.addresses) process.stdout.write(`listening ${address}\n`);
+    else process.stdout.write(`${JSON.stringify({ event: 'listening', addresses: mesh.addresses })}\n`);
+    narrate(mesh, json);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await db.disableSync();
+    return { json: { stopped: true }, text: 'stopped' };
+  },
+};
+
+const sync: Command = {
+  usage: 'sync --once [--relay MULTIADDR] [--mdns] [--token T] [--window MS] [--timeout MS]',
+  summary: 'sync until caught up both ways, then exit (non-zero with the reason if not)',
+  args: 0,
+  async run(db, _args, options): Promise<Output> {
+    if (options.once === undefined) throw new UsageError('sync needs --once (blaze peer runs a long-lived peer)');
+    const windowMs = millis(options.window, 2_000, '--window');
+    const timeoutMs = millis(options.timeout, 30_000, '--timeout');
+    const relays = list(options.relay).length;
+    const mesh = await startMesh(db, options);
+    if (options.verbose !== undefined) narrate(mesh, options.json !== undefined);
+    const refusals: string[] = [];
+    mesh.on('peer:disconnected', ({ peer, reason }) => refusals.push(`${peer}: ${reason}`));
+    mesh.on('error', (err) => refusals.push(err.message));
+    const deadline = Date.now() + timeoutMs;
+    // LAN peers need the discovery window; a relay is dialed at once.
+    const started = Date.now();
+    for (;;) {
+      const sessions = mesh.sessions().filter((s) => s.session.state === 'syncing');
+      const relaySessions = sessions.filter((s) => s.session.peer?.role === 'relay');
+      const discoveryOver = options.mdns === undefined || Date.now() - started >= windowMs;
+      const enough = relays > 0 ? relaySessions.length > 0 : sessions.length > 0;
+      if (discoveryOver && enough && mesh.state === 'live') break;
+      if (discoveryOver && !enough && refusals.length > 0 && relays > 0) {
+        throw new SyncFailedError(`cannot sync: ${refusals[refusals.length - 1]}`);
+      }
+      if (Date.now() > deadline) {
+        const why = refusals.length > 0 ? refusals[refusals.length - 1] : enough ? 'still catching up' : 'no peer reachable';
+        throw new SyncFailedError(`not caught up within ${timeoutMs} ms: ${why}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (relays > 0) await db.synced('relay-durable', { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) });
+    const peers = mesh.sessions().filter((s) => s.session.state === 'syncing').length;
+    await db.disableSync();
+    return { json: { caughtUp: true, peers }, text: `caught up with ${peers} peer${peers === 1 ? '' : 's'}` };
+  },
+};
+
+export const SYNC_COMMANDS: Readonly<Record<string, Command>> = { peer, sync };

@@ -1,0 +1,320 @@
+/**
+ * The mesh peer an app embeds: a libp2p host (TCP, Noise, Yamux, identify, ping, mDNS) whose
+ * `/blazedb/sync/1` streams each carry one sync session. It holds no sync or routing logic of
+ * its own: sessions are src/sync's, the choice of whom to dial and when to redial is
+ * src/policy's ConnectionPolicy (the one the simulator tests). This file only wires libp2p
+ * events to them.
+ *
+ *   const mesh = await MeshPeer.start(db, { relay: '/ip4/10.0.0.2/tcp/4001/p2p/12D3Koo...', mdns: true });
+ *   mesh.on('state', (s) => console.log(s));   // connecting, catching-up, live, offline
+ *   await mesh.stop();
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { identify } from '@libp2p/identify';
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { mdns } from '@libp2p/mdns';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import type { BlazeDB, SyncNetwork, SyncNetworkEvents, SyncState } from '../../src/db/index.ts';
+import { ValidationError } from '../../src/errors.ts';
+import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
+import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
+import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
+import { meshAuthorizer, tokenCredentials } from './auth.ts';
+import { streamDuplex } from './stream-duplex.ts';
+
+export interface MeshOptions {
+  /** Relay multiaddrs, each ending in /p2p/<peer id>: always dialed and kept. */
+  relay?: string | readonly string[];
+  /** Find LAN peers by mDNS (true, or with a query interval; libp2p's default is 10 s). */
+  mdns?: boolean | { intervalMs?: number };
+  /** Addresses to listen on (default: every interface, a free TCP port). */
+  listen?: readonly string[];
+  /** Shared secret of the database's devices (see auth.ts). */
+  token?: string;
+  /** 'relay' acknowledges relay-durable and dials nobody. Default 'peer'. */
+  role?: Role;
+  /** Redial backoff (ConnectionPolicy defaults: 500 ms base, 30 s cap). */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** Give up a dial after this long (default 10 s). */
+  dialTimeoutMs?: number;
+  /** Most open connections (default 64). */
+  maxConnections?: number;
+  /** How often to look for writes other processes made to the store (default 500 ms). */
+  externalWritesPollMs?: number;
+  /** Sync sessions' batching window and ACK interval (SyncSession defaults otherwise). */
+  batchWindowMs?: number;
+  ackIntervalMs?: number;
+}
+
+type MeshEvents = SyncNetworkEvents;
+type Handlers = { [K in keyof MeshEvents]: Set<(event: MeshEvents[K]) => void> };
+
+const DIAL_TIMEOUT_MS = 10_000;
+
+export class MeshPeer implements SyncNetwork {
+  readonly #db: BlazeDB;
+  readonly #options: MeshOptions;
+  readonly #libp2p: Libp2p;
+  readonly #policy: ConnectionPolicy;
+  readonly #relays = new Map<string, Multiaddr>();
+  readonly #sessions = new Map<SyncSession, string>();
+  readonly #handlers: Handlers = {
+    'peer:found': new Set(),
+    'peer:connected': new Set(),
+    'peer:disconnected': new Set(),
+    state: new Set(),
+    error: new Set(),
+  };
+  #state: SyncState = 'offline';
+  #dialing = 0;
+  #stopped = false;
+  readonly #unsubscribe: (() => void)[] = [];
+
+  private constructor(db: BlazeDB, options: MeshOptions, libp2p: Libp2p, relays: Map<string, Multiaddr>) {
+    this.#db = db;
+    this.#options = options;
+    this.#libp2p = libp2p;
+    this.#relays = relays;
+    this.#policy = new ConnectionPolicy({
+      self: libp2p.peerId.toString(),
+      scheduler: realScheduler,
+      random: cryptoRandom,
+      dial: (peer, kind) => void this.#dial(peer, kind),
+      ...(options.backoffBaseMs !== undefined ? { backoffBaseMs: options.backoffBaseMs } : {}),
+      ...(options.backoffCapMs !== undefined ? { backoffCapMs: options.backoffCapMs } : {}),
+    });
+  }
+
+  /** Starts a libp2p host for `db` and begins syncing. */
+  static async start(db: BlazeDB, options: MeshOptions = {}): Promise<MeshPeer> {
+    const relays = parseRelays(options.relay);
+    const mdnsInterval = typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined;
+    const libp2p = await createLibp2p({
+      privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
+      addresses: { listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/0'])] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: options.mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
+      connectionManager: { maxConnections: options.maxConnections ?? 64 },
+      services: { identify: identify(), ping: ping() },
+    });
+    const peer = new MeshPeer(db, options, libp2p, relays);
+    await peer.#begin();
+    return peer;
+  }
+
+  /** This node's libp2p peer id. */
+  get peerId(): string {
+    return this.#libp2p.peerId.toString();
+  }
+
+  /** The addresses peers can dial, each ending in /p2p/<peer id>. */
+  get addresses(): string[] {
+    return this.#libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  get state(): SyncState {
+    return this.#state;
+  }
+
+  /** Open sync sessions and the peer each one is with. */
+  sessions(): { peer: string; session: SyncSession }[] {
+    return [...this.#sessions].map(([session, peer]) => ({ peer, session }));
+  }
+
+  /** The libp2p host, for transports' details (tests read the connection's transport). */
+  get libp2p(): Libp2p {
+    return this.#libp2p;
+  }
+
+  on<K extends keyof MeshEvents>(event: K, handler: (value: MeshEvents[K]) => void): () => void {
+    const set = this.#handlers[event] as Set<(value: MeshEvents[K]) => void>;
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  /** Ends every session with a reason, stops dialing and the libp2p host. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#policy.stop();
+    for (const off of this.#unsubscribe) off();
+    for (const session of [...this.#sessions.keys()]) session.close('local-close', 'peer stopping');
+    await this.#libp2p.stop();
+    this.#setState('offline');
+  }
+
+  async #begin(): Promise<void> {
+    const libp2p = this.#libp2p;
+    await libp2p.handle(PROTOCOL_ID, (stream, connection) => this.#accept(stream, connection), {
+      // One session per peer pair is the rule; a few more cover a redial racing a slow close.
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    });
+    const onDiscovery = (event: CustomEvent<{ id: PeerId }>) => {
+      const peer = event.detail.id.toString();
+      if (this.#relays.has(peer)) return;
+      this.#emit('peer:found', { peer });
+      if (this.#role === 'peer') this.#policy.discovered(peer, 'lan');
+    };
+    libp2p.addEventListener('peer:discovery', onDiscovery);
+    this.#unsubscribe.push(() => libp2p.removeEventListener('peer:discovery', onDiscovery));
+    this.#unsubscribe.push(this.#db.onClose(() => void this.stop()));
+    // Local writes can make a live replica catch-up-worthy again: re-evaluate the state.
+    this.#unsubscribe.push(this.#db.engine.onOps(() => this.#updateState()));
+    if (this.#role === 'peer') for (const relay of this.#relays.keys()) this.#policy.discovered(relay, 'relay');
+    // A `blaze insert` on the same store while this peer runs: its ops reach the sessions.
+    const poll = setInterval(() => {
+      try {
+        this.#db.engine.pickUpExternalWrites();
+      } catch (err) {
+        this.#emit('error', err as Error);
+      }
+    }, this.#options.externalWritesPollMs ?? 500);
+    poll.unref();
+    this.#unsubscribe.push(() => clearInterval(poll));
+    this.#updateState();
+  }
+
+  get #role(): Role {
+    return this.#options.role ?? 'peer';
+  }
+
+  async #dial(peer: string, kind: PeerKind): Promise<void> {
+    this.#dialing++;
+    this.#updateState();
+    try {
+      const target = kind === 'relay' ? (this.#relays.get(peer) as Multiaddr) : peerIdFromString(peer);
+      const stream = await this.#libp2p.dialProtocol(target, PROTOCOL_ID, {
+        signal: AbortSignal.timeout(this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS),
+      });
+      if (this.#stopped) {
+        stream.abort(new Error('peer stopping'));
+        return;
+      }
+      // Noise checked that the remote key is the one the peer id (or the relay's /p2p/) names.
+      this.#run(stream, peerIdFromString(peer), peer, kind);
+    } catch (err) {
+      if (!this.#stopped) {
+        this.#emit('error', new MeshDialError(peer, err as Error));
+        this.#policy.disconnected(peer);
+      }
+    } finally {
+      this.#dialing--;
+      this.#updateState();
+    }
+  }
+
+  #accept(stream: Stream, connection: Connection): void {
+    if (this.#stopped) {
+      stream.abort(new Error('peer stopping'));
+      return;
+    }
+    this.#run(stream, connection.remotePeer, connection.remotePeer.toString(), 'inbound');
+  }
+
+  /** One sync session over `stream`; the policy hears when it syncs and when it ends. */
+  #run(stream: Stream, remote: PeerId, peer: string, kind: PeerKind | 'inbound'): void {
+    const db = this.#db;
+    const session = new SyncSession({
+      source: databaseSource(db),
+      duplex: streamDuplex(stream),
+      role: this.#role,
+      credentials: tokenCredentials(this.#options.token, db.dbId, db.nodeId),
+      authorize: meshAuthorizer(remote, this.#options.token),
+      scheduler: realScheduler,
+      ...(this.#options.batchWindowMs !== undefined ? { batchWindowMs: this.#options.batchWindowMs } : {}),
+      ...(this.#options.ackIntervalMs !== undefined ? { ackIntervalMs: this.#options.ackIntervalMs } : {}),
+    });
+    this.#sessions.set(session, peer);
+    session.onStateChange((state) => {
+      if (state !== 'syncing') return;
+      this.#policy.connected(peer);
+      this.#emit('peer:connected', { peer, kind });
+      this.#updateState();
+    });
+    session.onAck(() => this.#updateState());
+    session.onClose((reason) => {
+      this.#sessions.delete(session);
+      if (this.#stopped) return;
+      this.#emit('peer:disconnected', { peer, reason: `${reason.code}: ${reason.message}` });
+      this.#policy.disconnected(peer);
+      this.#updateState();
+    });
+    session.start();
+  }
+
+  #updateState(): void {
+    if (this.#stopped) return;
+    const syncing = [...this.#sessions.keys()].filter((s) => s.state === 'syncing');
+    let state: SyncState;
+    if (syncing.length === 0) state = this.#dialing > 0 || this.#sessions.size > 0 ? 'connecting' : 'offline';
+    else state = syncing.every((s) => caughtUp(s, this.#db)) ? 'live' : 'catching-up';
+    this.#setState(state);
+  }
+
+  #setState(state: SyncState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#emit('state', state);
+  }
+
+  #emit<K extends keyof MeshEvents>(event: K, value: MeshEvents[K]): void {
+    for (const handler of this.#handlers[event] as Set<(value: MeshEvents[K]) => void>) {
+      try {
+        handler(value);
+      } catch (err) {
+        if (event !== 'error') this.#emit('error', err as Error);
+      }
+    }
+  }
+}
+
+/** A dial to a peer failed (unreachable, refused, timed out); the policy redials later. */
+export class MeshDialError extends Error {
+  override name = 'MeshDialError';
+  readonly peer: string;
+  constructor(peer: string, cause: Error) {
+    super(`cannot reach ${peer}: ${cause.message}`, { cause });
+    this.peer = peer;
+  }
+}
+
+/**
+ * Neither side lacks what the other is known to hold: this side has everything the peer held
+ * at its HELLO and at its last ACK, and the peer acknowledged everything this side holds.
+ */
+function caughtUp(session: SyncSession, db: BlazeDB): boolean {
+  const ack = session.peerAck?.version;
+  if (!ack) return false;
+  const ours = db.engine.replica.version;
+  for (const theirs of [session.peerHelloVersion ?? new Map(), ack]) {
+    for (const [node, seq] of theirs) if (ours.get(node) < seq) return false;
+  }
+  for (const [node, seq] of ours.toMap()) if ((ack.get(node) ?? 0) < seq) return false;
+  return true;
+}
+
+function parseRelays(relay: MeshOptions['relay']): Map<string, Multiaddr> {
+  const out = new Map<string, Multiaddr>();
+  for (const text of relay === undefined ? [] : typeof relay === 'string' ? [relay] : relay) {
+    let address: Multiaddr;
+    try {
+      address = multiaddr(text);
+    } catch (err) {
+      throw new ValidationError('relay', `not a multiaddr: ${text} (${(err as Error).message})`);
+    }
+    const peer = address.getComponents().findLast((c) => c.name === 'p2p')?.value;
+    if (!peer) throw new ValidationError('relay', `a relay address ends in /p2p/<peer id>: ${text}`);
+    out.set(peer, address);
+  }
+  return out;
+}

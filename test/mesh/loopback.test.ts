@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BlazeDB } from '../../node/index.ts';
+import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
+import type { SyncNetworkEvents } from '../../src/db/index.ts';
+import { ValidationError } from '../../src/errors.ts';
+
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0'];
+const FAST = { listen: LOOPBACK, backoffBaseMs: 50, backoffCapMs: 200 };
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function memoryDb(dbId = 'mesh-test'): Promise<BlazeDB> {
+  return BlazeDB.open({ storage: 'memory', dbId });
+}
+
+describe('mesh peer over loopback', () => {
+  it('should sync two peers through a relay, both ways, and report live', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay' });
+    const a = await memoryDb();
+    const b = await memoryDb();
+    try {
+      const relayAddress = relay.addresses[0] as string;
+      const meshA = await a.enableSync({ relay: relayAddress, ...FAST });
+      const states: string[] = [];
+      meshA.on('state', (s) => states.push(s));
+      await b.enableSync({ relay: relayAddress, ...FAST });
+      const idA = await a.collection('bugs').insert({ title: 'from A', votes: 1 });
+      const idB = await b.collection('bugs').insert({ title: 'from B' });
+      await a.collection('bugs').update(idA, { votes: 3 });
+      await until(async () => (await b.collection('bugs').get(idA))?.votes === 3, 'A -> relay -> B');
+      await until(async () => (await a.collection('bugs').get(idB)) !== undefined, 'B -> relay -> A');
+      await a.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+      await until(() => meshA.state === 'live', 'A live');
+      assert.ok(states.includes('live'));
+      assert.equal(relay.sessions().length, 2);
+    } finally {
+      await a.close();
+      await b.close();
+      await relay.stop();
+      await relayDb.close();
+    }
+  });
+
+  it('should refuse a peer with the wrong token or another database, and apply nothing from it', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', token: 'right' });
+    const intruder = await memoryDb();
+    const stranger = await memoryDb('another-db');
+    try {
+      await intruder.collection('bugs').insert({ title: 'should not arrive' });
+      await stranger.collection('bugs').insert({ title: 'nor this' });
+      const reasons: string[] = [];
+      const m1 = await intruder.enableSync({ relay: relay.addresses[0] as string, ...FAST, token: 'wrong' });
+      const m2 = await stranger.enableSync({ relay: relay.addresses[0] as string, ...FAST, token: 'right' });
+      const onClose = (e: SyncNetworkEvents['peer:disconnected']) => reasons.push(e.reason);
+      m1.on('peer:disconnected', onClose);
+      m2.on('peer:disconnected', onClose);
+      await until(() => reasons.some((r) => r.startsWith('unauthorized')) && reasons.some((r) => r.includes('database')), 'refusals');
+      assert.equal(relayDb.stats().opCount, 0);
+      assert.deepEqual(relayDb.collectionNames(), []);
+    } finally {
+      await intruder.close();
+      await stranger.close();
+      await relay.stop();
+      await relayDb.close();
+    }
+  });
+
+  it('should refuse a relay address without a peer id, changing nothing', async () => {
+    const db = await memoryDb();
+    try {
+      await assert.rejects(db.enableSync({ relay: '/ip4/127.0.0.1/tcp/4001', ...FAST }), ValidationError);
+      await assert.rejects(db.enableSync({ relay: 'not a multiaddr', ...FAST }), ValidationError);
+      assert.equal(db.network, undefined);
+    } finally {
+      await db.close();
+    }
+  });
+});
