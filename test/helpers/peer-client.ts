@@ -1,0 +1,93 @@
+/** The test side of peer-process.ts: start it (anywhere), send it commands, wait for events. */
+import type { ChildProcess } from 'node:child_process';
+
+const PEER_PROCESS = new URL('./peer-process.ts', import.meta.url).pathname;
+
+export type PeerEvent = { event: string; [key: string]: unknown };
+
+export class PeerClient {
+  readonly events: PeerEvent[] = [];
+  readonly #child: ChildProcess;
+  readonly #replies = new Map<number, (result: unknown) => void>();
+  readonly #waiters = new Set<() => void>();
+  #nextId = 1;
+  peerId = '';
+  addresses: string[] = [];
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const message = JSON.parse(line);
+        if ('reply' in message) this.#replies.get(message.reply)?.(message.result);
+        else this.events.push(message);
+        for (const wake of this.#waiters) wake();
+      }
+    });
+  }
+
+  /** `launch(argv)` runs a command line (e.g. inside a namespace); the peer-process file and config are appended. */
+  static async start(
+    launch: (argv: string[]) => ChildProcess,
+    config: { dbId: string; mesh: Record<string, unknown> },
+  ): Promise<PeerClient> {
+    const client = new PeerClient(launch([process.execPath, PEER_PROCESS, JSON.stringify(config)]));
+    const ready = await client.waitFor((e) => e.event === 'ready', 20_000);
+    client.peerId = ready.peerId as string;
+    client.addresses = ready.addresses as string[];
+    return client;
+  }
+
+  /** Resolves with the first event (past or future) that `match` accepts. */
+  async waitFor(match: (event: PeerEvent) => boolean, ms = 20_000): Promise<PeerEvent> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (this.#child.exitCode !== null) throw new Error(`peer process exited (${this.#child.exitCode})`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; events so far: ${JSON.stringify(this.events.slice(-10))}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 200));
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#replies.set(id, resolve);
+      this.#child.stdin?.write(`${JSON.stringify({ id, cmd, ...args })}\n`);
+    });
+  }
+
+  /** Polls `get` until the record is there (or throws after `ms`). */
+  async waitForRecord(collection: string, recordId: string, ms = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const doc = await this.call('get', { collection, recordId });
+      if (doc) return doc as Record<string, unknown>;
+      if (Date.now() > deadline) throw new Error(`record ${collection}/${recordId} did not arrive within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    this.#child.stdin?.end();
+    const kill = setTimeout(() => this.#child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(kill);
+  }
+}
