@@ -26,3 +26,6 @@ export const MAX_CREDENTIALS_BYTES = 16 * 1024;
 export const MAX_RECORD_REFS = 10_000;
 /** Records a partial replica may list as held (bounds what one peer can make a server remember). */
 export const MAX_HELD_RECORDS = 1_000_000;
+
+/** How long ops from one session wait before going on to a peer with another path to them. */
+export const DEFAULT_FORWARD_DELAY_MS = 20;

@@ -12,4 +12,12 @@ export { databaseSource } from './engine-source.ts';
 export { type CloseCode, SyncError } from './errors.ts';
 export { type CollectionFilterSpec, FilterError, SyncFilter, type SyncFilterSpec } from './filter.ts';
 export { type Ack, type AckLevel, decodeMessage, encodeMessage, type Hello, type Message, type Role } from './messages.ts';
-export { type Authorizer, type PeerInfo, type SessionState, SyncSession, type SyncSessionInit, type SyncSource } from './session.ts';
+export {
+  type Authorizer,
+  type PeerInfo,
+  type SessionState,
+  type SessionStats,
+  SyncSession,
+  type SyncSessionInit,
+  type SyncSource,
+} from './session.ts';

@@ -43,6 +43,12 @@ export interface Ack {
   readonly type: 'ack';
   readonly level: AckLevel;
   readonly version: WireVersion;
+  /**
+   * `version` holds only the entries that moved since the sender's previous ACK on this
+   * session (the receiver merges them into that one). A full vector costs ~11 bytes per
+   * origin; in a mesh most ACKs move one or two.
+   */
+  readonly delta?: boolean;
 }
 
 export interface Close {
@@ -102,6 +108,9 @@ const RECORD_LAST = 0x02;
 const HELLO_FILTER = 0x01;
 const ROLES: Role[] = ['peer', 'relay'];
 const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
+
+/** ACK flag: the vector holds only what moved since the previous ACK. */
+const ACK_DELTA = 0x10;
 
 function writeVersion(e: Encoder, v: WireVersion): void {
   writeVarUint(e, v.size);
@@ -173,7 +182,7 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       break;
     case 'ack':
       writeByte(e, T_ACK);
-      writeByte(e, LEVELS.indexOf(m.level));
+      writeByte(e, LEVELS.indexOf(m.level) | (m.delta ? ACK_DELTA : 0));
       writeVersion(e, m.version);
       break;
     case 'close':
@@ -297,8 +306,10 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         break;
       }
       case T_ACK: {
-        const level = LEVELS[readByte(d)] ?? d.fail('unknown ack level');
-        m = { type: 'ack', level, version: readVersion(d) };
+        const flags = readByte(d);
+        if (flags & ~(ACK_DELTA | 0x0f)) d.fail('unknown ack flags');
+        const level = LEVELS[flags & 0x0f] ?? d.fail('unknown ack level');
+        m = { type: 'ack', level, version: readVersion(d), ...(flags & ACK_DELTA ? { delta: true } : {}) };
         break;
       }
       case T_CLOSE:

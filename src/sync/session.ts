@@ -27,6 +27,7 @@ import type { Cancel, Scheduler } from '../runtime.ts';
 import {
   DEFAULT_ACK_INTERVAL_MS,
   DEFAULT_BATCH_OPS,
+  DEFAULT_FORWARD_DELAY_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   MAX_HELD_RECORDS,
@@ -120,6 +121,13 @@ export interface SyncSessionInit {
    * version vector moved since its last ACK (ops that arrived through other sessions).
    */
   ackIntervalMs?: number;
+  /**
+   * With a scheduler: ops that arrived through another session go on to this peer only after
+   * this delay (default 20 ms), by which time, if the peer gets them another way (a LAN mesh
+   * beside the relay), its ACK says so and nothing is sent twice. An origin whose ops the peer
+   * turns out to get only from this node is forwarded at once from then on (a relay's star).
+   */
+  forwardDelayMs?: number;
   /** With a scheduler: close a session whose peer sends no HELLO within this (default 10 s). */
   handshakeTimeoutMs?: number;
   /**
@@ -130,6 +138,18 @@ export interface SyncSessionInit {
 }
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
+
+/** Traffic counters of one session. */
+export interface SessionStats {
+  bytesSent: number;
+  bytesReceived: number;
+  opsSent: number;
+  opsReceived: number;
+  /** Ops received that this side already held or had received (another path was faster). */
+  duplicateOpsReceived: number;
+  /** The share of OPS frames' bytes those duplicates took. */
+  duplicateBytesReceived: number;
+}
 
 export interface PeerInfo {
   readonly nodeId: NodeId;
@@ -163,13 +183,28 @@ export class SyncSession {
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
+  readonly #forwardDelayMs: number;
+  #forwardPump: Cancel | undefined;
+  #ackSoon: Cancel | undefined;
+  /** Origins whose ops the peer gets only through this node: forwarded without delay. */
+  readonly #direct = new Set<NodeId>();
+  /** Origins with forwarded ops held back until the forward delay ends. */
+  readonly #waiting = new Set<NodeId>();
+  readonly #stats: SessionStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    opsSent: 0,
+    opsReceived: 0,
+    duplicateOpsReceived: 0,
+    duplicateBytesReceived: 0,
+  };
   readonly #ackIntervalMs: number;
   #ackTimer: Cancel | undefined;
   #helloTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
   readonly #defer: (fn: () => void) => void;
-  /** The version vector last acknowledged to the peer, to skip ACKs that say nothing new. */
-  #lastAcked = '';
+  /** The version vector last acknowledged to the peer: ACKs send what moved since. */
+  #lastAcked: Map<NodeId, number> | undefined;
   /** One interning stream per direction for OPS batches (see messages.ts). */
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
@@ -209,6 +244,7 @@ export class SyncSession {
     this.#scheduler = init.scheduler;
     this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
+    this.#forwardDelayMs = init.forwardDelayMs ?? DEFAULT_FORWARD_DELAY_MS;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#defer = init.defer ?? queueMicrotask;
     this.#duplex.onFrame((frame) => this.#guard(() => this.#onFrame(frame)));
@@ -233,6 +269,11 @@ export class SyncSession {
   /** The version vector the peer announced in its HELLO (all of it, known origins or not). */
   get peerHelloVersion(): WireVersion | undefined {
     return this.#peerHelloVersion;
+  }
+
+  /** Traffic so far (a copy). */
+  get stats(): SessionStats {
+    return { ...this.#stats };
   }
 
   /** The peer's latest acknowledgement (version vector and level). */
@@ -287,6 +328,7 @@ export class SyncSession {
 
   #onFrame(frame: Uint8Array): void {
     if (this.#state === 'closed') return;
+    this.#stats.bytesReceived += frame.length;
     if (frame.length > this.#maxFrameBytes) {
       this.close('frame-too-large', `frame of ${frame.length} bytes, limit ${this.#maxFrameBytes}`);
       return;
@@ -303,6 +345,7 @@ export class SyncSession {
         this.#onHello(message);
         return;
       case 'ops':
+        this.#countReceived(message.ops, frame.length);
         this.#onOps(message.ops);
         return;
       case 'ack':
@@ -384,7 +427,16 @@ export class SyncSession {
     this.#scheduleAck();
     this.#stopListening = this.#source.onOps((ops, source) => {
       if (hello.filter && this.#servesAll) this.#guard(() => this.#watchMembership(ops, hello.filter as SyncFilter, source === this));
-      if (source !== this) this.#guard(() => this.#pumpSoon());
+      if (source === this) return;
+      if (source instanceof SyncSession) {
+        // Ops another session brought: tell this peer soon that we have them (so it does not
+        // forward them here too), and forward them, after the delay unless it relies on us.
+        this.#guard(() => {
+          this.#acknowledgeSoon();
+          this.#holdBackForwarded(ops);
+        });
+      }
+      this.#guard(() => this.#pumpSoon());
     });
     this.#pump();
   }
@@ -583,13 +635,23 @@ export class SyncSession {
     this.#sendRecords('gone', gone);
   }
 
-  /** Sends an ACK with this side's version vector, unless it says nothing new. */
+  /**
+   * Sends an ACK with this side's version vector, unless it says nothing new: the whole vector
+   * the first time, then only the entries that moved (Ack.delta).
+   */
   #acknowledge(): void {
     const version = this.#source.version();
-    const key = [...version].map(([n, s]) => `${n}:${s}`).join(',');
-    if (key === this.#lastAcked) return;
-    this.#lastAcked = key;
-    this.#send({ type: 'ack', level: this.#ackLevel, version });
+    const last = this.#lastAcked;
+    if (last === undefined) {
+      this.#lastAcked = new Map(version);
+      this.#send({ type: 'ack', level: this.#ackLevel, version });
+      return;
+    }
+    const moved = new Map<NodeId, number>();
+    for (const [node, seq] of version) if (last.get(node) !== seq) moved.set(node, seq);
+    if (moved.size === 0) return;
+    for (const [node, seq] of moved) last.set(node, seq);
+    this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true });
   }
 
   #scheduleAck(): void {
@@ -602,12 +664,27 @@ export class SyncSession {
     );
   }
 
-  #onAck(ack: Ack): void {
+  #onAck(received: Ack): void {
     if (this.#state !== 'syncing') {
       this.close('protocol', 'an ACK before the handshake');
       return;
     }
-    for (const [node, seq] of this.#known(ack.version)) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    let ack = received;
+    if (received.delta) {
+      if (!this.#peerAck) {
+        this.close('protocol', 'a delta ACK before a full one');
+        return;
+      }
+      const version = new Map(this.#peerAck.version);
+      for (const [node, seq] of received.version) version.set(node, seq);
+      ack = { type: 'ack', level: received.level, version };
+    }
+    for (const [node, seq] of this.#known(ack.version)) {
+      if (seq <= (this.#peerHas.get(node) ?? 0)) continue;
+      // More than we sent or knew of: it gets this origin's ops another way too.
+      this.#direct.delete(node);
+      this.#peerHas.set(node, seq);
+    }
     this.#peerAck = ack;
     if (this.#peer) {
       // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims; and
@@ -626,7 +703,6 @@ export class SyncSession {
     try {
       work();
     } catch (err) {
-      console.error((err as Error).stack);
       this.close('apply-failed', `local failure: ${(err as Error).message}`);
     }
   }
@@ -637,6 +713,58 @@ export class SyncSession {
     const out = new Map<NodeId, number>();
     for (const [node, seq] of version) if (local.has(node)) out.set(node, seq);
     return out;
+  }
+
+  /** ACKs after the batch window: many commits in a burst say it once. */
+  #acknowledgeSoon(): void {
+    if (!this.#scheduler) {
+      this.#acknowledge();
+      return;
+    }
+    this.#ackSoon ??= this.#scheduler.after(this.#batchWindowMs, () => {
+      this.#ackSoon = undefined;
+      this.#guard(() => this.#acknowledge());
+    });
+  }
+
+  /**
+   * Holds forwarded ops of origins the peer may get another way until the forward delay ends;
+   * then sends what it still lacks, and forwards those origins at once from then on.
+   */
+  #holdBackForwarded(ops: readonly Op[]): void {
+    const scheduler = this.#scheduler;
+    if (!scheduler || this.#forwardDelayMs <= 0) return;
+    for (const op of ops) if (!this.#direct.has(op.node) && op.node !== this.#peer?.nodeId) this.#waiting.add(op.node);
+    if (this.#waiting.size === 0) return;
+    this.#forwardPump ??= scheduler.after(this.#forwardDelayMs, () => {
+      this.#forwardPump = undefined;
+      this.#guard(() => {
+        const version = this.#source.version();
+        for (const node of this.#waiting) if ((version.get(node) ?? 0) > (this.#peerHas.get(node) ?? 0)) this.#direct.add(node);
+        this.#waiting.clear();
+        this.#pump();
+      });
+    });
+  }
+
+  /**
+   * Counts an OPS frame's ops, and those this side held already or had on the way (and learns
+   * from them which origins the peer gets by another path).
+   */
+  #countReceived(ops: readonly Op[], frameBytes: number): void {
+    if (ops.length === 0) return;
+    const version = this.#source.version();
+    let duplicates = 0;
+    for (const op of ops) {
+      if (op.seq > (this.#pendingHeld.get(op.node) ?? version.get(op.node) ?? 0)) continue;
+      duplicates++;
+      // It forwards this origin to us though we had it: we likely do the same to it, since
+      // both of us get that origin's ops another way. Forward them to it after the delay.
+      this.#direct.delete(op.node);
+    }
+    this.#stats.opsReceived += ops.length;
+    this.#stats.duplicateOpsReceived += duplicates;
+    this.#stats.duplicateBytesReceived += (frameBytes * duplicates) / ops.length;
   }
 
   /** Pumps after the batch window, so a burst of commits travels as one frame. */
@@ -690,6 +818,7 @@ export class SyncSession {
     const own = this.#source.nodeId;
     for (const [node, seq] of version) {
       if (!this.#servesAll && node !== own) continue;
+      if (this.#waiting.has(node)) continue; // forwarded ops held back (#holdBackForwarded)
       if (seq > (this.#peerHas.get(node) ?? 0)) return node;
     }
     return undefined;
@@ -843,7 +972,10 @@ export class SyncSession {
 
   #send(message: Message): boolean {
     if (this.#state === 'closed') return false;
-    return this.#duplex.send(encodeMessage(message, this.#outStream));
+    const frame = encodeMessage(message, this.#outStream);
+    this.#stats.bytesSent += frame.length;
+    if (message.type === 'ops') this.#stats.opsSent += message.ops.length;
+    return this.#duplex.send(frame);
   }
 
   #setState(state: SessionState): void {
@@ -871,6 +1003,10 @@ export class SyncSession {
     this.#scheduledPump = undefined;
     this.#ackTimer?.();
     this.#ackTimer = undefined;
+    this.#ackSoon?.();
+    this.#ackSoon = undefined;
+    this.#forwardPump?.();
+    this.#forwardPump = undefined;
     this.#helloTimer?.();
     this.#helloTimer = undefined;
     this.#setState('closed');

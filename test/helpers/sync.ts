@@ -23,7 +23,8 @@ export function manualScheduler() {
     },
     advance(ms: number) {
       now += ms;
-      for (const t of timers.filter((x) => x.at <= now)) {
+      // Due timers fire in time order (then in the order they were set), as real ones do.
+      for (const t of timers.filter((x) => x.at <= now).sort((x, y) => x.at - y.at)) {
         timers.splice(timers.indexOf(t), 1);
         t.fn();
       }

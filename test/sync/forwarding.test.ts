@@ -1,0 +1,128 @@
+/** Forwarding in meshes with cycles: delta ACKs, and no duplicate storms once paths are learned. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BatchReadContext } from '../../src/codec/index.ts';
+import { BlazeDB } from '../../src/db/index.ts';
+import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
+import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
+import { decodeMessage } from '../../src/sync/messages.ts';
+import { SeededRandom } from '../../src/util/prng.ts';
+import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
+
+let seed = 500;
+const open = () => BlazeDB.open({ storage: 'memory', dbId: 'shared', random: new SeededRandom(seed++) });
+
+describe('forwarding in a mesh', () => {
+  it('should stop sending duplicates around a triangle once each side learned the other paths', async () => {
+    const dbs = [await open(), await open(), await open()];
+    const scheduler = manualScheduler();
+    const sessions: SyncSession[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (let j = i + 1; j < 3; j++) {
+        const [x, y] = createPipe();
+        for (const [db, duplex] of [
+          [dbs[i], x],
+          [dbs[j], y],
+        ] as const) {
+          const s = new SyncSession({ source: databaseSource(db as BlazeDB), duplex, scheduler, forwardDelayMs: 20 });
+          sessions.push(s);
+          s.start();
+        }
+      }
+    }
+    await settle();
+    const duplicates = () => sessions.reduce((n, s) => n + s.stats.duplicateOpsReceived, 0);
+    const received = () => sessions.reduce((n, s) => n + s.stats.opsReceived, 0);
+    const round = async (writes: number) => {
+      for (let k = 0; k < writes; k++) for (const db of dbs) await db.collection('c').insert({ k });
+      // Pumps, then ACKs (each delivered before the next timer, as on a real link), then the
+      // forward delay ends.
+      for (const ms of [0, 0, 25]) {
+        await settle();
+        scheduler.advance(ms);
+      }
+      await settle();
+    };
+    // Even while learning, the delay lets ACKs arrive first.
+    await round(3);
+    const learnedDuplicates = duplicates();
+    const receivedBefore = received();
+    await round(20);
+    for (const db of dbs) assert.equal(await db.collection('c').count(), 3 * 23);
+    // Afterwards each op reaches each of the two others once: no duplicates at all.
+    assert.equal(received() - receivedBefore, 3 * 20 * 2);
+    assert.equal(duplicates(), learnedDuplicates);
+  });
+
+  it('should send ACKs as deltas after the first, and refuse a delta ACK before a full one', async () => {
+    const [a, b, c, d] = [await open(), await open(), await open(), await open()];
+    for (const db of [a, c, d]) await db.collection('c').insert({ from: 'origin' });
+    // a learns c's and d's ops first, so its vector has three origins.
+    for (const other of [c, d]) {
+      const [x, y] = createPipe();
+      new SyncSession({ source: databaseSource(a), duplex: x }).start();
+      new SyncSession({ source: databaseSource(other), duplex: y }).start();
+    }
+    await settle();
+    const [x, y] = createPipe();
+    const acks: { delta: boolean; size: number }[] = [];
+    const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
+    const send = x.send.bind(x);
+    x.send = (frame) => {
+      const m = decodeMessage(frame, 1 << 22, reader);
+      if (m.type === 'ack') acks.push({ delta: m.delta === true, size: m.version.size });
+      return send(frame);
+    };
+    new SyncSession({ source: databaseSource(a), duplex: x }).start();
+    new SyncSession({ source: databaseSource(b), duplex: y }).start();
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      await b.collection('c').insert({ i });
+      await settle();
+    }
+    assert.deepEqual(acks[0], { delta: false, size: 3 });
+    assert.ok(acks.length >= 4);
+    assert.ok(
+      acks.slice(1).every((ack) => ack.delta && ack.size === 1),
+      JSON.stringify(acks),
+    );
+
+    const [p, q] = createPipe();
+    const fresh = new SyncSession({ source: databaseSource(c), duplex: p });
+    fresh.start();
+    q.send(helloFrame({ dbId: 'shared', nodeId: b.nodeId }));
+    q.send(encodeMessage({ type: 'ack', level: 'local-durable', version: new Map([[b.nodeId, 1]]), delta: true }));
+    await settle();
+    assert.equal(fresh.closeReason?.code, 'protocol');
+    assert.match(fresh.closeReason?.message ?? '', /delta ACK before a full one/);
+  });
+
+  it('should forward at once in a star once it saw the peer relies on it', async () => {
+    // a relay in the middle, two peers that reach each other only through it
+    const [relay, a, b] = [await open(), await open(), await open()];
+    const scheduler = manualScheduler();
+    for (const peer of [a, b]) {
+      const [x, y] = createPipe();
+      new SyncSession({ source: databaseSource(relay), duplex: x, scheduler, forwardDelayMs: 1_000, role: 'relay' }).start();
+      new SyncSession({ source: databaseSource(peer), duplex: y, scheduler, forwardDelayMs: 1_000 }).start();
+    }
+    await settle();
+    const hop = async (ms: number) => {
+      for (let i = 0; i < 2; i++) {
+        await settle();
+        scheduler.advance(ms);
+      }
+      await settle();
+    };
+    const first = await a.collection('c').insert({ i: 0 });
+    await hop(0);
+    assert.equal(await b.collection('c').get(first), undefined, 'the first forward waits: b might have another path');
+    await hop(1_000);
+    assert.ok(await b.collection('c').get(first));
+    for (let i = 1; i < 5; i++) {
+      const id = await a.collection('c').insert({ i });
+      await hop(0); // each hop's batch window, never the forward delay
+      assert.ok(await b.collection('c').get(id), `op ${i} forwarded by the relay at once`);
+    }
+  });
+});
