@@ -31,6 +31,8 @@ import { streamDuplex } from './stream-duplex.ts';
 export interface MeshOptions {
   /** Relay multiaddrs, each ending in /p2p/<peer id>: always dialed and kept. */
   relay?: string | readonly string[];
+  /** LAN peers to dial directly by address (networks without mDNS), each ending in /p2p/<id>. */
+  peers?: string | readonly string[];
   /** Find LAN peers by mDNS (true, or with a query interval; libp2p's default is 10 s). */
   mdns?: boolean | { intervalMs?: number };
   /** Addresses to listen on (default: every interface, a free TCP port). */
@@ -63,7 +65,9 @@ export class MeshPeer implements SyncNetwork {
   readonly #options: MeshOptions;
   readonly #libp2p: Libp2p;
   readonly #policy: ConnectionPolicy;
-  readonly #relays = new Map<string, Multiaddr>();
+  readonly #relays: Map<string, Multiaddr>;
+  /** Addresses of LAN peers given in the options (mDNS-found ones are in libp2p's peer store). */
+  readonly #lanAddresses: Map<string, Multiaddr>;
   readonly #sessions = new Map<SyncSession, string>();
   readonly #handlers: Handlers = {
     'peer:found': new Set(),
@@ -77,11 +81,12 @@ export class MeshPeer implements SyncNetwork {
   #stopped = false;
   readonly #unsubscribe: (() => void)[] = [];
 
-  private constructor(db: BlazeDB, options: MeshOptions, libp2p: Libp2p, relays: Map<string, Multiaddr>) {
+  private constructor(db: BlazeDB, options: MeshOptions, libp2p: Libp2p, relays: Map<string, Multiaddr>, lan: Map<string, Multiaddr>) {
     this.#db = db;
     this.#options = options;
     this.#libp2p = libp2p;
     this.#relays = relays;
+    this.#lanAddresses = lan;
     this.#policy = new ConnectionPolicy({
       self: libp2p.peerId.toString(),
       scheduler: realScheduler,
@@ -94,7 +99,8 @@ export class MeshPeer implements SyncNetwork {
 
   /** Starts a libp2p host for `db` and begins syncing. */
   static async start(db: BlazeDB, options: MeshOptions = {}): Promise<MeshPeer> {
-    const relays = parseRelays(options.relay);
+    const relays = parseAddresses('relay', options.relay);
+    const lan = parseAddresses('peers', options.peers);
     const mdnsInterval = typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined;
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
@@ -106,7 +112,7 @@ export class MeshPeer implements SyncNetwork {
       connectionManager: { maxConnections: options.maxConnections ?? 64 },
       services: { identify: identify(), ping: ping() },
     });
-    const peer = new MeshPeer(db, options, libp2p, relays);
+    const peer = new MeshPeer(db, options, libp2p, relays, lan);
     await peer.#begin();
     return peer;
   }
@@ -171,6 +177,7 @@ export class MeshPeer implements SyncNetwork {
     // Local writes can make a live replica catch-up-worthy again: re-evaluate the state.
     this.#unsubscribe.push(this.#db.engine.onOps(() => this.#updateState()));
     if (this.#role === 'peer') for (const relay of this.#relays.keys()) this.#policy.discovered(relay, 'relay');
+    for (const peer of this.#lanAddresses.keys()) this.#policy.discovered(peer, 'static');
     // A `blaze insert` on the same store while this peer runs: its ops reach the sessions.
     const poll = setInterval(() => {
       try {
@@ -192,7 +199,7 @@ export class MeshPeer implements SyncNetwork {
     this.#dialing++;
     this.#updateState();
     try {
-      const target = kind === 'relay' ? (this.#relays.get(peer) as Multiaddr) : peerIdFromString(peer);
+      const target = this.#relays.get(peer) ?? this.#lanAddresses.get(peer) ?? peerIdFromString(peer);
       const stream = await this.#libp2p.dialProtocol(target, PROTOCOL_ID, {
         signal: AbortSignal.timeout(this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS),
       });
@@ -303,17 +310,18 @@ function caughtUp(session: SyncSession, db: BlazeDB): boolean {
   return true;
 }
 
-function parseRelays(relay: MeshOptions['relay']): Map<string, Multiaddr> {
+/** Multiaddrs ending in /p2p/<peer id>, by peer id; ValidationError naming `option` otherwise. */
+function parseAddresses(option: string, given: string | readonly string[] | undefined): Map<string, Multiaddr> {
   const out = new Map<string, Multiaddr>();
-  for (const text of relay === undefined ? [] : typeof relay === 'string' ? [relay] : relay) {
+  for (const text of given === undefined ? [] : typeof given === 'string' ? [given] : given) {
     let address: Multiaddr;
     try {
       address = multiaddr(text);
     } catch (err) {
-      throw new ValidationError('relay', `not a multiaddr: ${text} (${(err as Error).message})`);
+      throw new ValidationError(option, `not a multiaddr: ${text} (${(err as Error).message})`);
     }
     const peer = address.getComponents().findLast((c) => c.name === 'p2p')?.value;
-    if (!peer) throw new ValidationError('relay', `a relay address ends in /p2p/<peer id>: ${text}`);
+    if (!peer) throw new ValidationError(option, `an address ends in /p2p/<peer id>: ${text}`);
     out.set(peer, address);
   }
   return out;

@@ -153,9 +153,11 @@ export class BlazeDB {
     if (!factory) {
       throw new SyncNotEnabledError("no network to sync over: import BlazeDB from the package's Node entry, or pass options.network");
     }
-    if (options.filter !== undefined) await this.setSyncFilter(options.filter);
+    // Checked first and set only once the network started: bad options change nothing.
+    const filter = options.filter !== undefined ? SyncFilter.parse(options.filter) : undefined;
     const network = await factory(this, options);
     this.#network = network;
+    if (filter) this.#engine.setFilter(filter);
     return network;
   }
 

@@ -15,7 +15,8 @@
  */
 import type { Cancel, Random, Scheduler } from '../runtime.ts';
 
-export type PeerKind = 'lan' | 'relay';
+/** 'static': a peer the app named by address (no mDNS); dialed always, like a relay. */
+export type PeerKind = 'lan' | 'relay' | 'static';
 
 export interface ConnectionPolicyInit {
   /** This node's id (compared with LAN peers' ids to pick who dials). */
@@ -74,7 +75,7 @@ export class ConnectionPolicy {
   /** mDNS no longer sees the peer: no more redials (an open session ends on its own). */
   lost(peer: string): void {
     const state = this.#peers.get(peer);
-    if (!state || state.kind === 'relay') return;
+    if (!state || state.kind !== 'lan') return;
     state.retry?.();
     this.#peers.delete(peer);
   }
@@ -114,9 +115,9 @@ export class ConnectionPolicy {
     for (const state of this.#peers.values()) state.retry?.();
   }
 
-  /** LAN peers are dialed by the smaller id; relays always by the peer. */
+  /** LAN peers are dialed by the smaller id; relays and static peers always by this side. */
   #dials(peer: string, kind: PeerKind): boolean {
-    return kind === 'relay' || this.#init.self < peer;
+    return kind !== 'lan' || this.#init.self < peer;
   }
 
   #dial(peer: string, state: PeerState): void {

@@ -49,6 +49,11 @@ export interface Ack {
    * origin; in a mesh most ACKs move one or two.
    */
   readonly delta?: boolean;
+  /**
+   * Origins whose ops the sender received twice since its last ACK (one copy came another way):
+   * the receiver stops forwarding them to it at once (see SyncSession forwardDelayMs).
+   */
+  readonly duplicates?: readonly NodeId[];
 }
 
 export interface Close {
@@ -111,6 +116,8 @@ const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 
 /** ACK flag: the vector holds only what moved since the previous ACK. */
 const ACK_DELTA = 0x10;
+/** ACK flag: a list of origins received twice follows the vector. */
+const ACK_DUPLICATES = 0x20;
 
 function writeVersion(e: Encoder, v: WireVersion): void {
   writeVarUint(e, v.size);
@@ -182,8 +189,12 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       break;
     case 'ack':
       writeByte(e, T_ACK);
-      writeByte(e, LEVELS.indexOf(m.level) | (m.delta ? ACK_DELTA : 0));
+      writeByte(e, LEVELS.indexOf(m.level) | (m.delta ? ACK_DELTA : 0) | (m.duplicates?.length ? ACK_DUPLICATES : 0));
       writeVersion(e, m.version);
+      if (m.duplicates?.length) {
+        writeVarUint(e, m.duplicates.length);
+        for (const node of m.duplicates) writeNodeLiteral(e, node);
+      }
       break;
     case 'close':
       writeByte(e, T_CLOSE);
@@ -307,9 +318,22 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
       }
       case T_ACK: {
         const flags = readByte(d);
-        if (flags & ~(ACK_DELTA | 0x0f)) d.fail('unknown ack flags');
+        if (flags & ~(ACK_DELTA | ACK_DUPLICATES | 0x0f)) d.fail('unknown ack flags');
         const level = LEVELS[flags & 0x0f] ?? d.fail('unknown ack level');
-        m = { type: 'ack', level, version: readVersion(d), ...(flags & ACK_DELTA ? { delta: true } : {}) };
+        const version = readVersion(d);
+        const duplicates: NodeId[] = [];
+        if (flags & ACK_DUPLICATES) {
+          const n = readLength(d, 8);
+          if (n === 0) d.fail('empty duplicates list');
+          for (let i = 0; i < n; i++) duplicates.push(readNodeLiteral(d));
+        }
+        m = {
+          type: 'ack',
+          level,
+          version,
+          ...(flags & ACK_DELTA ? { delta: true } : {}),
+          ...(duplicates.length > 0 ? { duplicates } : {}),
+        };
         break;
       }
       case T_CLOSE:

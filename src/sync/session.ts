@@ -123,7 +123,7 @@ export interface SyncSessionInit {
   ackIntervalMs?: number;
   /**
    * With a scheduler: ops that arrived through another session go on to this peer only after
-   * this delay (default 20 ms), by which time, if the peer gets them another way (a LAN mesh
+   * this delay (default 100 ms), by which time, if the peer gets them another way (a LAN mesh
    * beside the relay), its ACK says so and nothing is sent twice. An origin whose ops the peer
    * turns out to get only from this node is forwarded at once from then on (a relay's star).
    */
@@ -136,6 +136,9 @@ export interface SyncSessionInit {
    */
   defer?: (fn: () => void) => void;
 }
+
+/** Forward delays in a row that found the peer lacking an origin's ops before it counts as relying on us. */
+const DIRECT_AFTER_LACKING = 3;
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
 
@@ -184,12 +187,20 @@ export class SyncSession {
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
   readonly #forwardDelayMs: number;
-  #forwardPump: Cancel | undefined;
+  /** Pending ends of forward delays (cancelled when the session ends). */
+  readonly #releases = new Set<Cancel>();
   #ackSoon: Cancel | undefined;
   /** Origins whose ops the peer gets only through this node: forwarded without delay. */
   readonly #direct = new Set<NodeId>();
-  /** Origins with forwarded ops held back until the forward delay ends. */
-  readonly #waiting = new Set<NodeId>();
+  /** Origins received twice since the last ACK: the next ACK tells the peer. */
+  readonly #duplicateOrigins = new Set<NodeId>();
+  /** Per origin: forward delays in a row after which the peer still lacked the ops. */
+  readonly #lackedAfterDelay = new Map<NodeId, number>();
+  /**
+   * Origins with forwarded ops held back: the highest seq that may go now. Each batch waits
+   * out its own delay, so a steady stream from one origin is never sent early.
+   */
+  readonly #forwardable = new Map<NodeId, number>();
   readonly #stats: SessionStats = {
     bytesSent: 0,
     bytesReceived: 0,
@@ -649,9 +660,11 @@ export class SyncSession {
     }
     const moved = new Map<NodeId, number>();
     for (const [node, seq] of version) if (last.get(node) !== seq) moved.set(node, seq);
-    if (moved.size === 0) return;
+    const duplicates = [...this.#duplicateOrigins];
+    this.#duplicateOrigins.clear();
+    if (moved.size === 0 && duplicates.length === 0) return;
     for (const [node, seq] of moved) last.set(node, seq);
-    this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true });
+    this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
   }
 
   #scheduleAck(): void {
@@ -682,9 +695,10 @@ export class SyncSession {
     for (const [node, seq] of this.#known(ack.version)) {
       if (seq <= (this.#peerHas.get(node) ?? 0)) continue;
       // More than we sent or knew of: it gets this origin's ops another way too.
-      this.#direct.delete(node);
+      this.#otherPathSeen(node);
       this.#peerHas.set(node, seq);
     }
+    for (const node of received.duplicates ?? []) this.#otherPathSeen(node);
     this.#peerAck = ack;
     if (this.#peer) {
       // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims; and
@@ -727,24 +741,48 @@ export class SyncSession {
     });
   }
 
+  /** The peer gets `origin`'s ops another way too: hold them back again before forwarding. */
+  #otherPathSeen(origin: NodeId): void {
+    this.#direct.delete(origin);
+    this.#lackedAfterDelay.delete(origin);
+  }
+
   /**
    * Holds forwarded ops of origins the peer may get another way until the forward delay ends;
-   * then sends what it still lacks, and forwards those origins at once from then on.
+   * then sends what it still lacks. An origin found lacking DIRECT_AFTER_LACKING times in a row
+   * is forwarded at once from then on.
    */
   #holdBackForwarded(ops: readonly Op[]): void {
     const scheduler = this.#scheduler;
     if (!scheduler || this.#forwardDelayMs <= 0) return;
-    for (const op of ops) if (!this.#direct.has(op.node) && op.node !== this.#peer?.nodeId) this.#waiting.add(op.node);
-    if (this.#waiting.size === 0) return;
-    this.#forwardPump ??= scheduler.after(this.#forwardDelayMs, () => {
-      this.#forwardPump = undefined;
+    const held = new Map<NodeId, number>();
+    for (const op of ops) {
+      if (this.#direct.has(op.node) || op.node === this.#peer?.nodeId) continue;
+      if (!this.#forwardable.has(op.node)) this.#forwardable.set(op.node, op.seq - 1);
+      held.set(op.node, Math.max(held.get(op.node) ?? 0, op.seq));
+    }
+    if (held.size === 0) return;
+    const release = scheduler.after(this.#forwardDelayMs, () => {
+      this.#releases.delete(release);
       this.#guard(() => {
         const version = this.#source.version();
-        for (const node of this.#waiting) if ((version.get(node) ?? 0) > (this.#peerHas.get(node) ?? 0)) this.#direct.add(node);
-        this.#waiting.clear();
+        for (const [node, upTo] of held) {
+          if (upTo > (this.#peerHas.get(node) ?? 0)) {
+            // A busy peer may just be slow to ACK: only a habit counts as relying on us.
+            const times = (this.#lackedAfterDelay.get(node) ?? 0) + 1;
+            this.#lackedAfterDelay.set(node, times);
+            if (times >= DIRECT_AFTER_LACKING) this.#direct.add(node);
+          } else {
+            this.#lackedAfterDelay.delete(node);
+          }
+          const allowed = Math.max(this.#forwardable.get(node) ?? 0, upTo);
+          if (allowed >= (version.get(node) ?? 0) || this.#direct.has(node)) this.#forwardable.delete(node);
+          else this.#forwardable.set(node, allowed);
+        }
         this.#pump();
       });
     });
+    this.#releases.add(release);
   }
 
   /**
@@ -759,8 +797,10 @@ export class SyncSession {
       if (op.seq > (this.#pendingHeld.get(op.node) ?? version.get(op.node) ?? 0)) continue;
       duplicates++;
       // It forwards this origin to us though we had it: we likely do the same to it, since
-      // both of us get that origin's ops another way. Forward them to it after the delay.
-      this.#direct.delete(op.node);
+      // both of us get that origin's ops another way. Forward them to it after the delay, and
+      // tell it (in the next ACK) to do the same.
+      this.#otherPathSeen(op.node);
+      if (op.node !== this.#peer?.nodeId) this.#duplicateOrigins.add(op.node);
     }
     this.#stats.opsReceived += ops.length;
     this.#stats.duplicateOpsReceived += duplicates;
@@ -794,7 +834,7 @@ export class SyncSession {
         const origin = this.#firstBehind(version);
         if (!origin) return;
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
-        const upTo = version.get(origin) ?? 0;
+        const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin) ?? Number.POSITIVE_INFINITY);
         const after = this.#peerHas.get(origin) ?? 0;
         const ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
         if (!filter && !gapsAllowed) {
@@ -818,8 +858,8 @@ export class SyncSession {
     const own = this.#source.nodeId;
     for (const [node, seq] of version) {
       if (!this.#servesAll && node !== own) continue;
-      if (this.#waiting.has(node)) continue; // forwarded ops held back (#holdBackForwarded)
-      if (seq > (this.#peerHas.get(node) ?? 0)) return node;
+      // Forwarded ops still within their delay are held back (#holdBackForwarded).
+      if (Math.min(seq, this.#forwardable.get(node) ?? seq) > (this.#peerHas.get(node) ?? 0)) return node;
     }
     return undefined;
   }
@@ -1005,8 +1045,8 @@ export class SyncSession {
     this.#ackTimer = undefined;
     this.#ackSoon?.();
     this.#ackSoon = undefined;
-    this.#forwardPump?.();
-    this.#forwardPump = undefined;
+    for (const release of this.#releases) release();
+    this.#releases.clear();
     this.#helloTimer?.();
     this.#helloTimer = undefined;
     this.#setState('closed');

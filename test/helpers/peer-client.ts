@@ -33,7 +33,7 @@ export class PeerClient {
   /** `launch(argv)` runs a command line (e.g. inside a namespace); the peer-process file and config are appended. */
   static async start(
     launch: (argv: string[]) => ChildProcess,
-    config: { dbId: string; mesh: Record<string, unknown> },
+    config: { dbId: string; mesh: Record<string, unknown>; path?: string },
   ): Promise<PeerClient> {
     const client = new PeerClient(launch([process.execPath, PEER_PROCESS, JSON.stringify(config)]));
     const ready = await client.waitFor((e) => e.event === 'ready', 20_000);

@@ -1,29 +1,77 @@
 /**
- * A mesh peer in its own process, driven over stdin/stdout in JSON lines (for tests that put
- * peers in network namespaces). argv[2]: {"dbId", "mesh": MeshOptions}. Prints
- * {"event":"ready","peerId","addresses"}, then every mesh event as {"event", ...}. Reads
- * commands {"id", "cmd": "insert"|"get"|"version", ...} and answers {"reply": id, "result"}.
+ * A mesh peer in its own process, driven over stdin/stdout in JSON lines (tests that put peers
+ * in network namespaces, and the mesh benchmark). argv[2]: {"dbId", "mesh": MeshOptions,
+ * "path"?: store directory (default: in memory)}. Prints {"event":"ready","peerId","addresses"},
+ * then every mesh event as {"event", ...}. Reads commands {"id", "cmd", ...} and answers
+ * {"reply": id, "result"}; see COMMANDS.
  */
 import { createInterface } from 'node:readline';
 import { BlazeDB } from '../../node/index.ts';
 import { type MeshOptions, MeshPeer } from '../../node/mesh/mesh-peer.ts';
 
-const config = JSON.parse(process.argv[2] as string) as { dbId: string; mesh: MeshOptions };
-const db = await BlazeDB.open({ storage: 'memory', dbId: config.dbId });
+const config = JSON.parse(process.argv[2] as string) as { dbId: string; mesh: MeshOptions; path?: string };
+const db = await BlazeDB.open(config.path ? { path: config.path, dbId: config.dbId } : { storage: 'memory', dbId: config.dbId });
 const mesh = (await db.enableSync({ ...config.mesh, network: (d, o) => MeshPeer.start(d, o as MeshOptions) })) as MeshPeer;
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+const wallMs = () => performance.timeOrigin + performance.now();
 print({ event: 'ready', peerId: mesh.peerId, addresses: mesh.addresses });
 mesh.on('state', (state) => print({ event: 'state', state }));
 mesh.on('peer:found', (e) => print({ event: 'found', ...e }));
 mesh.on('peer:connected', (e) => print({ event: 'connected', ...e }));
 mesh.on('peer:disconnected', (e) => print({ event: 'disconnected', ...e }));
 
+type Command = Record<string, unknown> & { id: number; cmd: string };
+const text = (v: unknown) => v as string;
+
+const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
+  insert: (c) => db.collection(text(c.collection)).insert((c.fields ?? {}) as never),
+  get: async (c) => (await db.collection(text(c.collection)).get(text(c.recordId))) ?? null,
+  version: async () => db.stats().versionVector,
+  /** Inserts `count` records in transactions of `batch`. */
+  insertMany: async (c) => {
+    const bugs = db.collection(text(c.collection));
+    for (let done = 0; done < (c.count as number); done += c.batch as number) {
+      const n = Math.min(c.batch as number, (c.count as number) - done);
+      await bugs.insertMany(Array.from({ length: n }, (_, i) => ({ n: done + i, title: `record ${done + i}` })));
+    }
+    return db.stats().versionVector;
+  },
+  /** Prints {"event":"seen","probe","at"} whenever a record's `probe` field changes here. */
+  watch: async (c) => {
+    db.collection(text(c.collection)).subscribe({ probe: { $exists: true } }, (r) => {
+      const at = wallMs();
+      for (const rec of [...r.added, ...r.changed]) print({ event: 'seen', probe: rec.probe, at });
+    });
+    return true;
+  },
+  /** Sets `probe` on one record `count` times, `intervalMs` apart; returns [value, resolved at]. */
+  probe: async (c) => {
+    const bugs = db.collection(text(c.collection));
+    const id = await bugs.insert({ probe: -1 });
+    const out: [number, number][] = [];
+    for (let i = 0; i < (c.count as number); i++) {
+      await bugs.update(id, { probe: i });
+      out.push([i, wallMs()]);
+      await new Promise((r) => setTimeout(r, c.intervalMs as number));
+    }
+    return out;
+  },
+  /** Traffic of every open session, summed. */
+  stats: async () => {
+    const sum = { bytesSent: 0, bytesReceived: 0, opsReceived: 0, duplicateOpsReceived: 0, duplicateBytesReceived: 0 };
+    for (const { session } of mesh.sessions()) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += session.stats[k];
+    return sum;
+  },
+  rss: async () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    return process.memoryUsage().rss;
+  },
+  cpu: async () => process.cpuUsage(),
+};
+
 for await (const line of createInterface({ input: process.stdin })) {
-  const command = JSON.parse(line) as { id: number; cmd: string; collection?: string; fields?: Record<string, never>; recordId?: string };
-  let result: unknown;
-  if (command.cmd === 'insert') result = await db.collection(command.collection as string).insert(command.fields ?? {});
-  else if (command.cmd === 'get') result = (await db.collection(command.collection as string).get(command.recordId as string)) ?? null;
-  else if (command.cmd === 'version') result = db.stats().versionVector;
-  print({ reply: command.id, result });
+  const command = JSON.parse(line) as Command;
+  const run = COMMANDS[command.cmd];
+  print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
 }
 await db.close();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchReadContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
+import type { NodeId } from '../../src/identity/node-id.ts';
 import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
 import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
 import { decodeMessage } from '../../src/sync/messages.ts';
@@ -97,6 +98,24 @@ describe('forwarding in a mesh', () => {
     assert.match(fresh.closeReason?.message ?? '', /delta ACK before a full one/);
   });
 
+  it('should round-trip ACKs with deltas and duplicates lists, and refuse unknown flags', () => {
+    const nodes = ['00112233445566ff', 'aabbccddeeff0011'] as NodeId[];
+    const decode = (frame: Uint8Array) => decodeMessage(frame, 1 << 20);
+    const ack = {
+      type: 'ack' as const,
+      level: 'relay-durable' as const,
+      version: new Map([[nodes[0] as NodeId, 7]]),
+      delta: true,
+      duplicates: nodes,
+    };
+    assert.deepEqual(decode(encodeMessage(ack)), ack);
+    const plain = { type: 'ack' as const, level: 'local-durable' as const, version: new Map([[nodes[1] as NodeId, 3]]) };
+    assert.deepEqual(decode(encodeMessage(plain)), plain);
+    const bad = encodeMessage(plain);
+    bad[1] = (bad[1] as number) | 0x40;
+    assert.throws(() => decode(bad), /unknown ack flags/);
+  });
+
   it('should forward at once in a star once it saw the peer relies on it', async () => {
     // a relay in the middle, two peers that reach each other only through it
     const [relay, a, b] = [await open(), await open(), await open()];
@@ -114,12 +133,16 @@ describe('forwarding in a mesh', () => {
       }
       await settle();
     };
-    const first = await a.collection('c').insert({ i: 0 });
-    await hop(0);
-    assert.equal(await b.collection('c').get(first), undefined, 'the first forward waits: b might have another path');
-    await hop(1_000);
-    assert.ok(await b.collection('c').get(first));
-    for (let i = 1; i < 5; i++) {
+    // The first forwards wait: b might have another path. After three that found b lacking
+    // them, the relay forwards a's ops at once.
+    for (let i = 0; i < 3; i++) {
+      const id = await a.collection('c').insert({ i });
+      await hop(0);
+      assert.equal(await b.collection('c').get(id), undefined, `forward ${i} waits`);
+      await hop(1_000);
+      assert.ok(await b.collection('c').get(id));
+    }
+    for (let i = 3; i < 8; i++) {
       const id = await a.collection('c').insert({ i });
       await hop(0); // each hop's batch window, never the forward delay
       assert.ok(await b.collection('c').get(id), `op ${i} forwarded by the relay at once`);
