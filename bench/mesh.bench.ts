@@ -9,7 +9,7 @@
  *   transactions of 100; counted when every node holds every op (applied durably).
  * - idle_peer_rss_mb: an idle peer process holding 10k records, connected to a relay.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tempDir } from '../test/helpers/db.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
 import type { Figure } from './harness.ts';
@@ -173,24 +173,37 @@ async function tenPeers(): Promise<Figure[]> {
   }
 }
 
-async function idleRss(): Promise<Figure[]> {
+/** Builds the package (tsc) so the idle figure is taken on the JavaScript an app runs. */
+function build(): string {
+  const root = new URL('..', import.meta.url).pathname;
+  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
+  return `${root}dist/node/index.js`;
+}
+
+export async function idleRss(): Promise<Figure[]> {
+  const entry = build();
   const dir = tempDir('blaze-mesh-rss-');
   const [relay] = (await startPeers([{ role: 'relay' }], 'mesh-rss')) as [PeerClient];
-  const peer = await PeerClient.start(launch, { dbId: 'mesh-rss', path: dir.path, mesh: { ...LOOPBACK, relay: relay.addresses[0] } });
   try {
-    await peer.call('insertMany', { collection: 'bugs', count: 10_000, batch: 1000 });
-    await converged([relay, peer], 60_000);
-    await new Promise((r) => setTimeout(r, 2_000));
-    const rss = (await peer.call('rss')) as number;
+    const child = spawnSync(
+      process.execPath,
+      ['--expose-gc', new URL('./idle-peer.mjs', import.meta.url).pathname, entry, dir.path, relay.addresses[0] as string],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    if (child.status !== 0) throw new Error(`idle peer failed: ${child.stderr}`);
+    const { rss } = JSON.parse(child.stdout) as { rss: number };
     return [
       {
         name: 'mesh.idle_peer_rss_mb',
         value: round(rss / 2 ** 20, 1),
-        unit: 'MB (idle peer process, 10k records in SQLite, relay session open)',
+        unit: 'MB (idle peer, built JS, 10k records in SQLite, relay session open)',
       },
     ];
   } finally {
-    await stopAll([peer, relay]);
+    await relay.stop();
     dir.cleanup();
   }
 }

@@ -157,6 +157,8 @@ export class BlazeDB {
     const filter = options.filter !== undefined ? SyncFilter.parse(options.filter) : undefined;
     const network = await factory(this, options);
     this.#network = network;
+    // `synced('relay-durable')` waits from now on, even before the first session is up.
+    this.acks.attached = true;
     if (filter) this.#engine.setFilter(filter);
     return network;
   }

@@ -75,7 +75,7 @@ export class ConnectionPolicy {
   /** mDNS no longer sees the peer: no more redials (an open session ends on its own). */
   lost(peer: string): void {
     const state = this.#peers.get(peer);
-    if (!state || state.kind !== 'lan') return;
+    if (state?.kind !== 'lan') return;
     state.retry?.();
     this.#peers.delete(peer);
   }

@@ -118,6 +118,8 @@ const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 const ACK_DELTA = 0x10;
 /** ACK flag: a list of origins received twice follows the vector. */
 const ACK_DUPLICATES = 0x20;
+/** Most origins one ACK's duplicates list may name. */
+const MAX_DUPLICATE_ORIGINS = 256;
 
 function writeVersion(e: Encoder, v: WireVersion): void {
   writeVarUint(e, v.size);
@@ -324,8 +326,12 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         const duplicates: NodeId[] = [];
         if (flags & ACK_DUPLICATES) {
           const n = readLength(d, 8);
-          if (n === 0) d.fail('empty duplicates list');
-          for (let i = 0; i < n; i++) duplicates.push(readNodeLiteral(d));
+          if (n === 0 || n > MAX_DUPLICATE_ORIGINS) d.fail(`duplicates list of ${n} origins (1..${MAX_DUPLICATE_ORIGINS})`);
+          for (let i = 0; i < n; i++) {
+            const node = readNodeLiteral(d);
+            if (duplicates.includes(node)) d.fail('duplicates list names a node twice');
+            duplicates.push(node);
+          }
         }
         m = {
           type: 'ack',

@@ -139,6 +139,10 @@ export interface SyncSessionInit {
 
 /** Forward delays in a row that found the peer lacking an origin's ops before it counts as relying on us. */
 const DIRECT_AFTER_LACKING = 3;
+/** Origins one ACK lists as received twice at most (the decoder's bound); the rest wait. */
+const MAX_DUPLICATES_PER_ACK = 256;
+/** Most origins a session's merged ACK vector may hold (as many as a session can intern). */
+const MAX_ACK_ORIGINS = SESSION_INTERN_CAPACITY.nodes;
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
 
@@ -175,6 +179,8 @@ export class SyncSession {
   /** What the peer is known to hold: its HELLO, its ACKs, and what was sent to it. */
   readonly #peerHas = new Map<NodeId, number>();
   #peerHelloVersion: WireVersion | undefined;
+  /** The peer's protocol minor version: 1.0 peers get full ACKs only (no delta, no duplicates). */
+  #peerMinor = 0;
   /** The peer's last acknowledged version vector, and at which level. */
   #peerAck: Ack | undefined;
   #blocked = false;
@@ -200,7 +206,7 @@ export class SyncSession {
    * Origins with forwarded ops held back: the highest seq that may go now. Each batch waits
    * out its own delay, so a steady stream from one origin is never sent early.
    */
-  readonly #forwardable = new Map<NodeId, number>();
+  readonly #forwardable = new Map<NodeId, { allowed: number; pending: number }>();
   readonly #stats: SessionStats = {
     bytesSent: 0,
     bytesReceived: 0,
@@ -407,6 +413,7 @@ export class SyncSession {
     this.#helloTimer = undefined;
     this.#peer = { nodeId: hello.nodeId, role: hello.role, ...(hello.filter ? { filter: hello.filter } : {}) };
     this.#peerHelloVersion = hello.version;
+    this.#peerMinor = hello.minor;
     for (const [node, seq] of this.#known(hello.version)) this.#peerHas.set(node, seq);
     // A partial replica serves what it holds in full only to peers that want no more than it
     // has; to any other peer it sends its own writes, which it always holds whole.
@@ -653,18 +660,17 @@ export class SyncSession {
   #acknowledge(): void {
     const version = this.#source.version();
     const last = this.#lastAcked;
-    if (last === undefined) {
-      this.#lastAcked = new Map(version);
-      this.#send({ type: 'ack', level: this.#ackLevel, version });
-      return;
-    }
     const moved = new Map<NodeId, number>();
-    for (const [node, seq] of version) if (last.get(node) !== seq) moved.set(node, seq);
-    const duplicates = [...this.#duplicateOrigins];
-    this.#duplicateOrigins.clear();
-    if (moved.size === 0 && duplicates.length === 0) return;
-    for (const [node, seq] of moved) last.set(node, seq);
-    this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
+    for (const [node, seq] of version) if (last?.get(node) !== seq) moved.set(node, seq);
+    // Deltas and duplicates lists only to peers that read them (protocol 1.1).
+    const full = last === undefined || this.#peerMinor < 1;
+    const duplicates = full ? [] : [...this.#duplicateOrigins].slice(0, MAX_DUPLICATES_PER_ACK);
+    if (full) this.#duplicateOrigins.clear();
+    for (const node of duplicates) this.#duplicateOrigins.delete(node);
+    if (last !== undefined && moved.size === 0 && duplicates.length === 0) return;
+    this.#lastAcked = new Map(version);
+    if (full) this.#send({ type: 'ack', level: this.#ackLevel, version });
+    else this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
   }
 
   #scheduleAck(): void {
@@ -688,8 +694,14 @@ export class SyncSession {
         this.close('protocol', 'a delta ACK before a full one');
         return;
       }
+      // Origins this node does not hold yet are kept too (their ops may be on the way), up to
+      // a bound, so a peer cannot grow the merged vector without limit.
       const version = new Map(this.#peerAck.version);
       for (const [node, seq] of received.version) version.set(node, seq);
+      if (version.size > MAX_ACK_ORIGINS) {
+        this.close('protocol', `ACKs name more than ${MAX_ACK_ORIGINS} origins`);
+        return;
+      }
       ack = { type: 'ack', level: received.level, version };
     }
     for (const [node, seq] of this.#known(ack.version)) {
@@ -731,14 +743,22 @@ export class SyncSession {
 
   /** ACKs after the batch window: many commits in a burst say it once. */
   #acknowledgeSoon(): void {
-    if (!this.#scheduler) {
-      this.#acknowledge();
-      return;
-    }
-    this.#ackSoon ??= this.#scheduler.after(this.#batchWindowMs, () => {
+    if (this.#ackSoon) return;
+    const fire = () => {
       this.#ackSoon = undefined;
-      this.#guard(() => this.#acknowledge());
-    });
+      this.#guard(() => {
+        if (this.#state === 'syncing') this.#acknowledge();
+      });
+    };
+    if (this.#scheduler) {
+      this.#ackSoon = this.#scheduler.after(this.#batchWindowMs, fire);
+    } else {
+      let cancelled = false;
+      this.#ackSoon = () => {
+        cancelled = true;
+      };
+      this.#defer(() => cancelled || fire());
+    }
   }
 
   /** The peer gets `origin`'s ops another way too: hold them back again before forwarding. */
@@ -758,14 +778,17 @@ export class SyncSession {
     const held = new Map<NodeId, number>();
     for (const op of ops) {
       if (this.#direct.has(op.node) || op.node === this.#peer?.nodeId) continue;
-      if (!this.#forwardable.has(op.node)) this.#forwardable.set(op.node, op.seq - 1);
+      if (!held.has(op.node)) {
+        const entry = this.#forwardable.get(op.node);
+        if (entry) entry.pending++;
+        else this.#forwardable.set(op.node, { allowed: op.seq - 1, pending: 1 });
+      }
       held.set(op.node, Math.max(held.get(op.node) ?? 0, op.seq));
     }
     if (held.size === 0) return;
     const release = scheduler.after(this.#forwardDelayMs, () => {
       this.#releases.delete(release);
       this.#guard(() => {
-        const version = this.#source.version();
         for (const [node, upTo] of held) {
           if (upTo > (this.#peerHas.get(node) ?? 0)) {
             // A busy peer may just be slow to ACK: only a habit counts as relying on us.
@@ -775,9 +798,13 @@ export class SyncSession {
           } else {
             this.#lackedAfterDelay.delete(node);
           }
-          const allowed = Math.max(this.#forwardable.get(node) ?? 0, upTo);
-          if (allowed >= (version.get(node) ?? 0) || this.#direct.has(node)) this.#forwardable.delete(node);
-          else this.#forwardable.set(node, allowed);
+          // The last pending delay of an origin lifts its cap entirely: ops that arrived
+          // meanwhile by other means (another process's writes) are not held for ever.
+          const entry = this.#forwardable.get(node);
+          if (!entry) continue;
+          entry.pending--;
+          entry.allowed = Math.max(entry.allowed, upTo);
+          if (entry.pending <= 0) this.#forwardable.delete(node);
         }
         this.#pump();
       });
@@ -834,7 +861,7 @@ export class SyncSession {
         const origin = this.#firstBehind(version);
         if (!origin) return;
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
-        const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin) ?? Number.POSITIVE_INFINITY);
+        const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin)?.allowed ?? Number.POSITIVE_INFINITY);
         const after = this.#peerHas.get(origin) ?? 0;
         const ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
         if (!filter && !gapsAllowed) {
@@ -859,7 +886,7 @@ export class SyncSession {
     for (const [node, seq] of version) {
       if (!this.#servesAll && node !== own) continue;
       // Forwarded ops still within their delay are held back (#holdBackForwarded).
-      if (Math.min(seq, this.#forwardable.get(node) ?? seq) > (this.#peerHas.get(node) ?? 0)) return node;
+      if (Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0)) return node;
     }
     return undefined;
   }

@@ -77,7 +77,7 @@ describe('blaze peer and blaze sync --once', () => {
         'sync',
         '--once',
         '--relay',
-        '/ip4/127.0.0.1/tcp/1/p2p/' + started.address.split('/p2p/')[1],
+        `/ip4/127.0.0.1/tcp/1/p2p/${started.address.split('/p2p/')[1]}`,
         '--timeout',
         '5000',
       );

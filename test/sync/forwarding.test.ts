@@ -1,13 +1,14 @@
 /** Forwarding in meshes with cycles: delta ACKs, and no duplicate storms once paths are learned. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchReadContext } from '../../src/codec/index.ts';
+import { BatchReadContext, BatchWriteContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
 import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
 import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
 import { decodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
+import { tempDir } from '../helpers/db.ts';
 import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 500;
@@ -96,6 +97,89 @@ describe('forwarding in a mesh', () => {
     await settle();
     assert.equal(fresh.closeReason?.code, 'protocol');
     assert.match(fresh.closeReason?.message ?? '', /delta ACK before a full one/);
+  });
+
+  it('should never hold back for good ops that arrived by other means during a forward delay', async () => {
+    // p forwards x's ops to l. While a delay runs, more of x's ops reach p's store through
+    // another process (picked up, not from a session): they must still reach l.
+    const dir = tempDir();
+    try {
+      const p = await BlazeDB.open({ path: dir.path, dbId: 'shared', random: new SeededRandom(seed++) });
+      const [x, l] = [await open(), await open()];
+      const scheduler = manualScheduler();
+      const link = (one: BlazeDB, two: BlazeDB, withScheduler: boolean) => {
+        const [d1, d2] = createPipe();
+        const options = withScheduler ? { scheduler, forwardDelayMs: 100 } : {};
+        const pair = [
+          new SyncSession({ source: databaseSource(one), duplex: d1, ...options }),
+          new SyncSession({ source: databaseSource(two), duplex: d2, ...options }),
+        ];
+        for (const session of pair) session.start();
+        return pair;
+      };
+      link(p, l, true);
+      const [pToX] = link(p, x, true) as [SyncSession];
+      await x.collection('c').insert({ n: 1 });
+      for (let i = 0; i < 3; i++) {
+        await settle();
+        scheduler.advance(0);
+      }
+      await settle();
+      pToX.close();
+      await x.collection('c').insert({ n: 2 });
+      const other = await BlazeDB.open({ path: dir.path, random: new SeededRandom(seed++) });
+      link(other, x, false);
+      await settle();
+      await other.close();
+      assert.ok(p.engine.pickUpExternalWrites() > 0);
+      for (let i = 0; i < 5; i++) {
+        await settle();
+        scheduler.advance(1_000);
+      }
+      await settle();
+      assert.equal(await l.collection('c').count(), 2);
+      await p.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('should send 1.0 peers full ACKs only, and close on ACKs naming too many origins', async () => {
+    const a = await open();
+    const [x, y] = createPipe();
+    const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
+    const acks: boolean[] = [];
+    y.onFrame((frame) => {
+      const m = decodeMessage(frame, 1 << 22, reader);
+      if (m.type === 'ack') acks.push(m.delta === true);
+    });
+    const session = new SyncSession({ source: databaseSource(a), duplex: x });
+    session.start();
+    const old = await open();
+    y.send(helloFrame({ nodeId: old.nodeId })); // minor 0
+    await settle();
+    const writer = new BatchWriteContext(SESSION_INTERN_CAPACITY);
+    for (let i = 0; i < 3; i++) {
+      y.send(encodeMessage({ type: 'ops', ops: [old.engine.replica.insert('c', `r${i}`, { i })] }, writer));
+      await settle();
+    }
+    assert.equal(await a.collection('c').count(), 3);
+    assert.ok(acks.length >= 4, `${acks.length} ACKs`);
+    assert.ok(acks.every((delta) => !delta));
+
+    const b = await open();
+    const [p, q] = createPipe();
+    const strict = new SyncSession({ source: databaseSource(b), duplex: p });
+    strict.start();
+    q.send(helloFrame({ nodeId: old.nodeId, minor: 1 }));
+    q.send(encodeMessage({ type: 'ack', level: 'local-durable', version: new Map() }));
+    const many = (from: number) =>
+      new Map(Array.from({ length: 3000 }, (_, i) => [(from + i).toString(16).padStart(16, '0') as NodeId, 1]));
+    q.send(encodeMessage({ type: 'ack', level: 'local-durable', version: many(0), delta: true }));
+    q.send(encodeMessage({ type: 'ack', level: 'local-durable', version: many(3000), delta: true }));
+    await settle();
+    assert.equal(strict.closeReason?.code, 'protocol');
+    assert.match(strict.closeReason?.message ?? '', /more than \d+ origins/);
   });
 
   it('should round-trip ACKs with deltas and duplicates lists, and refuse unknown flags', () => {
