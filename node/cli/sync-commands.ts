@@ -8,7 +8,8 @@
  * with the reason when refused, unreachable, or not caught up within --timeout.
  */
 import type { BlazeDB, SyncNetwork } from '../../src/db/index.ts';
-import { MeshPeer } from '../mesh/mesh-peer.ts';
+import { ValidationError } from '../../src/errors.ts';
+import { MeshPeer, MeshRefusedError } from '../mesh/mesh-peer.ts';
 import type { Command, Output } from './commands.ts';
 import { UsageError } from './commands.ts';
 
@@ -23,9 +24,13 @@ function list(value: string | undefined): string[] {
   return value === undefined ? [] : value.split(',').filter((s) => s.length > 0);
 }
 
+/** Longest wait a timer can take (2^31 - 1 ms, about 24.8 days). */
+const MAX_MS = 2 ** 31 - 1;
+
 function millis(value: string | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${what} must be a whole number of milliseconds`);
+  if (!/^\d+$/.test(value) || Number(value) > MAX_MS)
+    throw new UsageError(`${what} must be a whole number of milliseconds up to ${MAX_MS}`);
   return Number(value);
 }
 
@@ -37,14 +42,19 @@ async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
     throw new UsageError('give --relay MULTIADDR, --mdns, or both');
   }
   const listen = list(options.listen);
-  return (await db.enableSync({
-    relay,
-    mdns: options.mdns !== undefined,
-    role,
-    ...(listen.length > 0 ? { listen } : {}),
-    ...(options.token !== undefined ? { token: options.token } : {}),
-    network: (d, o) => MeshPeer.start(d, o),
-  })) as MeshPeer;
+  try {
+    return (await db.enableSync({
+      relay,
+      mdns: options.mdns !== undefined,
+      role,
+      ...(listen.length > 0 ? { listen } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+      network: (d, o) => MeshPeer.start(d, o),
+    })) as MeshPeer;
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Prints one line per event; JSON lines with --json. */
@@ -87,26 +97,30 @@ const sync: Command = {
     if (options.once === undefined) throw new UsageError('sync needs --once (blaze peer runs a long-lived peer)');
     const windowMs = millis(options.window, 2_000, '--window');
     const timeoutMs = millis(options.timeout, 30_000, '--timeout');
-    const relays = list(options.relay).length;
+    const relayIds = new Set(list(options.relay).map((address) => address.split('/p2p/').pop() as string));
+    const relays = relayIds.size;
     const mesh = await startMesh(db, options);
     if (options.verbose !== undefined) narrate(mesh, options.json !== undefined);
-    const refusals: string[] = [];
-    mesh.on('peer:disconnected', ({ peer, reason }) => refusals.push(`${peer}: ${reason}`));
-    mesh.on('error', (err) => refusals.push(err.message));
+    // Reasons to report if the deadline passes; a configured relay's refusal ends it at once.
+    const problems: string[] = [];
+    let refusedBy: string | undefined;
+    mesh.on('peer:disconnected', ({ peer, reason }) => problems.push(`${peer}: ${reason}`));
+    mesh.on('error', (err) => {
+      problems.push(err.message);
+      if (err instanceof MeshRefusedError && relayIds.has(err.peer)) refusedBy = err.message;
+    });
     const deadline = Date.now() + timeoutMs;
     // LAN peers need the discovery window; a relay is dialed at once.
     const started = Date.now();
     for (;;) {
+      if (refusedBy) throw new SyncFailedError(`cannot sync: ${refusedBy}`);
       const sessions = mesh.sessions().filter((s) => s.session.state === 'syncing');
-      const relaySessions = sessions.filter((s) => s.session.peer?.role === 'relay');
+      const relaySessions = sessions.filter((s) => relayIds.has(s.peer));
       const discoveryOver = options.mdns === undefined || Date.now() - started >= windowMs;
       const enough = relays > 0 ? relaySessions.length > 0 : sessions.length > 0;
       if (discoveryOver && enough && mesh.state === 'live') break;
-      if (discoveryOver && !enough && refusals.length > 0 && relays > 0) {
-        throw new SyncFailedError(`cannot sync: ${refusals[refusals.length - 1]}`);
-      }
       if (Date.now() > deadline) {
-        const why = refusals.length > 0 ? refusals[refusals.length - 1] : enough ? 'still catching up' : 'no peer reachable';
+        const why = problems.length > 0 ? problems[problems.length - 1] : enough ? 'still catching up' : 'no peer reachable';
         throw new SyncFailedError(`not caught up within ${timeoutMs} ms: ${why}`);
       }
       await new Promise((r) => setTimeout(r, 50));

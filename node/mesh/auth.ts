@@ -27,10 +27,14 @@ export function tokenCredentials(token: string | undefined, dbId: string, nodeId
   return new Uint8Array(createHmac('sha256', token).update(`blazedb-mesh\0${dbId}\0${nodeId}`).digest());
 }
 
-/** Checks a HELLO that arrived on a connection from `remote` (see the module comment). */
-export function meshAuthorizer(remote: PeerId, token: string | undefined): Authorizer {
+/**
+ * Checks a HELLO that arrived on a connection from `remote` (see the module comment). Only the
+ * configured `relays` may say they are one: a relay's ACK makes writes relay-durable.
+ */
+export function meshAuthorizer(remote: PeerId, token: string | undefined, relays: ReadonlySet<string>): Authorizer {
   return (hello: Hello) => {
     if (nodeIdOfPeer(remote) !== hello.nodeId) return 'node id does not match the connection key';
+    if (hello.role === 'relay' && !relays.has(remote.toString())) return 'says it is a relay but is not a configured one';
     if (token === undefined) return true;
     const expected = tokenCredentials(token, hello.dbId, hello.nodeId);
     const given = hello.credentials;

@@ -69,6 +69,8 @@ export class MeshPeer implements SyncNetwork {
   /** Addresses of LAN peers given in the options (mDNS-found ones are in libp2p's peer store). */
   readonly #lanAddresses: Map<string, Multiaddr>;
   readonly #sessions = new Map<SyncSession, string>();
+  /** Syncing sessions per peer: the policy hears of the first and of the end of the last. */
+  readonly #syncingWith = new Map<string, number>();
   readonly #handlers: Handlers = {
     'peer:found': new Set(),
     'peer:connected': new Set(),
@@ -101,10 +103,12 @@ export class MeshPeer implements SyncNetwork {
   static async start(db: BlazeDB, options: MeshOptions = {}): Promise<MeshPeer> {
     const relays = parseAddresses('relay', options.relay);
     const lan = parseAddresses('peers', options.peers);
+    const listen = [...(options.listen ?? ['/ip4/0.0.0.0/tcp/0'])];
+    for (const address of listen) parseAddress('listen', address);
     const mdnsInterval = typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined;
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
-      addresses: { listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/0'])] },
+      addresses: { listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -113,7 +117,12 @@ export class MeshPeer implements SyncNetwork {
       services: { identify: identify(), ping: ping() },
     });
     const peer = new MeshPeer(db, options, libp2p, relays, lan);
-    await peer.#begin();
+    try {
+      await peer.#begin();
+    } catch (err) {
+      await libp2p.stop();
+      throw err;
+    }
     return peer;
   }
 
@@ -173,7 +182,7 @@ export class MeshPeer implements SyncNetwork {
     };
     libp2p.addEventListener('peer:discovery', onDiscovery);
     this.#unsubscribe.push(() => libp2p.removeEventListener('peer:discovery', onDiscovery));
-    this.#unsubscribe.push(this.#db.onClose(() => void this.stop()));
+    this.#unsubscribe.push(this.#db.onClose(() => this.stop().catch((err: Error) => this.#emit('error', err))));
     // Local writes can make a live replica catch-up-worthy again: re-evaluate the state.
     this.#unsubscribe.push(this.#db.engine.onOps(() => this.#updateState()));
     if (this.#role === 'peer') for (const relay of this.#relays.keys()) this.#policy.discovered(relay, 'relay');
@@ -236,14 +245,19 @@ export class MeshPeer implements SyncNetwork {
       duplex: streamDuplex(stream),
       role: this.#role,
       credentials: tokenCredentials(this.#options.token, db.dbId, db.nodeId),
-      authorize: meshAuthorizer(remote, this.#options.token),
+      authorize: meshAuthorizer(remote, this.#options.token, new Set(this.#relays.keys())),
+      // Anyone can open a connection to us: they see our HELLO only once theirs passed.
+      helloAfterPeer: kind === 'inbound',
       scheduler: realScheduler,
       ...(this.#options.batchWindowMs !== undefined ? { batchWindowMs: this.#options.batchWindowMs } : {}),
       ...(this.#options.ackIntervalMs !== undefined ? { ackIntervalMs: this.#options.ackIntervalMs } : {}),
     });
     this.#sessions.set(session, peer);
+    let synced = false;
     session.onStateChange((state) => {
       if (state !== 'syncing') return;
+      synced = true;
+      this.#syncingWith.set(peer, (this.#syncingWith.get(peer) ?? 0) + 1);
       this.#policy.connected(peer);
       this.#emit('peer:connected', { peer, kind });
       this.#updateState();
@@ -251,9 +265,18 @@ export class MeshPeer implements SyncNetwork {
     session.onAck(() => this.#updateState());
     session.onClose((reason) => {
       this.#sessions.delete(session);
+      const left = (this.#syncingWith.get(peer) ?? 0) - (synced ? 1 : 0);
+      if (left > 0) this.#syncingWith.set(peer, left);
+      else this.#syncingWith.delete(peer);
       if (this.#stopped) return;
       this.#emit('peer:disconnected', { peer, reason: `${reason.code}: ${reason.message}` });
-      this.#policy.disconnected(peer);
+      if (REFUSALS.has(reason.code)) {
+        // Refused (either way): asking again gives the same answer.
+        this.#policy.forget(peer);
+        this.#emit('error', new MeshRefusedError(peer, `${reason.code}: ${reason.message}`));
+      } else if (left <= 0) {
+        this.#policy.disconnected(peer);
+      }
       this.#updateState();
     });
     session.start();
@@ -261,9 +284,11 @@ export class MeshPeer implements SyncNetwork {
 
   #updateState(): void {
     if (this.#stopped) return;
-    const syncing = [...this.#sessions.keys()].filter((s) => s.state === 'syncing');
+    const sessions = [...this.#sessions.keys()];
+    const syncing = sessions.filter((s) => s.state === 'syncing');
     let state: SyncState;
-    if (syncing.length === 0) state = this.#dialing > 0 || this.#sessions.size > 0 ? 'connecting' : 'offline';
+    if (syncing.length === 0) state = this.#dialing > 0 || sessions.length > 0 ? 'connecting' : 'offline';
+    else if (this.#dialing > 0 || syncing.length < sessions.length) state = 'catching-up';
     else state = syncing.every((s) => caughtUp(s, this.#db)) ? 'live' : 'catching-up';
     this.#setState(state);
   }
@@ -282,6 +307,19 @@ export class MeshPeer implements SyncNetwork {
         if (event !== 'error') this.#emit('error', err as Error);
       }
     }
+  }
+}
+
+/** Session ends that a redial would only repeat. */
+const REFUSALS = new Set(['unauthorized', 'wrong-database', 'version-unsupported']);
+
+/** A peer refused this node, or this node refused it: not redialed. */
+export class MeshRefusedError extends Error {
+  override name = 'MeshRefusedError';
+  readonly peer: string;
+  constructor(peer: string, reason: string) {
+    super(`${peer} refused: ${reason}`);
+    this.peer = peer;
   }
 }
 
@@ -310,18 +348,26 @@ function caughtUp(session: SyncSession, db: BlazeDB): boolean {
   return true;
 }
 
+function parseAddress(option: string, text: string): Multiaddr {
+  try {
+    return multiaddr(text);
+  } catch (err) {
+    throw new ValidationError(option, `not a multiaddr: ${text} (${(err as Error).message})`);
+  }
+}
+
 /** Multiaddrs ending in /p2p/<peer id>, by peer id; ValidationError naming `option` otherwise. */
 function parseAddresses(option: string, given: string | readonly string[] | undefined): Map<string, Multiaddr> {
   const out = new Map<string, Multiaddr>();
   for (const text of given === undefined ? [] : typeof given === 'string' ? [given] : given) {
-    let address: Multiaddr;
-    try {
-      address = multiaddr(text);
-    } catch (err) {
-      throw new ValidationError(option, `not a multiaddr: ${text} (${(err as Error).message})`);
-    }
+    const address = parseAddress(option, text);
     const peer = address.getComponents().findLast((c) => c.name === 'p2p')?.value;
     if (!peer) throw new ValidationError(option, `an address ends in /p2p/<peer id>: ${text}`);
+    try {
+      peerIdFromString(peer);
+    } catch {
+      throw new ValidationError(option, `not a peer id: ${peer} (in ${text})`);
+    }
     out.set(peer, address);
   }
   return out;

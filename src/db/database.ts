@@ -66,6 +66,7 @@ export class BlazeDB {
   readonly acks: AckTracker;
   #closed = false;
   #network: SyncNetwork | undefined;
+  #networkStarting = false;
   readonly #closeListeners = new Set<() => void>();
 
   private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
@@ -118,6 +119,9 @@ export class BlazeDB {
    */
   async renewIdentity(): Promise<NodeId> {
     this.#checkOpen();
+    if (this.#network || this.#networkStarting) {
+      throw new ValidationError('sync', 'disable sync before renewing the identity: the network key is the device identity');
+    }
     const identity = identityFromSeed(this.#random.bytes(32));
     const engine = this.#engine;
     engine.write(() => {
@@ -148,14 +152,25 @@ export class BlazeDB {
    */
   async enableSync(options: EnableSyncOptions = {}): Promise<SyncNetwork> {
     this.#checkOpen();
-    if (this.#network) throw new ValidationError('sync', 'sync is already enabled; disableSync() first');
+    if (this.#network || this.#networkStarting) throw new ValidationError('sync', 'sync is already enabled; disableSync() first');
     const factory = options.network ?? registeredSyncNetwork();
     if (!factory) {
       throw new SyncNotEnabledError("no network to sync over: import BlazeDB from the package's Node entry, or pass options.network");
     }
     // Checked first and set only once the network started: bad options change nothing.
     const filter = options.filter !== undefined ? SyncFilter.parse(options.filter) : undefined;
-    const network = await factory(this, options);
+    this.#networkStarting = true;
+    let network: SyncNetwork;
+    try {
+      network = await factory(this, options);
+    } finally {
+      this.#networkStarting = false;
+    }
+    if (this.#closed) {
+      // Closed while the network started: it must not outlive the database.
+      await network.stop();
+      throw new ClosedError();
+    }
     this.#network = network;
     // `synced('relay-durable')` waits from now on, even before the first session is up.
     this.acks.attached = true;

@@ -104,6 +104,12 @@ export class ConnectionPolicy {
     });
   }
 
+  /** The peer refused us (or is not one we may sync with): forget it, no redials. */
+  forget(peer: string): void {
+    this.#peers.get(peer)?.retry?.();
+    this.#peers.delete(peer);
+  }
+
   /** Peers with a live session. */
   connectedPeers(): string[] {
     return [...this.#peers].filter(([, s]) => s.connected).map(([id]) => id);

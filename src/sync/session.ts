@@ -128,6 +128,12 @@ export interface SyncSessionInit {
    * turns out to get only from this node is forwarded at once from then on (a relay's star).
    */
   forwardDelayMs?: number;
+  /**
+   * Send this side's HELLO only after the peer's passed the checks (the accepting side of a
+   * connection anyone can open: its version vector and filter go to authorized peers only).
+   * At most one side of a session may set it.
+   */
+  helloAfterPeer?: boolean;
   /** With a scheduler: close a session whose peer sends no HELLO within this (default 10 s). */
   handshakeTimeoutMs?: number;
   /**
@@ -219,6 +225,7 @@ export class SyncSession {
   #ackTimer: Cancel | undefined;
   #helloTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
+  readonly #helloAfterPeer: boolean;
   readonly #defer: (fn: () => void) => void;
   /** The version vector last acknowledged to the peer: ACKs send what moved since. */
   #lastAcked: Map<NodeId, number> | undefined;
@@ -263,6 +270,7 @@ export class SyncSession {
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
     this.#forwardDelayMs = init.forwardDelayMs ?? DEFAULT_FORWARD_DELAY_MS;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#helloAfterPeer = init.helloAfterPeer ?? false;
     this.#defer = init.defer ?? queueMicrotask;
     this.#duplex.onFrame((frame) => this.#guard(() => this.#onFrame(frame)));
     this.#duplex.onDrain(() =>
@@ -322,6 +330,10 @@ export class SyncSession {
         if (this.#state === 'handshake') this.close('protocol', `no HELLO within ${this.#handshakeTimeoutMs} ms`);
       }),
     );
+    if (!this.#helloAfterPeer) this.#sendHello();
+  }
+
+  #sendHello(): void {
     this.#send({
       type: 'hello',
       major: PROTOCOL_MAJOR,
@@ -408,6 +420,8 @@ export class SyncSession {
       this.close('unauthorized', verdict);
       return;
     }
+    // The accepting side says who it is (and what it holds) only to a peer it let in.
+    if (this.#helloAfterPeer) this.#sendHello();
     this.#source.noteRemoteVersion(hello.version);
     this.#helloTimer?.();
     this.#helloTimer = undefined;

@@ -8,7 +8,7 @@ export type PeerEvent = { event: string; [key: string]: unknown };
 export class PeerClient {
   readonly events: PeerEvent[] = [];
   readonly #child: ChildProcess;
-  readonly #replies = new Map<number, (result: unknown) => void>();
+  readonly #replies = new Map<number, { resolve: (result: unknown) => void; reject: (err: Error) => void }>();
   readonly #waiters = new Set<() => void>();
   #nextId = 1;
   peerId = '';
@@ -16,6 +16,11 @@ export class PeerClient {
 
   private constructor(child: ChildProcess) {
     this.#child = child;
+    // A command sent to a process that died never gets its reply: fail it instead of hanging.
+    child.once('exit', (code) => {
+      for (const { reject } of this.#replies.values()) reject(new Error(`peer process exited (${code})`));
+      this.#replies.clear();
+    });
     let buffered = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -23,8 +28,10 @@ export class PeerClient {
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         const message = JSON.parse(line);
-        if ('reply' in message) this.#replies.get(message.reply)?.(message.result);
-        else this.events.push(message);
+        if ('reply' in message) {
+          this.#replies.get(message.reply)?.resolve(message.result);
+          this.#replies.delete(message.reply);
+        } else this.events.push(message);
         for (const wake of this.#waiters) wake();
       }
     });
@@ -36,7 +43,13 @@ export class PeerClient {
     config: { dbId: string; mesh: Record<string, unknown>; path?: string },
   ): Promise<PeerClient> {
     const client = new PeerClient(launch([process.execPath, PEER_PROCESS, JSON.stringify(config)]));
-    const ready = await client.waitFor((e) => e.event === 'ready', 20_000);
+    let ready: PeerEvent;
+    try {
+      ready = await client.waitFor((e) => e.event === 'ready', 20_000);
+    } catch (err) {
+      client.#child.kill('SIGKILL');
+      throw err;
+    }
     client.peerId = ready.peerId as string;
     client.addresses = ready.addresses as string[];
     return client;
@@ -65,8 +78,9 @@ export class PeerClient {
 
   call(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
     const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#replies.set(id, resolve);
+    if (this.#child.exitCode !== null) return Promise.reject(new Error(`peer process exited (${this.#child.exitCode})`));
+    return new Promise((resolve, reject) => {
+      this.#replies.set(id, { resolve, reject });
       this.#child.stdin?.write(`${JSON.stringify({ id, cmd, ...args })}\n`);
     });
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BlazeDB } from '../../node/index.ts';
+import { BlazeDB, ClosedError } from '../../node/index.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import type { SyncNetworkEvents } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
@@ -74,14 +74,66 @@ describe('mesh peer over loopback', () => {
     }
   });
 
-  it('should refuse a relay address without a peer id, changing nothing', async () => {
+  it('should refuse bad addresses with a typed error, changing nothing', async () => {
     const db = await memoryDb();
     try {
       await assert.rejects(db.enableSync({ relay: '/ip4/127.0.0.1/tcp/4001', ...FAST }), ValidationError);
       await assert.rejects(db.enableSync({ relay: 'not a multiaddr', ...FAST }), ValidationError);
+      await assert.rejects(db.enableSync({ relay: '/ip4/127.0.0.1/tcp/4001/p2p/notapeerid', ...FAST }), /not a peer id/);
+      await assert.rejects(db.enableSync({ ...FAST, listen: ['garbage'] }), ValidationError);
+      await assert.rejects(db.enableSync({ ...FAST, filter: { collections: 'bugs' } as never }), /filter/i);
       assert.equal(db.network, undefined);
+      assert.equal(db.syncFilter, undefined);
     } finally {
       await db.close();
     }
+  });
+
+  it('should not redial a relay that refused it, nor trust a peer that only says it is a relay', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', token: 'right' });
+    const device = await memoryDb();
+    const fakeDb = await memoryDb();
+    try {
+      const refusals: string[] = [];
+      const mesh = await device.enableSync({ relay: relay.addresses[0] as string, ...FAST, token: 'wrong' });
+      mesh.on('peer:disconnected', (e) => refusals.push(e.reason));
+      await until(() => refusals.length > 0, 'the refusal');
+      await new Promise((r) => setTimeout(r, 600)); // three backoff caps
+      assert.equal(refusals.length, 1, 'refused once, never redialed');
+
+      // A peer that claims the relay role without being configured as a relay is refused.
+      const fake = await MeshPeer.start(fakeDb, { ...FAST, role: 'relay' });
+      const honest = await memoryDb();
+      try {
+        const reasons: string[] = [];
+        const m = await honest.enableSync({ ...FAST, peers: [fake.addresses[0] as string] });
+        m.on('peer:disconnected', (e) => reasons.push(e.reason));
+        await until(() => reasons.some((r) => r.includes('not a configured')), 'the refusal of a self-declared relay');
+        assert.equal(honest.acks.all().length, 0);
+      } finally {
+        await honest.close();
+        await fake.stop();
+      }
+    } finally {
+      await device.close();
+      await relay.stop();
+      await relayDb.close();
+      await fakeDb.close();
+    }
+  });
+
+  it('should start one network at a time, stop it when the database closes meanwhile, and keep the identity while syncing', async () => {
+    const db = await memoryDb();
+    const starting = db.enableSync({ ...FAST, relay: [] });
+    await assert.rejects(db.enableSync({ ...FAST }), /already enabled/);
+    const mesh = (await starting) as MeshPeer;
+    await assert.rejects(db.renewIdentity(), /disable sync/);
+    await db.disableSync();
+    assert.equal(mesh.libp2p.status, 'stopped');
+
+    const racing = db.enableSync({ ...FAST });
+    await db.close();
+    await assert.rejects(racing, ClosedError);
   });
 });

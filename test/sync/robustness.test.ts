@@ -1,8 +1,10 @@
 /** Failure modes found in review: each asserts the fixed behaviour. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { BatchReadContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
-import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../src/sync/index.ts';
+import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
+import { createPipe, databaseSource, decodeMessage, encodeMessage, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
@@ -71,6 +73,25 @@ describe('sync robustness', () => {
     y.send(encodeMessage({ type: 'ack', level: 'local-durable', version: huge }));
     await settle();
     assert.ok((device.acks.all()[0]?.version.size ?? 0) <= 1);
+  });
+
+  it('should tell a peer nothing about itself before that peer passed the checks (helloAfterPeer)', async () => {
+    const a = await open();
+    await a.collection('c').insert({ secret: 1 });
+    const seen = async (dbId: string) => {
+      const [x, y] = createPipe();
+      const types: string[] = [];
+      y.onFrame((frame) => types.push(decodeMessage(frame, 1 << 22, new BatchReadContext(SESSION_INTERN_CAPACITY)).type));
+      new SyncSession({ source: databaseSource(a), duplex: x, helloAfterPeer: true }).start();
+      await settle();
+      assert.deepEqual(types, [], 'silent until the peer speaks');
+      const peer = await open(dbId);
+      y.send(helloFrame({ dbId, nodeId: peer.nodeId }));
+      await settle();
+      return types;
+    };
+    assert.deepEqual(await seen('another-db'), ['close']);
+    assert.equal((await seen('robust'))[0], 'hello');
   });
 
   it('should drop a peer that connects and never says HELLO', async () => {
