@@ -7,10 +7,14 @@
  *   writes; bytes received for ops the receiver already had / all bytes received.
  * - ops_per_s_10_peers: ten peers (SQLite stores) through one relay; each inserts its share in
  *   transactions of 100; counted when every node holds every op (applied durably).
- * - idle_peer_rss_mb: an idle peer process holding 10k records, connected to a relay.
+ * - idle_peer_rss_mb: an idle peer process holding 10k records, connected to a relay (run on
+ *   the built JavaScript, as an app runs it).
+ * - lan_discovery_ms: spawn a peer in a network namespace to its first op from a LAN peer found
+ *   by mDNS (needs root; skipped otherwise).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tempDir } from '../test/helpers/db.ts';
+import { createLan, namespacesUnavailable } from '../test/helpers/netns.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
 import type { Figure } from './harness.ts';
 
@@ -208,9 +212,60 @@ export async function idleRss(): Promise<Figure[]> {
   }
 }
 
+/**
+ * From spawning a peer process on a namespaced LAN to its first op synced from a LAN peer
+ * found by mDNS (query interval 250 ms). Needs root for the namespaces; skipped with the reason
+ * otherwise.
+ */
+export async function lanDiscovery(): Promise<Figure[]> {
+  const unavailable = namespacesUnavailable();
+  if (unavailable) {
+    process.stderr.write(`  mesh.lan_discovery_ms skipped: ${unavailable}\n`);
+    return [];
+  }
+  const lan = createLan(['a', 'b']);
+  const peers: PeerClient[] = [];
+  try {
+    const start = (host: string) =>
+      PeerClient.start((argv) => lan.spawn(host, argv), {
+        dbId: 'mesh-discovery',
+        mesh: { listen: [`/ip4/${lan.ip(host)}/tcp/4001`], mdns: { intervalMs: 250 } },
+      });
+    const b = await start('b');
+    peers.push(b);
+    const id = (await b.call('insert', { collection: 'bugs', fields: { title: 'on the LAN' } })) as string;
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const a = await start('a');
+      await a.waitForRecord('bugs', id, 20_000);
+      samples.push(performance.now() - t0);
+      await a.stop();
+    }
+    samples.sort((x, y) => x - y);
+    return [
+      {
+        name: 'mesh.lan_discovery_ms',
+        value: Math.round(samples[2] as number),
+        unit: `ms from spawning a peer process to its first op from an mDNS-found LAN peer (median of 5: ${samples.map(Math.round).join(', ')})`,
+      },
+    ];
+  } finally {
+    await stopAll(peers);
+    lan.cleanup();
+  }
+}
+
 export const meshBenchmark = {
   prefix: 'mesh.',
   async run(): Promise<Figure[]> {
-    return [...(await lanLatency()), ...(await relayLatency()), ...(await duplicateRatio()), ...(await tenPeers()), ...(await idleRss())];
+    return [
+      ...(await lanLatency()),
+      ...(await relayLatency()),
+      ...(await duplicateRatio()),
+      ...(await tenPeers()),
+      ...(await idleRss()),
+      ...(await lanDiscovery()),
+    ];
   },
 };
