@@ -69,6 +69,7 @@ export class MeshPeer implements SyncNetwork {
   /** Addresses of LAN peers given in the options (mDNS-found ones are in libp2p's peer store). */
   readonly #lanAddresses: Map<string, Multiaddr>;
   readonly #sessions = new Map<SyncSession, string>();
+  readonly #streams = new Map<SyncSession, Stream>();
   /** Syncing sessions per peer: the policy hears of the first and of the end of the last. */
   readonly #syncingWith = new Map<string, number>();
   readonly #handlers: Handlers = {
@@ -162,7 +163,10 @@ export class MeshPeer implements SyncNetwork {
     this.#stopped = true;
     this.#policy.stop();
     for (const off of this.#unsubscribe) off();
+    const streams = [...this.#streams.values()];
     for (const session of [...this.#sessions.keys()]) session.close('local-close', 'peer stopping');
+    // Let the CLOSE frames go out (peers then see the reason), but not for long.
+    await Promise.allSettled(streams.map((stream) => stream.close({ signal: AbortSignal.timeout(500) })));
     await this.#libp2p.stop();
     this.#setState('offline');
   }
@@ -253,6 +257,7 @@ export class MeshPeer implements SyncNetwork {
       ...(this.#options.ackIntervalMs !== undefined ? { ackIntervalMs: this.#options.ackIntervalMs } : {}),
     });
     this.#sessions.set(session, peer);
+    this.#streams.set(session, stream);
     let synced = false;
     session.onStateChange((state) => {
       if (state !== 'syncing') return;
@@ -265,6 +270,7 @@ export class MeshPeer implements SyncNetwork {
     session.onAck(() => this.#updateState());
     session.onClose((reason) => {
       this.#sessions.delete(session);
+      this.#streams.delete(session);
       const left = (this.#syncingWith.get(peer) ?? 0) - (synced ? 1 : 0);
       if (left > 0) this.#syncingWith.set(peer, left);
       else this.#syncingWith.delete(peer);

@@ -36,6 +36,8 @@ export interface CommittedChange {
   readonly id: string;
   readonly before: Doc | undefined;
   readonly after: Doc | undefined;
+  /** Written by another process (picked up): `before` is unknown. */
+  readonly external?: boolean;
 }
 
 export type CommitListener = (changes: readonly CommittedChange[]) => void;
@@ -249,10 +251,21 @@ export class Engine {
       const from = before.get(node) ?? 0;
       if (seq > from) ops.push(...this.opsAfter(node, from, seq - from, Number.POSITIVE_INFINITY, seq));
     }
-    if (ops.length > 0)
+    // Live queries re-run for the records those ops touched (what they showed before is unknown).
+    const touched = new Map<string, CommittedChange>();
+    for (const op of ops) {
+      const key = recordKey(op.collection, op.record);
+      if (touched.has(key)) continue;
+      const after = this.#replica.recordState(op.collection, op.record)?.view();
+      touched.set(key, { collection: op.collection, id: op.record, before: undefined, after, external: true });
+    }
+    const changes = [...touched.values()];
+    if (ops.length > 0) {
       this.#notify(() => {
+        for (const listener of this.#listeners) listener(changes);
         for (const listener of this.#opsListeners) listener(ops, undefined);
       });
+    }
     return ops.length;
   }
 

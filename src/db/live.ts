@@ -74,7 +74,9 @@ export class LiveQueries {
       const relevant = changes.filter(
         (c) =>
           c.collection === sub.collection &&
-          ((c.before !== undefined && matches(c.before, sub.condition)) || (c.after !== undefined && matches(c.after, sub.condition))),
+          (c.external === true ||
+            (c.before !== undefined && matches(c.before, sub.condition)) ||
+            (c.after !== undefined && matches(c.after, sub.condition))),
       );
       if (relevant.length === 0) continue;
       const paged = sub.options.offset > 0 || sub.options.limit !== Number.POSITIVE_INFINITY;

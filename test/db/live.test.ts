@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { LiveResult, Stored } from '../../src/db/index.ts';
-import { KINDS, openTestDb } from '../helpers/db.ts';
+import { BlazeDB, type LiveResult, type Stored } from '../../src/db/index.ts';
+import { KINDS, openTestDb, tempDir } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
 
 type Row = Stored<Record<string, unknown>>;
@@ -161,3 +161,32 @@ for (const kind of KINDS) {
     });
   });
 }
+
+describe('live queries and other processes', () => {
+  it('should fire for writes another connection made to the store, once picked up', async () => {
+    const dir = tempDir();
+    try {
+      const db = await BlazeDB.open({ path: dir.path, dbId: 'live' });
+      const bugs = db.collection('bugs');
+      const keep = await bugs.insert({ open: true, title: 'stays' });
+      const leave = await bugs.insert({ open: true, title: 'will be closed elsewhere' });
+      const seen: LiveResult<Row>[] = [];
+      bugs.subscribe({ open: true }, (r) => seen.push(r as LiveResult<Row>));
+      const other = await BlazeDB.open({ path: dir.path });
+      const added = await other.collection('bugs').insert({ open: true, title: 'from the other process' });
+      await other.collection('bugs').update(leave, { open: false });
+      await other.close();
+      assert.equal(db.engine.pickUpExternalWrites(), 2);
+      const last = seen.at(-1) as LiveResult<Row>;
+      assert.deepEqual(last.records.map((r) => r._id).sort(), [keep, added].sort());
+      assert.deepEqual(
+        last.removed.map((r) => r._id),
+        [leave],
+      );
+      assert.equal(db.engine.pickUpExternalWrites(), 0, 'nothing new the second time');
+      await db.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
