@@ -25,7 +25,7 @@ ${Object.values(COMMANDS)
 options:
   --db DIR     the store directory (required)
   --json       print JSON instead of tables
-  --relay MULTIADDR (repeatable), --mdns, --token T, --listen MULTIADDR, --role peer|relay:
+  --relay MULTIADDR (repeatable), --mdns, --webrtc, --token T, --listen MULTIADDR, --role peer|relay:
                how 'peer' and 'sync' reach other devices (docs/mesh.md)
   --help       this help; 'blaze COMMAND --help' for one command
 
@@ -51,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
         relay: { type: 'string', multiple: true },
         listen: { type: 'string', multiple: true },
         mdns: { type: 'boolean' },
+        webrtc: { type: 'boolean' },
         token: { type: 'string' },
         role: { type: 'string' },
         once: { type: 'boolean' },

@@ -46,6 +46,7 @@ async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
     return (await db.enableSync({
       relay,
       mdns: options.mdns !== undefined,
+      webrtc: options.webrtc !== undefined,
       role,
       ...(listen.length > 0 ? { listen } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
@@ -71,7 +72,7 @@ function narrate(mesh: SyncNetwork, json: boolean): void {
 }
 
 const peer: Command = {
-  usage: 'peer [--relay MULTIADDR] [--mdns] [--token T] [--listen MULTIADDR] [--role peer|relay]',
+  usage: 'peer [--relay MULTIADDR] [--mdns] [--webrtc] [--token T] [--listen MULTIADDR] [--role peer|relay]',
   summary: 'run a long-lived sync peer, printing its state changes (Ctrl-C stops it)',
   args: 0,
   async run(db, _args, options): Promise<Output> {

@@ -11,6 +11,7 @@
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { identify } from '@libp2p/identify';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
@@ -18,6 +19,7 @@ import { mdns } from '@libp2p/mdns';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
+import { webRTC } from '@libp2p/webrtc';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { BlazeDB, SyncNetwork, SyncNetworkEvents, SyncState } from '../../src/db/index.ts';
@@ -39,6 +41,12 @@ export interface MeshOptions {
   listen?: readonly string[];
   /** Shared secret of the database's devices (see auth.ts). */
   token?: string;
+  /**
+   * Reachable by WebRTC through the relays' circuit-relay signalling (peers that cannot reach
+   * each other directly, e.g. behind NAT): a reservation on each relay, and a `/webrtc`
+   * address other peers can dial. On a relay: serve circuit relay (reservations and signalling).
+   */
+  webrtc?: boolean;
   /** 'relay' acknowledges relay-durable and dials nobody. Default 'peer'. */
   role?: Role;
   /** Redial backoff (ConnectionPolicy defaults: 500 ms base, 30 s cap). */
@@ -59,6 +67,21 @@ type MeshEvents = SyncNetworkEvents;
 type Handlers = { [K in keyof MeshEvents]: Set<(event: MeshEvents[K]) => void> };
 
 const DIAL_TIMEOUT_MS = 10_000;
+
+/**
+ * Circuit relay limits, set on purpose: libp2p's defaults allow about 15 reservations and cut
+ * relayed connections after 2 minutes or 128 KiB. Here a relayed connection only carries
+ * WebRTC signalling (sync runs on the direct connection), so reservations are many and data
+ * per relayed connection small.
+ */
+const RELAY_LIMITS = {
+  reservations: {
+    maxReservations: 1_024,
+    reservationTtl: 2 * 60 * 60_000,
+    defaultDurationLimit: 2 * 60_000,
+    defaultDataLimit: 1n << 20n,
+  },
+};
 
 export class MeshPeer implements SyncNetwork {
   readonly #db: BlazeDB;
@@ -106,16 +129,24 @@ export class MeshPeer implements SyncNetwork {
     const lan = parseAddresses('peers', options.peers);
     const listen = [...(options.listen ?? ['/ip4/0.0.0.0/tcp/0'])];
     for (const address of listen) parseAddress('listen', address);
+    const relayRole = options.role === 'relay';
+    const webrtcPeer = options.webrtc === true && !relayRole;
+    // A peer takes a reservation on its relays and listens for WebRTC set up through them.
+    if (webrtcPeer) listen.push('/p2p-circuit', '/webrtc');
     const mdnsInterval = typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined;
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
       addresses: { listen },
-      transports: [tcp()],
+      transports: webrtcPeer ? [tcp(), circuitRelayTransport(), webRTC()] : [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: options.mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
       connectionManager: { maxConnections: options.maxConnections ?? 64 },
-      services: { identify: identify(), ping: ping() },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        ...(relayRole && options.webrtc ? { circuitRelay: circuitRelayServer(RELAY_LIMITS) } : {}),
+      },
     });
     const peer = new MeshPeer(db, options, libp2p, relays, lan);
     try {

@@ -13,6 +13,8 @@ export interface TestLan {
   spawn(host: string, argv: readonly string[]): ChildProcess;
   /** Takes the host's link down (a real partition) or back up. */
   link(host: string, up: boolean): void;
+  /** Appends an iptables rule (args after the chain) in the host's namespace. */
+  firewall(host: string, rule: readonly string[], chain?: 'INPUT' | 'OUTPUT'): void;
   /** Drops a share of the host's packets both ways and/or caps its link's rate; undefined clears it. */
   impair(host: string, impairment: { loss?: number; rateKbit?: number } | undefined): void;
   cleanup(): void;
@@ -45,6 +47,9 @@ export function createLan(hosts: readonly string[]): TestLan {
     ip: (host) => `10.77.0.${10 + (index.get(host) as number)}`,
     spawn: (host, argv) => spawn('ip', ['netns', 'exec', ns(host), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] }),
     link: (host, up) => ip('-n', ns(host), 'link', 'set', veth(index.get(host) as number), up ? 'up' : 'down'),
+    firewall(host, rule, chain = 'INPUT') {
+      execFileSync('ip', ['netns', 'exec', ns(host), 'iptables', '-A', chain, ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
+    },
     impair(host, impairment) {
       const dev = veth(index.get(host) as number);
       const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

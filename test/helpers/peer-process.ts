@@ -62,6 +62,21 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
     for (const { session } of mesh.sessions()) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += session.stats[k];
     return sum;
   },
+  addresses: async () => mesh.addresses,
+  /** Open connections: remote peer and address (a /webrtc one is a direct WebRTC connection). */
+  connections: async () => mesh.libp2p.getConnections().map((c) => ({ peer: c.remotePeer.toString(), address: c.remoteAddr.toString() })),
+  /** The remote address of the connection each syncing session runs on. */
+  sessionAddresses: async () =>
+    mesh
+      .sessions()
+      .filter(({ session }) => session.state === 'syncing')
+      .map(({ peer }) => ({
+        peer,
+        addresses: mesh.libp2p
+          .getConnections()
+          .filter((c) => c.remotePeer.toString() === peer)
+          .map((c) => c.remoteAddr.toString()),
+      })),
   rss: async () => {
     (globalThis as { gc?: () => void }).gc?.();
     return process.memoryUsage().rss;

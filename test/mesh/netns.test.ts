@@ -62,3 +62,48 @@ describe('mesh peers in network namespaces', { concurrency: 1 }, () => {
     }
   });
 });
+
+describe('WebRTC through relay signalling', { concurrency: 1 }, () => {
+  it('should connect two peers that cannot reach each other by TCP over WebRTC, and sync there', async () => {
+    const unavailable = namespacesUnavailable();
+    if (unavailable) assert.fail(unavailable);
+    const lan = createLan(['relay', 'a', 'b']);
+    const peers: PeerClient[] = [];
+    try {
+      // a and b reach the relay, but a firewall drops every TCP packet between them.
+      lan.firewall('a', ['-p', 'tcp', '-s', lan.ip('b'), '-j', 'DROP']);
+      lan.firewall('a', ['-p', 'tcp', '-d', lan.ip('b'), '-j', 'DROP'], 'OUTPUT');
+      const start = async (host: string, mesh: Record<string, unknown>) => {
+        const peer = await PeerClient.start((argv) => lan.spawn(host, argv), {
+          dbId: 'webrtc-test',
+          mesh: { listen: [`/ip4/${lan.ip(host)}/tcp/4001`], ...QUICK, webrtc: true, ...mesh },
+        });
+        peers.push(peer);
+        return peer;
+      };
+      const relay = await start('relay', { role: 'relay' });
+      const relayAddress = `/ip4/${lan.ip('relay')}/tcp/4001/p2p/${relay.peerId}`;
+      const b = await start('b', { relay: relayAddress });
+      // b's WebRTC address appears once its reservation on the relay is made.
+      let webrtcAddress: string | undefined;
+      for (let i = 0; i < 100 && !webrtcAddress; i++) {
+        webrtcAddress = ((await b.call('addresses')) as string[]).find((a) => a.includes('/webrtc'));
+        if (!webrtcAddress) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(webrtcAddress, 'b has a /webrtc address through the relay');
+      const a = await start('a', { relay: relayAddress, peers: [webrtcAddress] });
+      await a.waitFor((e) => e.event === 'connected' && e.peer === b.peerId, 30_000);
+      const sessions = (await a.call('sessionAddresses')) as { peer: string; addresses: string[] }[];
+      const withB = sessions.find((s) => s.peer === b.peerId);
+      assert.ok(
+        withB?.addresses.some((address) => address.includes('/webrtc')),
+        JSON.stringify(sessions),
+      );
+      const id = (await b.call('insert', { collection: 'bugs', fields: { title: 'over WebRTC' } })) as string;
+      assert.equal((await a.waitForRecord('bugs', id)).title, 'over WebRTC');
+    } finally {
+      await Promise.all(peers.map((p) => p.stop()));
+      lan.cleanup();
+    }
+  });
+});
