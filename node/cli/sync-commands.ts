@@ -68,6 +68,7 @@ function narrate(mesh: SyncNetwork, json: boolean): void {
   mesh.on('peer:found', ({ peer }) => say('found', { peer }));
   mesh.on('peer:connected', ({ peer, kind }) => say('connected', { peer, kind }));
   mesh.on('peer:disconnected', ({ peer, reason }) => say('disconnected', { peer, reason }));
+  mesh.on('conflict', ({ collection, id, fields }) => say('conflict', { collection, id, fields: fields.join(',') }));
   mesh.on('error', (err) => say('error', { message: err.message }));
 }
 

@@ -20,10 +20,12 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webRTC } from '@libp2p/webrtc';
+import { webSockets } from '@libp2p/websockets';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { BlazeDB, SyncNetwork, SyncNetworkEvents, SyncState } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
+import type { Op } from '../../src/ops/op.ts';
 import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
 import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
@@ -100,6 +102,7 @@ export class MeshPeer implements SyncNetwork {
     'peer:connected': new Set(),
     'peer:disconnected': new Set(),
     state: new Set(),
+    conflict: new Set(),
     error: new Set(),
   };
   #state: SyncState = 'offline';
@@ -137,7 +140,9 @@ export class MeshPeer implements SyncNetwork {
     const libp2p = await createLibp2p({
       privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
       addresses: { listen },
-      transports: webrtcPeer ? [tcp(), circuitRelayTransport(), webRTC()] : [tcp()],
+      // WebSockets: a relay behind an HTTP proxy or a firewall that only lets web traffic
+      // through (listen on /ip4/.../tcp/N/ws to accept it).
+      transports: webrtcPeer ? [tcp(), webSockets(), circuitRelayTransport(), webRTC()] : [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: options.mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
@@ -218,8 +223,14 @@ export class MeshPeer implements SyncNetwork {
     libp2p.addEventListener('peer:discovery', onDiscovery);
     this.#unsubscribe.push(() => libp2p.removeEventListener('peer:discovery', onDiscovery));
     this.#unsubscribe.push(this.#db.onClose(() => this.stop().catch((err: Error) => this.#emit('error', err))));
-    // Local writes can make a live replica catch-up-worthy again: re-evaluate the state.
-    this.#unsubscribe.push(this.#db.engine.onOps(() => this.#updateState()));
+    // Local writes can make a live replica catch-up-worthy again: re-evaluate the state. Ops
+    // from peers may leave records with concurrent values: say so.
+    this.#unsubscribe.push(
+      this.#db.engine.onOps((ops, source) => {
+        this.#updateState();
+        if (source instanceof SyncSession) this.#reportConflicts(ops);
+      }),
+    );
     if (this.#role === 'peer') for (const relay of this.#relays.keys()) this.#policy.discovered(relay, 'relay');
     for (const peer of this.#lanAddresses.keys()) this.#policy.discovered(peer, 'static');
     // A `blaze insert` on the same store while this peer runs: its ops reach the sessions.
@@ -317,6 +328,17 @@ export class MeshPeer implements SyncNetwork {
       this.#updateState();
     });
     session.start();
+  }
+
+  #reportConflicts(ops: readonly Op[]): void {
+    const seen = new Set<string>();
+    for (const op of ops) {
+      const key = `${op.collection.length}:${op.collection}:${op.record}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const conflicts = this.#db.engine.replica.conflicts(op.collection, op.record);
+      if (conflicts.length > 0) this.#emit('conflict', { collection: op.collection, id: op.record, fields: conflicts.map((c) => c.field) });
+    }
   }
 
   #updateState(): void {

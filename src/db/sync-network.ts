@@ -32,6 +32,8 @@ export interface SyncNetworkEvents {
   /** A session ended (reason: the session's close code and message). */
   'peer:disconnected': { peer: string; reason: string };
   state: SyncState;
+  /** After a commit of synced ops, a record they touched has concurrent values to settle. */
+  conflict: { collection: string; id: string; fields: string[] };
   error: Error;
 }
 

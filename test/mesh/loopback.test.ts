@@ -49,6 +49,51 @@ describe('mesh peer over loopback', () => {
     }
   });
 
+  it('should report records left with concurrent values by synced ops', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay' });
+    const [a, b] = [await memoryDb(), await memoryDb()];
+    try {
+      await a.collection('bugs').declare({ assignee: 'mv' });
+      const id = await a.collection('bugs').insert({ assignee: 'ann' });
+      const meshA = await a.enableSync({ ...FAST, relay: relay.addresses[0] as string });
+      await b.enableSync({ ...FAST, relay: relay.addresses[0] as string });
+      await until(async () => (await b.collection('bugs').get(id)) !== undefined, 'the record on b');
+      const conflicts: { collection: string; id: string; fields: string[] }[] = [];
+      meshA.on('conflict', (c) => conflicts.push(c));
+      await a.disableSync();
+      await a.collection('bugs').update(id, { assignee: 'bob' });
+      await b.collection('bugs').update(id, { assignee: 'cat' });
+      const again = await a.enableSync({ ...FAST, relay: relay.addresses[0] as string });
+      again.on('conflict', (c) => conflicts.push(c));
+      await until(() => conflicts.length > 0, 'a conflict event');
+      assert.deepEqual(conflicts[0], { collection: 'bugs', id, fields: ['assignee'] });
+    } finally {
+      await a.close();
+      await b.close();
+      await relay.stop();
+      await relayDb.close();
+    }
+  });
+
+  it('should sync with a relay over WebSockets', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', listen: ['/ip4/127.0.0.1/tcp/0/ws'] });
+    const device = await memoryDb();
+    try {
+      const address = relay.addresses.find((a) => a.includes('/ws/')) as string;
+      assert.ok(address, relay.addresses.join(' '));
+      await device.enableSync({ ...FAST, relay: address });
+      const id = await device.collection('bugs').insert({ title: 'over a websocket' });
+      await device.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+      assert.equal((await relayDb.collection('bugs').get(id))?.title, 'over a websocket');
+    } finally {
+      await device.close();
+      await relay.stop();
+      await relayDb.close();
+    }
+  });
+
   it('should refuse a peer with the wrong token or another database, and apply nothing from it', async () => {
     const relayDb = await memoryDb();
     const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', token: 'right' });
