@@ -184,7 +184,7 @@ function build(): string {
   return `${root}dist/node/index.js`;
 }
 
-export async function idleRss(): Promise<Figure[]> {
+async function idleRss(): Promise<Figure[]> {
   const entry = build();
   const dir = tempDir('blaze-mesh-rss-');
   const [relay] = (await startPeers([{ role: 'relay' }], 'mesh-rss')) as [PeerClient];
@@ -217,7 +217,7 @@ export async function idleRss(): Promise<Figure[]> {
  * found by mDNS (query interval 250 ms). Needs root for the namespaces; skipped with the reason
  * otherwise.
  */
-export async function lanDiscovery(): Promise<Figure[]> {
+async function lanDiscovery(): Promise<Figure[]> {
   const unavailable = namespacesUnavailable();
   if (unavailable) {
     process.stderr.write(`  mesh.lan_discovery_ms skipped: ${unavailable}\n`);

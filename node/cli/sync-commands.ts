@@ -9,7 +9,7 @@
  */
 import type { BlazeDB, SyncNetwork } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
-import { MeshPeer, MeshRefusedError } from '../mesh/mesh-peer.ts';
+import type { MeshPeer } from '../mesh/mesh-peer.ts';
 import type { Command, Output } from './commands.ts';
 import { UsageError } from './commands.ts';
 
@@ -34,7 +34,11 @@ function millis(value: string | undefined, fallback: number, what: string): numb
   return Number(value);
 }
 
+/** libp2p loads only for the commands that sync: `blaze get` starts as fast as before. */
+const loadMesh = () => import('../mesh/mesh-peer.ts');
+
 async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
+  const { MeshPeer } = await loadMesh();
   const relay = list(options.relay);
   const role = options.role ?? 'peer';
   if (role !== 'peer' && role !== 'relay') throw new UsageError("--role is 'peer' or 'relay'");
@@ -99,16 +103,19 @@ const sync: Command = {
     if (options.once === undefined) throw new UsageError('sync needs --once (blaze peer runs a long-lived peer)');
     const windowMs = millis(options.window, 2_000, '--window');
     const timeoutMs = millis(options.timeout, 30_000, '--timeout');
-    const relayIds = new Set(list(options.relay).map((address) => address.split('/p2p/').pop() as string));
-    const relays = relayIds.size;
     const mesh = await startMesh(db, options);
+    const relayIds = mesh.relayPeers;
+    const relays = relayIds.size;
     if (options.verbose !== undefined) narrate(mesh, options.json !== undefined);
     // Reasons to report if the deadline passes; a configured relay's refusal ends it at once.
-    const problems: string[] = [];
+    let lastProblem: string | undefined;
     let refusedBy: string | undefined;
-    mesh.on('peer:disconnected', ({ peer, reason }) => problems.push(`${peer}: ${reason}`));
+    mesh.on('peer:disconnected', ({ peer, reason }) => {
+      lastProblem = `${peer}: ${reason}`;
+    });
+    const { MeshRefusedError } = await loadMesh();
     mesh.on('error', (err) => {
-      problems.push(err.message);
+      lastProblem = err.message;
       if (err instanceof MeshRefusedError && relayIds.has(err.peer)) refusedBy = err.message;
     });
     const deadline = Date.now() + timeoutMs;
@@ -122,7 +129,7 @@ const sync: Command = {
       const enough = relays > 0 ? relaySessions.length > 0 : sessions.length > 0;
       if (discoveryOver && enough && mesh.state === 'live') break;
       if (Date.now() > deadline) {
-        const why = problems.length > 0 ? problems[problems.length - 1] : enough ? 'still catching up' : 'no peer reachable';
+        const why = lastProblem ?? (enough ? 'still catching up' : 'no peer reachable');
         throw new SyncFailedError(`not caught up within ${timeoutMs} ms: ${why}`);
       }
       await new Promise((r) => setTimeout(r, 50));

@@ -16,7 +16,7 @@ import { nodeIdFromPublicKey } from '../../src/identity/identity.ts';
 import type { Authorizer, Hello } from '../../src/sync/index.ts';
 
 /** The node id a libp2p peer id names (both come from the device's Ed25519 key). */
-export function nodeIdOfPeer(peer: PeerId): string | undefined {
+function nodeIdOfPeer(peer: PeerId): string | undefined {
   const key = peer.publicKey;
   return key?.type === 'Ed25519' ? nodeIdFromPublicKey(key.raw) : undefined;
 }

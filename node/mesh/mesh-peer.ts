@@ -92,7 +92,7 @@ export class MeshPeer implements SyncNetwork {
   readonly #lanAddresses: Map<string, Multiaddr>;
   readonly #sessions = new Map<SyncSession, string>();
   readonly #streams = new Map<SyncSession, Stream>();
-  /** Syncing sessions per peer: the policy hears of the first and of the end of the last. */
+  /** Syncing sessions per peer: the policy redials only when the last one ends. */
   readonly #syncingWith = new Map<string, number>();
   readonly #handlers: Handlers = {
     'peer:found': new Set(),
@@ -103,6 +103,7 @@ export class MeshPeer implements SyncNetwork {
     error: new Set(),
   };
   #state: SyncState = 'offline';
+  #stateQueued = false;
   #dialing = 0;
   #stopped = false;
   readonly #unsubscribe: (() => void)[] = [];
@@ -170,6 +171,11 @@ export class MeshPeer implements SyncNetwork {
     return peer;
   }
 
+  /** Peer ids of the configured relays. */
+  get relayPeers(): ReadonlySet<string> {
+    return new Set(this.#relays.keys());
+  }
+
   /** This node's libp2p peer id. */
   get peerId(): string {
     return this.#libp2p.peerId.toString();
@@ -235,7 +241,7 @@ export class MeshPeer implements SyncNetwork {
     this.#unsubscribe.push(
       this.#db.engine.onOps((ops, source) => {
         this.#updateState();
-        if (source instanceof SyncSession) this.#reportConflicts(ops);
+        if (source instanceof SyncSession && this.#handlers.conflict.size > 0) this.#reportConflicts(ops);
       }),
     );
     if (this.#role === 'peer') for (const relay of this.#relays.keys()) this.#policy.discovered(relay, 'relay');
@@ -348,7 +354,17 @@ export class MeshPeer implements SyncNetwork {
     }
   }
 
+  /** Re-judges the sync state, once per burst of commits and ACKs. */
   #updateState(): void {
+    if (this.#stateQueued) return;
+    this.#stateQueued = true;
+    queueMicrotask(() => {
+      this.#stateQueued = false;
+      this.#judgeState();
+    });
+  }
+
+  #judgeState(): void {
     if (this.#stopped) return;
     const sessions = [...this.#sessions.keys()];
     const syncing = sessions.filter((s) => s.state === 'syncing');

@@ -38,6 +38,7 @@ class StreamDuplex extends DuplexHandlers implements FrameDuplex {
 
   send(frame: Uint8Array): boolean {
     if (this.#closed || this.#stream.writeStatus !== 'writable') return false;
+    // One buffer per frame: the stream may coalesce sends, the header must stay with its frame.
     const bytes = new Uint8Array(4 + frame.length);
     bytes.set(frameHeader(frame.length));
     bytes.set(frame, 4);

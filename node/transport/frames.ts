@@ -4,6 +4,8 @@
  * buffer is set aside for the frame.
  */
 
+import { DEFAULT_MAX_FRAME_BYTES } from '../../src/sync/index.ts';
+
 /** A peer announced a frame larger than the limit: the connection must end. */
 export class FrameTooLargeError extends Error {
   override name = 'FrameTooLargeError';
@@ -11,8 +13,6 @@ export class FrameTooLargeError extends Error {
     super(`frame of ${length} bytes announced; the limit is ${limit}`);
   }
 }
-
-export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 /** Cuts a byte stream into frames. */
 export class FrameReader {

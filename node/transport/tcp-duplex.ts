@@ -3,7 +3,7 @@
  * A frame longer than `maxFrameBytes` announced by the peer ends the connection.
  */
 import type { Socket } from 'node:net';
-import type { FrameDuplex } from '../../src/sync/index.ts';
+import { DuplexHandlers, type FrameDuplex } from '../../src/sync/index.ts';
 import { FrameReader, frameHeader } from './frames.ts';
 
 export interface SocketDuplexOptions {
@@ -11,47 +11,47 @@ export interface SocketDuplexOptions {
   maxFrameBytes?: number;
 }
 
+class SocketDuplex extends DuplexHandlers implements FrameDuplex {
+  readonly #socket: Socket;
+  #closed = false;
+
+  constructor(socket: Socket, options: SocketDuplexOptions) {
+    super();
+    this.#socket = socket;
+    const reader = new FrameReader(options.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Uint8Array[];
+      try {
+        frames = reader.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) this.emitFrame(frame);
+    });
+    socket.on('drain', () => this.emitDrain());
+    // A reset or refused connection ends the duplex like a close ('close' follows 'error').
+    socket.on('error', () => {
+      this.#closed = true;
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      this.emitClose();
+    });
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.#closed || this.#socket.destroyed) return false;
+    this.#socket.write(frameHeader(frame.length));
+    return this.#socket.write(frame);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#socket.end();
+  }
+}
+
 export function socketDuplex(socket: Socket, options: SocketDuplexOptions = {}): FrameDuplex {
-  const reader = new FrameReader(options.maxFrameBytes);
-  const frameHandlers: ((frame: Uint8Array) => void)[] = [];
-  let closed = false;
-
-  socket.on('data', (chunk: Buffer) => {
-    let frames: Uint8Array[];
-    try {
-      frames = reader.push(chunk);
-    } catch {
-      socket.destroy();
-      return;
-    }
-    for (const frame of frames) for (const h of frameHandlers) h(frame);
-  });
-  socket.on('close', () => {
-    closed = true;
-  });
-  // A reset or refused connection ends the duplex like a close ('close' follows 'error').
-  socket.on('error', () => {
-    closed = true;
-  });
-
-  return {
-    send(frame) {
-      if (closed || socket.destroyed) return false;
-      socket.write(frameHeader(frame.length));
-      return socket.write(frame);
-    },
-    close() {
-      closed = true;
-      socket.end();
-    },
-    onFrame(handler) {
-      frameHandlers.push(handler);
-    },
-    onDrain(handler) {
-      socket.on('drain', handler);
-    },
-    onClose(handler) {
-      socket.on('close', () => handler());
-    },
-  };
+  return new SocketDuplex(socket, options);
 }

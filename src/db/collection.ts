@@ -227,7 +227,7 @@ export class Collection<T extends Fields = Fields> {
  * here where fully random ids fell to ~16k ops/s past 200k records. The id reveals when the
  * record was made.
  */
-export function newRecordId(ms: number, random: Random): string {
+function newRecordId(ms: number, random: Random): string {
   return Math.floor(ms).toString(16).padStart(12, '0').slice(-12) + toHex(random.bytes(10));
 }
 

@@ -122,6 +122,8 @@ export class Engine {
   readonly #notifications: (() => void)[] = [];
   #notifying = false;
   #source: unknown;
+  /** Ops other processes committed, to announce (see #refreshIfChangedElsewhere). */
+  #externalNotice: (() => void) | undefined;
   /** Reused for every payload a flush encodes (finish() copies out). */
   readonly #encoder = new Encoder(1024);
   readonly #catalog: IndexCatalog;
@@ -196,6 +198,8 @@ export class Engine {
       this.cipher.reload?.(true);
       this.#replica = this.#loadReplica();
       this.#loadFilter();
+      this.#inWrite = false;
+      this.#announceExternal();
       throw err;
     } finally {
       this.#inWrite = false;
@@ -211,6 +215,7 @@ export class Engine {
     this.#parked.clear();
     this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
+    this.#announceExternal();
     this.#notify(() => {
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
       if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
@@ -236,11 +241,22 @@ export class Engine {
 
   /**
    * Picks up commits another process made to the store (a `blaze` command while a peer runs):
-   * drops what was cached and hands the new ops to ops listeners, so sync sessions send them on.
-   * Returns how many ops arrived that way.
+   * see #refreshIfChangedElsewhere. Returns how many ops arrived that way.
    */
   pickUpExternalWrites(): number {
-    if (this.#inWrite || !this.storage.changedElsewhere()) return 0;
+    if (this.#inWrite) return 0;
+    const picked = this.#refreshIfChangedElsewhere();
+    this.#announceExternal();
+    return picked;
+  }
+
+  /**
+   * Another process committed to the store: drop what we cached, and queue a notice of the ops
+   * it added (sync sessions send them on; live queries re-run for their records, whose earlier
+   * view is unknown). The notice goes out after the current write, or at once outside one.
+   */
+  #refreshIfChangedElsewhere(): number {
+    if (!this.storage.changedElsewhere()) return 0;
     const before = this.#replica.version.toMap();
     this.cipher.reload?.(false);
     this.#catalog.reload();
@@ -251,7 +267,7 @@ export class Engine {
       const from = before.get(node) ?? 0;
       if (seq > from) ops.push(...this.opsAfter(node, from, seq - from, Number.POSITIVE_INFINITY, seq));
     }
-    // Live queries re-run for the records those ops touched (what they showed before is unknown).
+    if (ops.length === 0) return 0;
     const touched = new Map<string, CommittedChange>();
     for (const op of ops) {
       const key = recordKey(op.collection, op.record);
@@ -260,21 +276,19 @@ export class Engine {
       touched.set(key, { collection: op.collection, id: op.record, before: undefined, after, external: true });
     }
     const changes = [...touched.values()];
-    if (ops.length > 0) {
-      this.#notify(() => {
-        for (const listener of this.#listeners) listener(changes);
-        for (const listener of this.#opsListeners) listener(ops, undefined);
-      });
-    }
+    const earlier = this.#externalNotice;
+    this.#externalNotice = () => {
+      earlier?.();
+      for (const listener of this.#listeners) listener(changes);
+      for (const listener of this.#opsListeners) listener(ops, undefined);
+    };
     return ops.length;
   }
 
-  /** Another process wrote to the store: drop what we cached (we hold the write lock now). */
-  #refreshIfChangedElsewhere(): void {
-    if (!this.storage.changedElsewhere()) return;
-    this.#catalog.reload();
-    this.#replica = this.#loadReplica();
-    this.#loadFilter();
+  #announceExternal(): void {
+    const notice = this.#externalNotice;
+    this.#externalNotice = undefined;
+    if (notice) this.#notify(notice);
   }
 
   /** Records a local op the replica just issued (inside `write`). */
@@ -531,7 +545,10 @@ export class Engine {
   }
 
   indexedPaths(collection: string): ReadonlySet<string> {
-    if (!this.#inWrite) this.#refreshIfChangedElsewhere();
+    if (!this.#inWrite) {
+      this.#refreshIfChangedElsewhere();
+      this.#announceExternal();
+    }
     return this.#catalog.paths(collection);
   }
 

@@ -74,10 +74,7 @@ export class ConnectionPolicy {
 
   /** mDNS no longer sees the peer: no more redials (an open session ends on its own). */
   lost(peer: string): void {
-    const state = this.#peers.get(peer);
-    if (state?.kind !== 'lan') return;
-    state.retry?.();
-    this.#peers.delete(peer);
+    if (this.#peers.get(peer)?.kind === 'lan') this.forget(peer);
   }
 
   /** A session with `peer` reached sync (dialed by either side). */

@@ -34,3 +34,6 @@ export const MAX_HELD_RECORDS = 1_000_000;
  * left 27% of bytes duplicated and 100 ms 2% (bench mesh.duplicate_bytes_ratio).
  */
 export const DEFAULT_FORWARD_DELAY_MS = 100;
+
+/** Most origins one ACK may list as received twice. */
+export const MAX_DUPLICATE_ORIGINS = 256;

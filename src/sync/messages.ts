@@ -12,7 +12,7 @@ import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Value } from '../values/value.ts';
-import { LZ4_MIN_BYTES, MAX_CREDENTIALS_BYTES, MAX_RECORD_REFS } from './constants.ts';
+import { LZ4_MIN_BYTES, MAX_CREDENTIALS_BYTES, MAX_DUPLICATE_ORIGINS, MAX_RECORD_REFS } from './constants.ts';
 import { FilterError, SyncFilter } from './filter.ts';
 
 export type Role = 'peer' | 'relay';
@@ -51,7 +51,8 @@ export interface Ack {
   readonly delta?: boolean;
   /**
    * Origins whose ops the sender received twice since its last ACK (one copy came another way):
-   * the receiver stops forwarding them to it at once (see SyncSession forwardDelayMs).
+   * the receiver holds those origins' ops back for the forward delay again, and lengthens it
+   * (see SyncSession forwardDelayMs).
    */
   readonly duplicates?: readonly NodeId[];
 }
@@ -118,8 +119,6 @@ const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 const ACK_DELTA = 0x10;
 /** ACK flag: a list of origins received twice follows the vector. */
 const ACK_DUPLICATES = 0x20;
-/** Most origins one ACK's duplicates list may name. */
-const MAX_DUPLICATE_ORIGINS = 256;
 
 function writeVersion(e: Encoder, v: WireVersion): void {
   writeVarUint(e, v.size);

@@ -30,6 +30,7 @@ import {
   DEFAULT_FORWARD_DELAY_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_DUPLICATE_ORIGINS,
   MAX_HELD_RECORDS,
   MAX_RECORD_REFS,
   PROTOCOL_MAJOR,
@@ -145,8 +146,8 @@ export interface SyncSessionInit {
 
 /** Forward delays in a row that found the peer lacking an origin's ops before it counts as relying on us. */
 const DIRECT_AFTER_LACKING = 3;
-/** Origins one ACK lists as received twice at most (the decoder's bound); the rest wait. */
-const MAX_DUPLICATES_PER_ACK = 256;
+/** The forward delay never grows beyond this. */
+const MAX_FORWARD_DELAY_MS = 2_000;
 /** Most origins a session's merged ACK vector may hold (as many as a session can intern). */
 const MAX_ACK_ORIGINS = SESSION_INTERN_CAPACITY.nodes;
 
@@ -198,7 +199,9 @@ export class SyncSession {
   readonly #scheduler: Scheduler | undefined;
   readonly #batchWindowMs: number;
   #scheduledPump: Cancel | undefined;
-  readonly #forwardDelayMs: number;
+  /** The forward delay now: doubled when a copy went twice, shrunk back when one was not needed. */
+  #forwardDelayMs: number;
+  readonly #minForwardDelayMs: number;
   /** Pending ends of forward delays (cancelled when the session ends). */
   readonly #releases = new Set<Cancel>();
   #ackSoon: Cancel | undefined;
@@ -269,6 +272,7 @@ export class SyncSession {
     this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
     this.#forwardDelayMs = init.forwardDelayMs ?? DEFAULT_FORWARD_DELAY_MS;
+    this.#minForwardDelayMs = this.#forwardDelayMs;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#helloAfterPeer = init.helloAfterPeer ?? false;
     this.#defer = init.defer ?? queueMicrotask;
@@ -678,11 +682,11 @@ export class SyncSession {
     for (const [node, seq] of version) if (last?.get(node) !== seq) moved.set(node, seq);
     // Deltas and duplicates lists only to peers that read them (protocol 1.1).
     const full = last === undefined || this.#peerMinor < 1;
-    const duplicates = full ? [] : [...this.#duplicateOrigins].slice(0, MAX_DUPLICATES_PER_ACK);
+    const duplicates = full ? [] : [...this.#duplicateOrigins].slice(0, MAX_DUPLICATE_ORIGINS);
     if (full) this.#duplicateOrigins.clear();
     for (const node of duplicates) this.#duplicateOrigins.delete(node);
     if (last !== undefined && moved.size === 0 && duplicates.length === 0) return;
-    this.#lastAcked = new Map(version);
+    this.#lastAcked = version;
     if (full) this.#send({ type: 'ack', level: this.#ackLevel, version });
     else this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
   }
@@ -725,6 +729,7 @@ export class SyncSession {
       this.#peerHas.set(node, seq);
     }
     for (const node of received.duplicates ?? []) this.#otherPathSeen(node);
+    if (received.duplicates?.length) this.#lengthenForwardDelay();
     this.#peerAck = ack;
     if (this.#peer) {
       // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims; and
@@ -781,6 +786,11 @@ export class SyncSession {
     this.#lackedAfterDelay.delete(origin);
   }
 
+  /** A copy went twice on this link: the other path is slower than the delay allowed for. */
+  #lengthenForwardDelay(): void {
+    this.#forwardDelayMs = Math.min(this.#forwardDelayMs * 2, MAX_FORWARD_DELAY_MS);
+  }
+
   /**
    * Holds forwarded ops of origins the peer may get another way until the forward delay ends;
    * then sends what it still lacks. An origin found lacking DIRECT_AFTER_LACKING times in a row
@@ -811,6 +821,8 @@ export class SyncSession {
             if (times >= DIRECT_AFTER_LACKING) this.#direct.add(node);
           } else {
             this.#lackedAfterDelay.delete(node);
+            // The other path delivered in time: creep back towards the configured delay.
+            this.#forwardDelayMs = Math.max(this.#minForwardDelayMs, this.#forwardDelayMs * 0.95);
           }
           // The last pending delay of an origin lifts its cap entirely: ops that arrived
           // meanwhile by other means (another process's writes) are not held for ever.

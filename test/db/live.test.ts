@@ -184,6 +184,13 @@ describe('live queries and other processes', () => {
         [leave],
       );
       assert.equal(db.engine.pickUpExternalWrites(), 0, 'nothing new the second time');
+      // A local write that notices the other process first announces its ops too.
+      const third = await BlazeDB.open({ path: dir.path });
+      const fromThird = await third.collection('bugs').insert({ open: true, title: 'third process' });
+      await third.close();
+      const local = await bugs.insert({ open: true, title: 'local' });
+      assert.ok([fromThird, local].every((id) => (seen.at(-1) as LiveResult<Row>).records.some((r) => r._id === id)));
+      assert.equal(db.engine.pickUpExternalWrites(), 0, 'already announced');
       await db.close();
     } finally {
       dir.cleanup();

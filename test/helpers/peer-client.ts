@@ -1,5 +1,7 @@
 /** The test side of peer-process.ts: start it (anywhere), send it commands, wait for events. */
 import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 
 const PEER_PROCESS = new URL('./peer-process.ts', import.meta.url).pathname;
 
@@ -21,19 +23,13 @@ export class PeerClient {
       for (const { reject } of this.#replies.values()) reject(new Error(`peer process exited (${code})`));
       this.#replies.clear();
     });
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const message = JSON.parse(line);
-        if ('reply' in message) {
-          this.#replies.get(message.reply)?.resolve(message.result);
-          this.#replies.delete(message.reply);
-        } else this.events.push(message);
-        for (const wake of this.#waiters) wake();
-      }
+    createInterface({ input: child.stdout as Readable }).on('line', (line) => {
+      const message = JSON.parse(line);
+      if ('reply' in message) {
+        this.#replies.get(message.reply)?.resolve(message.result);
+        this.#replies.delete(message.reply);
+      } else this.events.push(message);
+      for (const wake of this.#waiters) wake();
     });
   }
 

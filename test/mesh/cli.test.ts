@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { tempDir } from '../helpers/db.ts';
 
@@ -18,16 +20,10 @@ function startPeer(...args: string[]): Promise<{ child: ChildProcess; address: s
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`blaze peer exited (${code})`)));
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        const event = JSON.parse(line);
-        if (event.event === 'listening') resolve({ child, address: event.addresses[0], lines });
-      }
+    createInterface({ input: child.stdout as Readable }).on('line', (line) => {
+      lines.push(line);
+      const event = JSON.parse(line);
+      if (event.event === 'listening') resolve({ child, address: event.addresses[0], lines });
     });
   });
 }
