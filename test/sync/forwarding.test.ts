@@ -182,6 +182,40 @@ describe('forwarding in a mesh', () => {
     assert.match(strict.closeReason?.message ?? '', /more than \d+ origins/);
   });
 
+  it('should lengthen the forward delay when the peer reports duplicates', async () => {
+    const [p, x, peer] = [await open(), await open(), await open()];
+    const scheduler = manualScheduler();
+    // x -> p over a session; p -> a hand-driven peer that reports duplicates of x.
+    const [px, xp] = createPipe();
+    new SyncSession({ source: databaseSource(p), duplex: px, scheduler }).start();
+    new SyncSession({ source: databaseSource(x), duplex: xp, scheduler }).start();
+    const [pl, lp] = createPipe();
+    new SyncSession({ source: databaseSource(p), duplex: pl, scheduler, forwardDelayMs: 100 }).start();
+    const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
+    const opsSeen: number[] = [];
+    lp.onFrame((frame) => {
+      const m = decodeMessage(frame, 1 << 22, reader);
+      if (m.type === 'ops') opsSeen.push(...m.ops.map((op) => op.seq));
+    });
+    lp.send(helloFrame({ dbId: 'shared', nodeId: peer.nodeId, minor: 1 }));
+    lp.send(encodeMessage({ type: 'ack', level: 'local-durable', version: new Map() }));
+    await settle();
+    lp.send(encodeMessage({ type: 'ack', level: 'local-durable', version: new Map(), delta: true, duplicates: [x.nodeId] }));
+    await settle();
+    await x.collection('c').insert({ n: 1 });
+    for (let i = 0; i < 2; i++) {
+      await settle();
+      scheduler.advance(0); // x's batch window, then p's apply
+    }
+    await settle();
+    scheduler.advance(150);
+    await settle();
+    assert.deepEqual(opsSeen, [], 'still held: the delay doubled to 200 ms');
+    scheduler.advance(60);
+    await settle();
+    assert.deepEqual(opsSeen, [1]);
+  });
+
   it('should round-trip ACKs with deltas and duplicates lists, and refuse unknown flags', () => {
     const nodes = ['00112233445566ff', 'aabbccddeeff0011'] as NodeId[];
     const decode = (frame: Uint8Array) => decodeMessage(frame, 1 << 20);
