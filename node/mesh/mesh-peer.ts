@@ -27,6 +27,7 @@ import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
 import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
 import { meshAuthorizer, tokenCredentials } from './auth.ts';
+import { askForIntroductions, serveIntroductions } from './introductions.ts';
 import { streamDuplex } from './stream-duplex.ts';
 
 export interface MeshOptions {
@@ -55,6 +56,8 @@ export interface MeshOptions {
   dialTimeoutMs?: number;
   /** Most open connections (default 64). */
   maxConnections?: number;
+  /** With webrtc: how often to ask relays for the peers they can introduce (default 30 s). */
+  introductionsIntervalMs?: number;
   /** How often to look for writes other processes made to the store (default 500 ms). */
   externalWritesPollMs?: number;
   /** Sync sessions' batching window and ACK interval (SyncSession defaults otherwise). */
@@ -227,6 +230,7 @@ export class MeshPeer implements SyncNetwork {
       maxInboundStreams: 4,
       maxOutboundStreams: 4,
     });
+    if (this.#role === 'relay' && this.#options.webrtc) await serveIntroductions(libp2p, (asker) => this.#introductionsFor(asker));
     const onDiscovery = (event: CustomEvent<{ id: PeerId }>) => {
       const peer = event.detail.id.toString();
       if (this.#relays.has(peer)) return;
@@ -320,6 +324,7 @@ export class MeshPeer implements SyncNetwork {
       this.#syncingWith.set(peer, (this.#syncingWith.get(peer) ?? 0) + 1);
       this.#policy.connected(peer);
       this.#emit('peer:connected', { peer, kind });
+      if (kind === 'relay' && this.#options.webrtc) void this.#askRelay(peer);
       this.#updateState();
     });
     session.onAck(() => this.#updateState());
@@ -341,6 +346,38 @@ export class MeshPeer implements SyncNetwork {
       this.#updateState();
     });
     session.start();
+  }
+
+  /**
+   * Relay side, for a peer in sync with it (undefined for anyone else): the other peers in sync
+   * with it that hold a circuit reservation here, i.e. are reachable by WebRTC through it.
+   */
+  #introductionsFor(asker: string): string[] | undefined {
+    const syncing = new Set([...this.#sessions].filter(([s]) => s.state === 'syncing').map(([, peer]) => peer));
+    if (!syncing.has(asker)) return undefined;
+    const server = (this.#libp2p.services as { circuitRelay?: { reservations: { has(peer: PeerId): boolean } } }).circuitRelay;
+    return [...syncing].filter((peer) => peer !== asker && server?.reservations.has(peerIdFromString(peer)));
+  }
+
+  /** Peer side: asks a relay whom it can reach by WebRTC, and again every 30 s while in sync. */
+  async #askRelay(relay: string): Promise<void> {
+    while (!this.#stopped && [...this.#sessions].some(([s, p]) => p === relay && s.state === 'syncing')) {
+      try {
+        const address = this.#relays.get(relay);
+        for (const peer of address
+          ? await askForIntroductions(this.#libp2p, address, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS)
+          : []) {
+          if (peer === this.peerId || this.#relays.has(peer) || this.#lanAddresses.has(peer)) continue;
+          // Through the relay as this node knows it: its signalling sets up a direct WebRTC link.
+          this.#lanAddresses.set(peer, parseAddress('introductions', `${address}/p2p-circuit/webrtc/p2p/${peer}`));
+          this.#emit('peer:found', { peer });
+          this.#policy.discovered(peer, 'lan');
+        }
+      } catch (err) {
+        this.#emit('error', err as Error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.#options.introductionsIntervalMs ?? 30_000).unref());
+    }
   }
 
   #reportConflicts(ops: readonly Op[]): void {

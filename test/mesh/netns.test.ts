@@ -64,7 +64,7 @@ describe('mesh peers in network namespaces', { concurrency: 1 }, () => {
 });
 
 describe('WebRTC through relay signalling', { concurrency: 1 }, () => {
-  it('should connect two peers that cannot reach each other by TCP over WebRTC, and sync there', async () => {
+  it('should introduce two peers that cannot reach each other by TCP, connect them over WebRTC, and sync there', async () => {
     const unavailable = namespacesUnavailable();
     if (unavailable) assert.fail(unavailable);
     const lan = createLan(['relay', 'a', 'b']);
@@ -83,7 +83,7 @@ describe('WebRTC through relay signalling', { concurrency: 1 }, () => {
       };
       const relay = await start('relay', { role: 'relay' });
       const relayAddress = `/ip4/${lan.ip('relay')}/tcp/4001/p2p/${relay.peerId}`;
-      const b = await start('b', { relay: relayAddress });
+      const b = await start('b', { relay: relayAddress, introductionsIntervalMs: 300 });
       // b's WebRTC address appears once its reservation on the relay is made.
       let webrtcAddress: string | undefined;
       for (let i = 0; i < 100 && !webrtcAddress; i++) {
@@ -91,7 +91,8 @@ describe('WebRTC through relay signalling', { concurrency: 1 }, () => {
         if (!webrtcAddress) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(webrtcAddress, 'b has a /webrtc address through the relay');
-      const a = await start('a', { relay: relayAddress, peers: [webrtcAddress] });
+      // a is given only the relay: the relay introduces b, and they connect by WebRTC.
+      const a = await start('a', { relay: relayAddress, introductionsIntervalMs: 300 });
       await a.waitFor((e) => e.event === 'connected' && e.peer === b.peerId, 30_000);
       const sessions = (await a.call('sessionAddresses')) as { peer: string; addresses: string[] }[];
       const withB = sessions.find((s) => s.peer === b.peerId);

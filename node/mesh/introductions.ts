@@ -1,0 +1,47 @@
+/**
+ * Introductions: a relay tells a peer which of the database's other peers it can reach by
+ * WebRTC through this relay (they hold a circuit reservation there), so two devices that cannot
+ * reach each other directly find each other without the app passing addresses around. Protocol
+ * `/blazedb/peers/1`: the asker opens a stream, the relay answers with a JSON array of peer ids
+ * and closes; the asker dials `<relay address>/p2p-circuit/webrtc/p2p/<peer id>`. The relay
+ * answers only peers it has an authorized sync session with, and names only such peers.
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
+
+export const INTRODUCTIONS_PROTOCOL = '/blazedb/peers/1';
+/** Longest answer accepted (a few hundred peers' addresses). */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+/** Relay side. `introduce(asker)`: the peer ids to give it, or undefined to refuse. */
+export async function serveIntroductions(libp2p: Libp2p, introduce: (asker: string) => string[] | undefined): Promise<void> {
+  await libp2p.handle(INTRODUCTIONS_PROTOCOL, (stream, connection) => {
+    const addresses = introduce(connection.remotePeer.toString());
+    if (!addresses) {
+      stream.abort(new Error('no sync session with this peer'));
+      return;
+    }
+    stream.send(new TextEncoder().encode(JSON.stringify(addresses)));
+    stream.close().catch((err: Error) => stream.abort(err));
+  });
+}
+
+/** Peer side: asks `relay` for introductions; resolves with the peer ids it gave. */
+export async function askForIntroductions(libp2p: Libp2p, relay: Multiaddr | PeerId, timeoutMs: number): Promise<string[]> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const stream = await libp2p.dialProtocol(relay, INTRODUCTIONS_PROTOCOL, { signal });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = chunk.subarray();
+    size += bytes.length;
+    if (size > MAX_ANSWER_BYTES) {
+      stream.abort(new Error('introductions too large'));
+      throw new Error(`introductions larger than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(bytes);
+  }
+  const answer: unknown = JSON.parse(new TextDecoder().decode(Buffer.concat(chunks)));
+  if (!Array.isArray(answer) || !answer.every((a) => typeof a === 'string')) throw new Error('introductions are not a list of peer ids');
+  return answer;
+}
