@@ -10,7 +10,9 @@ import type { Libp2p, PeerId } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 
 export const INTRODUCTIONS_PROTOCOL = '/blazedb/peers/1';
-/** Longest answer accepted (a few hundred peers' addresses). */
+/** The question: one byte (version 1 of the request). */
+const ASK = Uint8Array.of(1);
+/** Longest answer accepted (a few thousand peer ids). */
 const MAX_ANSWER_BYTES = 256 * 1024;
 
 /** Relay side. `introduce(asker)`: the peer ids to give it, or undefined to refuse. */
@@ -21,8 +23,15 @@ export async function serveIntroductions(libp2p: Libp2p, introduce: (asker: stri
       stream.abort(new Error('no sync session with this peer'));
       return;
     }
-    stream.send(new TextEncoder().encode(JSON.stringify(addresses)));
-    stream.close().catch((err: Error) => stream.abort(err));
+    // Answer the question when it arrives: the asker is listening by then.
+    stream.addEventListener(
+      'message',
+      () => {
+        stream.send(new TextEncoder().encode(JSON.stringify(addresses)));
+        stream.close().catch((err: Error) => stream.abort(err));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -30,18 +39,35 @@ export async function serveIntroductions(libp2p: Libp2p, introduce: (asker: stri
 export async function askForIntroductions(libp2p: Libp2p, relay: Multiaddr | PeerId, timeoutMs: number): Promise<string[]> {
   const signal = AbortSignal.timeout(timeoutMs);
   const stream = await libp2p.dialProtocol(relay, INTRODUCTIONS_PROTOCOL, { signal });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const bytes = chunk.subarray();
-    size += bytes.length;
-    if (size > MAX_ANSWER_BYTES) {
-      stream.abort(new Error('introductions too large'));
-      throw new Error(`introductions larger than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(bytes);
-  }
-  const answer: unknown = JSON.parse(new TextDecoder().decode(Buffer.concat(chunks)));
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    // The deadline covers the answer too, not only the dial.
+    const onTimeout = () => {
+      stream.abort(new Error('no introductions in time'));
+      reject(new Error('no introductions in time'));
+    };
+    signal.addEventListener('abort', onTimeout, { once: true });
+    stream.addEventListener('message', (event) => {
+      const bytes = event.data.subarray();
+      size += bytes.length;
+      if (size > MAX_ANSWER_BYTES) {
+        stream.abort(new Error('introductions too large'));
+        reject(new Error(`introductions larger than ${MAX_ANSWER_BYTES} bytes`));
+        return;
+      }
+      chunks.push(bytes);
+    });
+    stream.addEventListener('remoteCloseWrite', () => {
+      signal.removeEventListener('abort', onTimeout);
+      resolve(new TextDecoder().decode(Buffer.concat(chunks)));
+      stream.close().catch(() => {});
+    });
+    stream.addEventListener('close', () => reject(new Error('the relay ended the stream without introductions')));
+    // Protocol selection may wait for the dialer's first bytes: ask with one.
+    stream.send(ASK);
+  });
+  const answer: unknown = JSON.parse(text);
   if (!Array.isArray(answer) || !answer.every((a) => typeof a === 'string')) throw new Error('introductions are not a list of peer ids');
   return answer;
 }

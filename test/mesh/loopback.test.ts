@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { multiaddr } from '@multiformats/multiaddr';
 import { BlazeDB, ClosedError } from '../../node/index.ts';
+import { askForIntroductions } from '../../node/mesh/introductions.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import type { SyncNetworkEvents } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
@@ -71,6 +73,27 @@ describe('mesh peer over loopback', () => {
     } finally {
       await a.close();
       await b.close();
+      await relay.stop();
+      await relayDb.close();
+    }
+  });
+
+  it('should introduce peers only to peers in sync with the relay', async () => {
+    const relayDb = await memoryDb();
+    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', webrtc: true, token: 'right' });
+    const [a, b, stranger] = [await memoryDb(), await memoryDb(), await memoryDb()];
+    try {
+      const address = multiaddr(relay.addresses[0] as string);
+      const options = { ...FAST, relay: relay.addresses[0] as string, webrtc: true, token: 'right' };
+      // Only b holds a reservation (so no WebRTC link forms here): a just asks.
+      const meshA = (await a.enableSync({ ...options, webrtc: false })) as MeshPeer;
+      const meshB = (await b.enableSync(options)) as MeshPeer;
+      const ask = () => askForIntroductions(meshA.libp2p, address, 5_000).catch(() => [] as string[]);
+      await until(async () => (await ask()).includes(meshB.peerId), 'b introduced to a');
+      const refused = (await stranger.enableSync({ ...options, webrtc: false, token: 'wrong' })) as MeshPeer;
+      await assert.rejects(askForIntroductions(refused.libp2p, address, 5_000));
+    } finally {
+      for (const db of [a, b, stranger]) await db.close();
       await relay.stop();
       await relayDb.close();
     }
