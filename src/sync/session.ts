@@ -205,11 +205,12 @@ export class SyncSession {
   /** Pending ends of forward delays (cancelled when the session ends). */
   readonly #releases = new Set<Cancel>();
   #ackSoon: Cancel | undefined;
-  /** Origins whose ops the peer gets only through this node: forwarded without delay. */
-  readonly #direct = new Set<NodeId>();
   /** Origins received twice since the last ACK: the next ACK tells the peer. */
   readonly #duplicateOrigins = new Set<NodeId>();
-  /** Per origin: forward delays in a row after which the peer still lacked the ops. */
+  /**
+   * Per origin: forward delays in a row after which the peer still lacked the ops. At
+   * DIRECT_AFTER_LACKING the peer gets that origin only through this node: no more delay.
+   */
   readonly #lackedAfterDelay = new Map<NodeId, number>();
   /**
    * Origins with forwarded ops held back: the highest seq that may go now. Each batch waits
@@ -782,7 +783,6 @@ export class SyncSession {
 
   /** The peer gets `origin`'s ops another way too: hold them back again before forwarding. */
   #otherPathSeen(origin: NodeId): void {
-    this.#direct.delete(origin);
     this.#lackedAfterDelay.delete(origin);
   }
 
@@ -801,7 +801,7 @@ export class SyncSession {
     if (!scheduler || this.#forwardDelayMs <= 0) return;
     const held = new Map<NodeId, number>();
     for (const op of ops) {
-      if (this.#direct.has(op.node) || op.node === this.#peer?.nodeId) continue;
+      if ((this.#lackedAfterDelay.get(op.node) ?? 0) >= DIRECT_AFTER_LACKING || op.node === this.#peer?.nodeId) continue;
       if (!held.has(op.node)) {
         const entry = this.#forwardable.get(op.node);
         if (entry) entry.pending++;
@@ -816,9 +816,7 @@ export class SyncSession {
         for (const [node, upTo] of held) {
           if (upTo > (this.#peerHas.get(node) ?? 0)) {
             // A busy peer may just be slow to ACK: only a habit counts as relying on us.
-            const times = (this.#lackedAfterDelay.get(node) ?? 0) + 1;
-            this.#lackedAfterDelay.set(node, times);
-            if (times >= DIRECT_AFTER_LACKING) this.#direct.add(node);
+            this.#lackedAfterDelay.set(node, (this.#lackedAfterDelay.get(node) ?? 0) + 1);
           } else {
             this.#lackedAfterDelay.delete(node);
             // The other path delivered in time: creep back towards the configured delay.

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { multiaddr } from '@multiformats/multiaddr';
 import { BlazeDB, ClosedError } from '../../node/index.ts';
 import { askForIntroductions } from '../../node/mesh/introductions.ts';
-import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
+import { type MeshOptions, MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import type { SyncNetworkEvents } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
 
@@ -22,10 +22,24 @@ async function memoryDb(dbId = 'mesh-test'): Promise<BlazeDB> {
   return BlazeDB.open({ storage: 'memory', dbId });
 }
 
+/** A relay on loopback (a mesh peer with role 'relay'), stopped with its database on dispose. */
+async function startRelay(options: MeshOptions) {
+  const db = await memoryDb();
+  const peer = await MeshPeer.start(db, { ...FAST, role: 'relay', ...options });
+  return {
+    peer,
+    db,
+    async [Symbol.asyncDispose]() {
+      await peer.stop();
+      await db.close();
+    },
+  };
+}
+
 describe('mesh peer over loopback', () => {
   it('should sync two peers through a relay, both ways, and report live', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay' });
+    await using started = await startRelay({});
+    const relay = started.peer;
     const a = await memoryDb();
     const b = await memoryDb();
     try {
@@ -46,14 +60,12 @@ describe('mesh peer over loopback', () => {
     } finally {
       await a.close();
       await b.close();
-      await relay.stop();
-      await relayDb.close();
     }
   });
 
   it('should report records left with concurrent values by synced ops', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay' });
+    await using started = await startRelay({});
+    const relay = started.peer;
     const [a, b] = [await memoryDb(), await memoryDb()];
     try {
       await a.collection('bugs').declare({ assignee: 'mv' });
@@ -73,14 +85,12 @@ describe('mesh peer over loopback', () => {
     } finally {
       await a.close();
       await b.close();
-      await relay.stop();
-      await relayDb.close();
     }
   });
 
   it('should introduce peers only to peers in sync with the relay', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', webrtc: true, token: 'right' });
+    await using started = await startRelay({ webrtc: true, token: 'right' });
+    const relay = started.peer;
     const [a, b, stranger] = [await memoryDb(), await memoryDb(), await memoryDb()];
     try {
       const address = multiaddr(relay.addresses[0] as string);
@@ -94,14 +104,12 @@ describe('mesh peer over loopback', () => {
       await assert.rejects(askForIntroductions(refused.libp2p, address, 5_000));
     } finally {
       for (const db of [a, b, stranger]) await db.close();
-      await relay.stop();
-      await relayDb.close();
     }
   });
 
   it('should sync with a relay over WebSockets', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', listen: ['/ip4/127.0.0.1/tcp/0/ws'] });
+    await using started = await startRelay({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] });
+    const relay = started.peer;
     const device = await memoryDb();
     try {
       const address = relay.addresses.find((a) => a.includes('/ws/')) as string;
@@ -109,17 +117,15 @@ describe('mesh peer over loopback', () => {
       await device.enableSync({ ...FAST, relay: address });
       const id = await device.collection('bugs').insert({ title: 'over a websocket' });
       await device.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
-      assert.equal((await relayDb.collection('bugs').get(id))?.title, 'over a websocket');
+      assert.equal((await started.db.collection('bugs').get(id))?.title, 'over a websocket');
     } finally {
       await device.close();
-      await relay.stop();
-      await relayDb.close();
     }
   });
 
   it('should refuse a peer with the wrong token or another database, and apply nothing from it', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', token: 'right' });
+    await using started = await startRelay({ token: 'right' });
+    const relay = started.peer;
     const intruder = await memoryDb();
     const stranger = await memoryDb('another-db');
     try {
@@ -132,13 +138,11 @@ describe('mesh peer over loopback', () => {
       m1.on('peer:disconnected', onClose);
       m2.on('peer:disconnected', onClose);
       await until(() => reasons.some((r) => r.startsWith('unauthorized')) && reasons.some((r) => r.includes('database')), 'refusals');
-      assert.equal(relayDb.stats().opCount, 0);
-      assert.deepEqual(relayDb.collectionNames(), []);
+      assert.equal(started.db.stats().opCount, 0);
+      assert.deepEqual(started.db.collectionNames(), []);
     } finally {
       await intruder.close();
       await stranger.close();
-      await relay.stop();
-      await relayDb.close();
     }
   });
 
@@ -158,8 +162,8 @@ describe('mesh peer over loopback', () => {
   });
 
   it('should not redial a relay that refused it, nor trust a peer that only says it is a relay', async () => {
-    const relayDb = await memoryDb();
-    const relay = await MeshPeer.start(relayDb, { ...FAST, role: 'relay', token: 'right' });
+    await using started = await startRelay({ token: 'right' });
+    const relay = started.peer;
     const device = await memoryDb();
     const fakeDb = await memoryDb();
     try {
@@ -185,8 +189,6 @@ describe('mesh peer over loopback', () => {
       }
     } finally {
       await device.close();
-      await relay.stop();
-      await relayDb.close();
       await fakeDb.close();
     }
   });
