@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { codecBenchmark } from './codec.bench.ts';
+import { gcBenchmark, snapshotBenchmark } from './gc.bench.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { meshBenchmark } from './mesh.bench.ts';
 import { replicaBenchmark } from './replica.bench.ts';
@@ -12,7 +13,16 @@ import { simBenchmark } from './sim.bench.ts';
 import { storeBenchmark } from './store.bench.ts';
 import { syncBenchmark } from './sync.bench.ts';
 
-const BENCHMARKS: Benchmark[] = [codecBenchmark, replicaBenchmark, storeBenchmark, syncBenchmark, meshBenchmark, simBenchmark];
+const BENCHMARKS: Benchmark[] = [
+  codecBenchmark,
+  replicaBenchmark,
+  storeBenchmark,
+  syncBenchmark,
+  meshBenchmark,
+  simBenchmark,
+  gcBenchmark,
+  snapshotBenchmark,
+];
 
 function usage(message: string): never {
   console.error(`bench: ${message}\nusage: npm run bench -- [--json] [--filter PREFIX]`);

@@ -64,3 +64,38 @@ export function w5(n: number, random: SeededRandom): { ops: Op[]; objects: W5Obj
   }
   return { ops, objects };
 }
+
+const WORDS = (
+  'the a login page error crash user data sync button screen slow fails when after before load save open close ' +
+  'network timeout server client token session cache update delete insert record field value list table query ' +
+  'index search filter sort page scroll click tap menu dialog window modal form input output file upload download ' +
+  'image video audio text font color theme dark light mobile desktop tablet browser app version release build test ' +
+  'debug log trace warn info fatal memory cpu disk battery'
+).split(' ');
+const STATUSES = ['open', 'triaged', 'in-progress', 'review', 'closed'];
+const TAGS = ['ui', 'backend', 'sync', 'perf', 'security', 'docs', 'mobile', 'web', 'db', 'infra'];
+
+/** W1's record (../shared/bench/WORKLOADS.md): title ~30 chars, description ~200 chars of words, a set, a counter. */
+export function w1Record(random: SeededRandom): Record<string, string | number | string[]> {
+  const words = (chars: number) => {
+    const out: string[] = [];
+    let length = 0;
+    while (length < chars) {
+      const word = WORDS[random.int(WORDS.length)] as string;
+      out.push(word);
+      length += word.length + 1;
+    }
+    return out.join(' ');
+  };
+  const tags = new Set<string>();
+  const count = 2 + random.int(2);
+  while (tags.size < count) tags.add(TAGS[random.int(TAGS.length)] as string);
+  return {
+    title: words(30),
+    description: words(200),
+    priority: random.int(10),
+    status: STATUSES[random.int(STATUSES.length)] as string,
+    tags: [...tags],
+    viewCount: random.int(1000),
+  };
+}

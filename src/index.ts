@@ -24,6 +24,7 @@ export {
   DatabaseIdMismatchError,
   type EnableSyncOptions,
   type Fields,
+  HistoryRetentionError,
   type LiveResult,
   NotFoundError,
   type OpenOptions,
@@ -38,6 +39,9 @@ export {
   type SyncState,
 } from './db/index.ts';
 export { BlazeError, DecodeError, IdentityReusedError, StrategyMismatchError, ValidationError } from './errors.ts';
+export type { CompactionResult, GcStatus, MemberStatus } from './gc/collector.ts';
+export type { GcAnnouncement, Member } from './gc/gc-state.ts';
+export type { GcOptions } from './gc/options.ts';
 export { generateIdentity, type Identity, identityFromSeed, nodeIdFromPublicKey } from './identity/identity.ts';
 export { isNodeId, type NodeId } from './identity/node-id.ts';
 export type { AddOp, Dot, FieldOp, IncOp, MvSetOp, Op, OpKind, RemoveOp, SetOp, Strategy } from './ops/op.ts';

@@ -27,6 +27,8 @@ options:
   --json       print JSON instead of tables
   --relay MULTIADDR (repeatable), --mdns, --webrtc, --token T, --listen MULTIADDR, --role peer|relay:
                how 'peer' and 'sync' reach other devices (docs/mesh.md)
+  --gc-authority  this store is the database's home relay: it decides the GC frontier and
+               evictions ('peer --role relay', 'compact'; docs/gc.md)
   --help       this help; 'blaze COMMAND --help' for one command
 
 A VALUE is parsed as JSON when it parses, else taken as a string.`;
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
         window: { type: 'string' },
         timeout: { type: 'string' },
         verbose: { type: 'boolean' },
+        'gc-authority': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -81,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
   if (typeof values.db !== 'string' || values.db.length === 0) return usage('--db DIR is required');
   if (name === 'init' && typeof values['db-id'] !== 'string') return usage('usage: blaze --db DIR init --db-id DBID');
   if (name !== 'init' && values['db-id'] !== undefined) return usage('--db-id is only for init');
+  if (values['gc-authority'] && name !== 'peer' && name !== 'compact') return usage('--gc-authority is for peer and compact');
   try {
     checkArgCount(command, args);
   } catch (err) {
@@ -93,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       path: values.db,
       create: name === 'init',
       ...(name === 'init' ? { dbId: values['db-id'] as string } : {}),
+      ...(values['gc-authority'] ? { gc: { authority: true } } : {}),
     });
   } catch (err) {
     return fail(err);

@@ -208,10 +208,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   stats: {
     usage: 'stats',
-    summary: 'record counts, op-log size, version vector, node id',
+    summary: 'record counts, op-log size, version vector, GC frontier, members and their lag',
     args: 0,
     async run(db) {
       const s = db.stats();
+      const gc = s.gc;
+      const members = gc.members.map(
+        (m) => `${m.id}${m.evicted ? ' (evicted)' : ''}: lag ${m.lagOps ?? '?'} ops, seen ${new Date(m.lastSeen).toISOString()}`,
+      );
       return {
         json: s,
         text: keyValues({
@@ -219,10 +223,31 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
           'node id': s.nodeId,
           storage: s.storage,
           encrypted: s.encrypted,
-          ops: s.opCount,
+          'ops in log': s.opCount,
           ...Object.fromEntries(Object.entries(s.collections).map(([name, n]) => [`records in ${name}`, n])),
           'version vector': s.versionVector,
+          'gc frontier': gc.frontier,
+          'history from': gc.historyFrom?.toISOString() ?? 'the beginning',
+          'last compaction': gc.lastCompaction ? `${gc.lastCompaction.at.toISOString()}, ${gc.lastCompaction.removed} ops` : 'none',
+          members: members.length > 0 ? members.join('; ') : 'none yet',
         }),
+      };
+    },
+  },
+  compact: {
+    usage: 'compact',
+    summary: 'fold ops every member holds (the home relay announced them stable) into base states; shows progress',
+    args: 0,
+    async run(db) {
+      const before = db.stats().opCount;
+      const progress = (removed: number) => {
+        if (process.stderr.isTTY) process.stderr.write(`\rcompacting: ${removed} of up to ${before} ops`);
+      };
+      const result = await db.compact({ onProgress: progress });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      return {
+        json: result,
+        text: `removed ${result.removed} ops in ${result.steps} steps; ${result.opCount} left in the log`,
       };
     },
   },

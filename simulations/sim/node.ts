@@ -28,6 +28,8 @@ export interface SimNodeInit {
   readonly profile: (from: SimNode, to: SimNode) => LinkProfile;
   readonly relays: readonly string[];
   readonly sessionOptions: { batchWindowMs: number; ackIntervalMs: number; backoffBaseMs: number; backoffCapMs: number };
+  /** Distributed GC: off, or how often nodes compact and when the home relay evicts. */
+  readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly evictAfterMs: number };
   /** A selective-sync filter (a partial replica). */
   readonly filter?: unknown;
   readonly trace: (line: string) => void;
@@ -100,16 +102,24 @@ export class SimNode {
   start(): void {
     const world = this.init.world;
     this.syncedSinceStart = false;
+    this.#scheduler = world.scheduler();
+    const gc = this.init.gc;
     this.#db = BlazeDB.openSync({
       storage: this.storage,
       dbId: this.init.dbId,
       wallClock: { now: () => 1_800_000_000_000 + world.now + this.skewMs },
       random: this.#random as Random,
-      onError: (err) => this.init.trace(`${this.id} subscriber error ${String(err)}`),
+      onError: (err) => this.init.trace(`${this.id} error ${String(err)}`),
+      scheduler: this.#scheduler,
+      // The first relay is the database's home relay: it alone decides frontier and evictions.
+      gc: {
+        authority: gc.enabled && this.id === this.init.relays[0],
+        intervalMs: gc.enabled ? gc.intervalMs : 0,
+        evictAfterMs: gc.evictAfterMs,
+      },
     });
     if (this.init.filter && !this.#db.syncFilter) this.#db.engine.setFilter(SyncFilter.parse(this.init.filter));
     this.#up = true;
-    this.#scheduler = world.scheduler();
     const options = this.init.sessionOptions;
     this.#policy = new ConnectionPolicy({
       self: this.id,

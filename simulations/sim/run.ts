@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { HybridClock } from '../../src/clock/hlc.ts';
 import { compareStamps } from '../../src/clock/stamp.ts';
-import type { NodeId } from '../../src/identity/node-id.ts';
-import type { Op } from '../../src/ops/op.ts';
 /**
  * One simulation run: builds the nodes of a scenario, runs the workload and the faults in
  * virtual time, heals everything, and checks the invariants (docs/simulator.md):
  * convergence within a stated bound (liveness), no lost acknowledged write, no resurrected
  * delete, bounded buffers. Same scenario + seed = same trace, byte for byte.
  */
+import { decodeOp, encodeOp } from '../../src/codec/index.ts';
+import type { NodeId } from '../../src/identity/node-id.ts';
+import type { Op } from '../../src/ops/op.ts';
 import { Replica } from '../../src/replica/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../src/sync/constants.ts';
 import type { SyncFilter } from '../../src/sync/filter.ts';
@@ -102,6 +103,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       relays,
       profile: (a, b) => (a.lan !== undefined && a.lan === b.lan ? scenario.links.lan : scenario.links.wan),
       sessionOptions: scenario.session,
+      gc: scenario.gc,
       ...(role === 'peer' && i >= partialFrom && scenario.partial ? { filter: scenario.partial.filter } : {}),
       trace: log,
     });
@@ -126,9 +128,18 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       violations.push({ invariant, at: world.now, step: world.eventsRun, detail, nodes, lastEvents: trace.last(30) });
   };
 
+  // Every op any device wrote, encoded, by dot: the model's source once compaction removed ops
+  // from the logs.
+  const archive = new Map<string, Uint8Array>();
+  /** Members some announcement evicted: they may lack compacted ops (they come back by snapshot). */
+  const everEvicted = new Set<string>();
   const startNode = (node: SimNode) => {
     node.start();
     options.tamper?.(node, world);
+    node.db.engine.onOps((ops, source) => {
+      if (source === undefined) for (const op of ops) archive.set(`${op.node}:${op.seq}`, encodeOp(op));
+    });
+    node.db.onSnapshotProgress((p) => p.done && log(`${node.id} applied a snapshot of ${p.records} records from ${p.peer}`));
     log(`${node.id} up as ${node.db.nodeId}`);
   };
   for (const node of directory.values()) {
@@ -201,8 +212,34 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       }
     }
     samples.push({ t: world.now, behind, bytes: network.stats.bytesSent, logSize });
+    if (scenario.gc.enabled) checkGcSafety(up);
     if (network.maxInFlight > bufferBound)
       fail('bounded-buffers', `a link holds ${network.maxInFlight} bytes in flight (bound ${bufferBound})`);
+  };
+  // GC safety: whatever frontier a node compacts to, every live member (never evicted, not
+  // restored from a backup) holds it. Checked at every sample, on every node's frontier.
+  const checkGcSafety = (up: readonly SimNode[]) => {
+    const byNodeId = new Map(up.map((n) => [n.db.nodeId as string, n]));
+    for (const n of up) for (const id of n.db.gcCollector.state.latest?.evicted ?? []) everEvicted.add(id);
+    const home = directory.get(relays[0] ?? '');
+    if (!home?.up) return;
+    for (const n of up) {
+      const frontier = n.db.gcCollector.state.frontier;
+      for (const member of home.db.gcCollector.state.members()) {
+        const m = byNodeId.get(member.id);
+        if (!m || everEvicted.has(member.id) || faults.lossWindows.has(m.id)) continue;
+        const v = m.db.engine.replica.version;
+        for (const [origin, seq] of frontier) {
+          if (v.get(origin) < seq) {
+            fail('gc-safety', `${n.id} may compact ${origin} through ${seq}, but live member ${m.id} holds only ${v.get(origin)}`, [
+              n.id,
+              m.id,
+            ]);
+            return;
+          }
+        }
+      }
+    }
   };
   const sampler = () => {
     sample();
@@ -276,7 +313,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
     if (until === undefined || w.at > until || (heldElsewhere.get(w.node) ?? 0) >= w.seq) return false;
     return !(onlineAt.get(w.device) ?? []).some((t) => t >= w.at + grace && t <= until);
   };
-  if (violations.length === 0) checkFinal(live(), written, relayHeld, mayBeLost, fail);
+  if (violations.length === 0) checkFinal(live(), written, relayHeld, mayBeLost, archive, fail);
   const reference = live().find((n) => !n.init.filter);
   const expectedLosses = reference
     ? written.filter((w) => mayBeLost(w) && !reference.db.engine.replica.version.has(w.node as NodeId, w.seq)).length
@@ -342,6 +379,7 @@ function checkFinal(
   written: readonly Timed[],
   relayHeld: ReadonlyMap<string, number>,
   mayBeLost: (w: Timed) => boolean,
+  archive: ReadonlyMap<string, Uint8Array>,
   fail: (invariant: string, detail: string, nodes?: string[]) => void,
 ): void {
   const full = nodes.filter((n) => !n.init.filter);
@@ -363,7 +401,12 @@ function checkFinal(
   // The model: every op the reference holds, folded from scratch in a fresh replica.
   const model = new Replica({ nodeId: 'ffffffffffffffff' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
   const ops: Op[] = [];
-  for (const [origin, seq] of reference.db.engine.replica.version.toMap()) ops.push(...reference.db.engine.opsAfter(origin, 0, seq));
+  for (const [origin, seq] of reference.db.engine.replica.version.toMap()) {
+    for (let i = 1; i <= seq; i++) {
+      const encoded = archive.get(`${origin}:${i}`);
+      if (encoded) ops.push(decodeOp(encoded));
+    }
+  }
   for (const op of ops) model.apply(op);
   const byRecord = new Map<string, Op[]>();
   for (const op of ops) {

@@ -65,6 +65,8 @@ export interface Scenario {
     readonly backoffBaseMs: number;
     readonly backoffCapMs: number;
   };
+  /** Distributed GC (on unless disabled): compaction interval and the home relay's eviction. */
+  readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly evictAfterMs: number };
 }
 
 export class ScenarioError extends BlazeError {
@@ -91,6 +93,7 @@ export function parseScenario(input: unknown): Scenario {
     'randomFaults',
     'partial',
     'session',
+    'gc',
   ]);
   const peers = int(o.peers, 'peers', 1, 500);
   const relays = int(o.relays ?? 1, 'relays', 0, 16);
@@ -108,7 +111,9 @@ export function parseScenario(input: unknown): Scenario {
     ...(o.randomFaults !== undefined ? { randomFaults: randomFaults(o.randomFaults) } : {}),
     ...(o.partial !== undefined ? { partial: partial(o.partial, peers) } : {}),
     session: session(o.session),
+    gc: { enabled: false, intervalMs: 0, evictAfterMs: 0 },
   };
+  (scenario as { gc: Scenario['gc'] }).gc = gc(o.gc, scenario.session.ackIntervalMs);
   if (relays === 0 && scenario.lanSegments !== 1)
     throw new ScenarioError('without a relay, peers meet only on one LAN: lanSegments must be 1');
   for (const [i, f] of scenario.faults.entries()) {
@@ -117,6 +122,17 @@ export function parseScenario(input: unknown): Scenario {
     }
   }
   return scenario;
+}
+
+/** GC defaults: compact every 5 ACK intervals; evict after 30 days of silence (as in production). */
+function gc(v: unknown, ackIntervalMs: number): Scenario['gc'] {
+  const o = object(v ?? {}, 'gc', ['enabled', 'intervalMs', 'evictAfterMs']);
+  if (o.enabled !== undefined && typeof o.enabled !== 'boolean') throw new ScenarioError('gc.enabled: true or false');
+  return {
+    enabled: o.enabled ?? true,
+    intervalMs: int(o.intervalMs ?? 5 * ackIntervalMs, 'gc.intervalMs', 1, 30 * DAY_MS),
+    evictAfterMs: int(o.evictAfterMs ?? 30 * DAY_MS, 'gc.evictAfterMs', 1, 400 * DAY_MS),
+  };
 }
 
 function workload(v: unknown): Workload {

@@ -12,13 +12,16 @@
 import { HybridClock } from '../clock/hlc.ts';
 import { validateEncryptionOptions } from '../crypto/index.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
+import { Collector, type CompactionResult, type GcStatus } from '../gc/collector.ts';
+import { resolveGcOptions } from '../gc/options.ts';
 import { type Identity, identityFromSeed } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp } from '../ops/op.ts';
-import { cryptoRandom, systemClock } from '../platform/index.ts';
+import { backgroundScheduler, cryptoRandom, nextTurn, systemClock } from '../platform/index.ts';
 import { type FindOptions, parseOptions, parseQuery, type Query } from '../query/index.ts';
-import type { Random } from '../runtime.ts';
+import type { Random, Scheduler } from '../runtime.ts';
 import { SyncFilter, type SyncFilterSpec } from '../sync/filter.ts';
+import type { SnapshotProgress } from '../sync/session.ts';
 import { validateRecordId } from '../values/validate.ts';
 import { type AckLevel, AckTracker } from './acks.ts';
 import { Collection, type Fields } from './collection.ts';
@@ -39,6 +42,8 @@ export interface Stats {
   readonly collections: Readonly<Record<string, number>>;
   readonly opCount: number;
   readonly versionVector: Readonly<Record<string, number>>;
+  /** Distributed GC: op-log size, frontier, members and their lag, last compaction (docs/gc.md). */
+  readonly gc: GcStatus;
 }
 
 /** A read-only view of the database at a past time. */
@@ -50,6 +55,11 @@ export interface TimeView {
 }
 
 /** Sync is not set up on this database (the level asked for needs it). */
+interface Extra {
+  readonly gc: ReturnType<typeof resolveGcOptions>;
+  readonly scheduler: Scheduler;
+}
+
 export class SyncNotEnabledError extends BlazeError {
   override name = 'SyncNotEnabledError';
 }
@@ -68,16 +78,23 @@ export class BlazeDB {
   #network: SyncNetwork | undefined;
   #networkStarting = false;
   readonly #closeListeners = new Set<() => void>();
+  readonly #gc: Collector;
+  readonly #scheduler: Scheduler;
+  readonly #onError: (err: unknown) => void;
+  readonly #snapshotListeners = new Set<(progress: SnapshotProgress) => void>();
 
-  private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void) {
+  private constructor(engine: Engine, identity: Identity, dbId: string, random: Random, onError: (err: unknown) => void, extra: Extra) {
     this.#engine = engine;
     this.#identity = identity;
     this.dbId = dbId;
     this.#random = random;
+    this.#onError = onError;
+    this.#scheduler = extra.scheduler;
     this.#live = new LiveQueries({ engine, onError });
-    this.#history = new History(engine);
     this.acks = new AckTracker(engine.storage);
     engine.beforeCommit(() => this.acks.save());
+    this.#gc = new Collector(engine, this.acks, () => this.nodeId, extra.gc);
+    this.#history = new History(engine, this.#gc.horizon);
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
@@ -88,6 +105,7 @@ export class BlazeDB {
   static openSync(options: OpenOptions = {}): BlazeDB {
     if (options.dbId !== undefined) validateDbId(options.dbId);
     if (options.encryption !== undefined) validateEncryptionOptions(options.encryption);
+    const gc = resolveGcOptions(options.gc);
     const random = options.random ?? cryptoRandom;
     const storage = openStorage(options);
     try {
@@ -101,7 +119,8 @@ export class BlazeDB {
         ...(options.onClockSkew ? { onSkew: options.onClockSkew } : {}),
       });
       const engine = new Engine({ storage, cipher, nodeId: identity.nodeId, clock });
-      return new BlazeDB(engine, identity, dbId, random, options.onError ?? ((err) => console.error('blazedb: subscriber failed:', err)));
+      const onError = options.onError ?? ((err: unknown) => console.error('blazedb: subscriber failed:', err));
+      return new BlazeDB(engine, identity, dbId, random, onError, { gc, scheduler: options.scheduler ?? backgroundScheduler });
     } catch (err) {
       storage.close();
       throw err;
@@ -182,7 +201,50 @@ export class BlazeDB {
   async disableSync(): Promise<void> {
     const network = this.#network;
     this.#network = undefined;
+    this.#gc.stop();
     await network?.stop();
+  }
+
+  /**
+   * Folds ops every live member holds (at or below the home relay's announced frontier) into
+   * base states and removes them from the op log, in bounded steps with other work let in
+   * between. On the home relay it first decides the frontier. See docs/gc.md.
+   */
+  async compact(options: { onProgress?: (removedSoFar: number) => void } = {}): Promise<CompactionResult> {
+    this.#checkOpen();
+    let removed = 0;
+    let steps = 0;
+    for (;;) {
+      const result = this.#gc.compactNow(1);
+      removed += result.removed;
+      steps += result.steps;
+      options.onProgress?.(removed);
+      if (result.done || result.removed === 0) return { ...result, removed, steps };
+      // Let waiting writes and reads in between steps.
+      await nextTurn();
+      this.#checkOpen();
+    }
+  }
+
+  /** The GC machinery, for the sync layer and tools. Not part of the app API. */
+  get gcCollector(): Collector {
+    return this.#gc;
+  }
+
+  /** Starts background compaction while syncing (the sync layer calls it; idempotent). */
+  startBackgroundGc(scheduler: Scheduler = this.#scheduler): void {
+    if (!this.#closed) this.#gc.start(scheduler, this.#onError);
+  }
+
+  /** Called while a snapshot from a peer arrives, and once it is applied. Returns an unsubscribe. */
+  onSnapshotProgress(listener: (progress: SnapshotProgress) => void): () => void {
+    this.#snapshotListeners.add(listener);
+    return () => this.#snapshotListeners.delete(listener);
+  }
+
+  /** For the sync layer: reports a snapshot's progress to listeners. */
+  reportSnapshotProgress(progress: SnapshotProgress): void {
+    for (const listener of [...this.#snapshotListeners]) listener(progress);
   }
 
   /** The running network, once `enableSync` started one. */
@@ -228,6 +290,7 @@ export class BlazeDB {
     this.#checkOpen();
     const history = this.#history;
     checkTime(time);
+    history.checkRetained(time);
     return {
       collection: (name: string) => ({
         get: async (id: string) => {
@@ -300,6 +363,7 @@ export class BlazeDB {
       collections,
       opCount: storage.opCount(),
       versionVector: Object.fromEntries([...storage.loadVersions()].map(([node, row]) => [node, row.seq])),
+      gc: this.#gc.status(),
     };
   }
 
@@ -322,6 +386,7 @@ export class BlazeDB {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.disableSync();
+    this.#gc.stop();
     for (const listener of [...this.#closeListeners]) listener();
     this.#closed = true;
     this.#engine.storage.transaction(() => this.acks.save());

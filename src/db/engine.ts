@@ -6,6 +6,8 @@
  * and the replica is rebuilt from the store, so memory never holds what disk does not.
  */
 import type { HybridClock } from '../clock/hlc.ts';
+import type { Stamp } from '../clock/stamp.ts';
+import { compareStamps } from '../clock/stamp.ts';
 import { Decoder, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeVarUint } from '../codec/encoder.ts';
 import { decodeOp, decodeValue, encodeOp, encodeValue } from '../codec/index.ts';
@@ -15,6 +17,7 @@ import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import { dotKey, type Op } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions, type Plan, planQuery } from '../query/index.ts';
+import type { SeenDot } from '../replica/field-state.ts';
 import {
   decodeRecordState,
   encodeRecordState,
@@ -24,6 +27,7 @@ import {
   SCHEMA_COLLECTION,
   VersionVector,
 } from '../replica/index.ts';
+import { joinRecordState } from '../replica/join.ts';
 import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
 import { SyncFilter } from '../sync/filter.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
@@ -102,7 +106,7 @@ const META_INCOMPLETE = 'sync_incomplete';
  * Associated data of a record payload: its place, and its version (the number of the record's
  * ops in the op log), so a row moved elsewhere or rolled back to an older version fails to open.
  */
-const recordAad = (kind: string, collection: string, id: string, version: number) =>
+export const recordAad = (kind: string, collection: string, id: string, version: number) =>
   `${kind}:${version}:${collection.length}:${collection}:${id}`;
 export const opAad = (node: string, seq: number) => `op:${node}:${seq}`;
 
@@ -147,6 +151,8 @@ export class Engine {
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
   readonly #beforeCommit: (() => void)[] = [];
   #parked = new Map<string, RecordKey>();
+  /** Bumped whenever memory is reloaded from the store (a rollback, another process's commit). */
+  generation = 0;
 
   constructor(init: EngineInit) {
     this.storage = init.storage;
@@ -500,6 +506,41 @@ export class Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  // ---- snapshots ----
+
+  /**
+   * Merges a peer's merge state of one record into this replica's (inside `write`): a snapshot
+   * brings records as state instead of ops. `theirsSeen` tells which dots the peer had applied.
+   */
+  mergeRecordState(collection: string, id: string, theirs: RecordState, theirsSeen: SeenDot): void {
+    const mine = this.#replica.recordState(collection, id);
+    const merged = mine?.held ? joinRecordState(mine, (node, seq) => this.#isApplied(node, seq), theirs, theirsSeen) : theirs;
+    this.#replica.replaceRecord(collection, id, merged);
+    const latest = latestStamp(theirs);
+    if (latest) this.clock.observe(latest, latest.node);
+  }
+
+  /**
+   * Counts dots as held without their ops (inside `write`): a snapshot brought their effects.
+   * Dots of this node's own id beyond what it issued mean the store was restored or cloned.
+   */
+  accountVersion(vector: ReadonlyMap<NodeId, number>): void {
+    const version = this.#replica.version;
+    for (const [node, seq] of vector) {
+      if (seq <= version.get(node)) continue;
+      version.addRange(node, version.get(node) + 1, seq);
+      this.#accountedNodes.add(node);
+      this.noteRemoteSeq(node, seq);
+    }
+  }
+
+  /** Inside a long `write` (a snapshot): stores what is pending so the record cache can shrink. */
+  flushWithinWrite(): void {
+    if (!this.#inWrite) return;
+    this.#flush();
+    this.#replica.evictClean(RECORD_CACHE_SIZE);
+  }
+
   // ---- reads ----
 
   readDoc(collection: string, id: string): Doc | undefined {
@@ -709,6 +750,7 @@ export class Engine {
   }
 
   #loadReplica(): Replica {
+    this.generation++;
     const version = new VersionVector();
     for (const [node, row] of this.storage.loadVersions()) version.restore(node as NodeId, row.seq, row.ahead);
     const hlc = this.storage.getMeta(META_HLC);
@@ -775,6 +817,18 @@ export class Engine {
 
 /** A record's key in maps: collection and id, unambiguous whatever characters they hold. */
 export const recordKey = (collection: string, id: string) => `${collection.length}:${collection}:${id}`;
+
+/** The highest stamp a record state holds (what a clock must pass after merging it). */
+function latestStamp(state: RecordState): Stamp | undefined {
+  let latest: Stamp | undefined;
+  const consider = (stamp: Stamp | undefined) => {
+    if (stamp && (!latest || compareStamps(stamp, latest) > 0)) latest = stamp;
+  };
+  consider(state.insert);
+  consider(state.tombstone);
+  for (const field of state.fields.values()) consider(field.latest);
+  return latest;
+}
 
 function varUint(n: number): Uint8Array {
   const e = new Encoder(8);

@@ -7,6 +7,8 @@
 import { type HlcTime, HybridClock } from '../clock/hlc.ts';
 import { compareStamps } from '../clock/stamp.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
+import { basesOf, loadBase } from '../gc/bases.ts';
+import type { Horizon } from '../gc/horizon.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp, FieldOpType, Op, OpKind } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions } from '../query/index.ts';
@@ -14,9 +16,20 @@ import { Replica } from '../replica/index.ts';
 import type { Value } from '../values/value.ts';
 import type { Doc, Engine } from './engine.ts';
 
-/** No op with that id is stored here. */
+/** No op with that id is stored here (never was, or compaction removed it). */
 export class OpNotFoundError extends BlazeError {
   override name = 'OpNotFoundError';
+}
+
+/** Asked for a time before the retained history: compaction removed ops it would need. */
+export class HistoryRetentionError extends BlazeError {
+  override name = 'HistoryRetentionError';
+  /** The earliest time that can be answered. */
+  readonly historyFrom: Date;
+  constructor(historyFrom: Date) {
+    super(`history before ${historyFrom.toISOString()} is no longer retained (compacted; see gc.historyRetentionMs)`);
+    this.historyFrom = historyFrom;
+  }
 }
 
 export interface FieldChange {
@@ -41,10 +54,7 @@ export interface HistoryEntry {
 /** A point in time: a Date (every op up to that millisecond) or an exact HLC stamp. */
 export type TimePoint = Date | HlcTime;
 
-/**
- * Throws unless `time` is a valid Date or HLC stamp. Every op is retained until compaction
- * exists (the GC issue), so any time lies within retained history.
- */
+/** Throws unless `time` is a valid Date or HLC stamp. */
 export function checkTime(time: unknown): asserts time is TimePoint {
   if (time instanceof Date) {
     if (Number.isNaN(time.getTime())) throw new ValidationError('time', 'invalid Date');
@@ -66,9 +76,14 @@ export function parseOpId(id: unknown): { node: NodeId; seq: number } {
   return { node: match[1] as NodeId, seq: Number(match[2]) };
 }
 
-/** A replica for replays: never writes, so its clock is never read. */
-function scratchReplica(): Replica {
-  return new Replica({ nodeId: '0000000000000000' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
+/**
+ * A replica for replays: never writes, so its clock is never read. It counts the dots at or
+ * below the horizon as seen: base states hold them.
+ */
+function scratchReplica(horizon: ReadonlyMap<NodeId, number>): Replica {
+  const replica = new Replica({ nodeId: '0000000000000000' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
+  for (const [node, seq] of horizon) replica.version.restore(node, seq);
+  return replica;
 }
 
 function atOrBefore(op: Op, time: TimePoint): boolean {
@@ -93,19 +108,40 @@ function fieldsTouched(op: Op, before: Doc | undefined, after: Doc | undefined):
 
 export class History {
   readonly #engine: Engine;
+  readonly #horizon: Horizon;
 
-  constructor(engine: Engine) {
+  constructor(engine: Engine, horizon: Horizon) {
     this.#engine = engine;
+    this.#horizon = horizon;
+  }
+
+  /** A replay replica holding the record's base state (what compaction folded), if any. */
+  #replayOf(collection: string, id: string): Replica {
+    const replica = scratchReplica(this.#horizon.vector);
+    const base = loadBase(this.#engine, collection, id);
+    if (base) replica.replaceRecord(collection, id, base);
+    return replica;
+  }
+
+  /** Compacted ops are in base states: a time before the newest of them cannot be replayed. */
+  checkRetained(time: TimePoint): void {
+    const wall = this.#horizon.wall;
+    if (wall === 0) return;
+    const answerable = time instanceof Date ? time.getTime() >= wall : time.wall > wall;
+    if (!answerable) throw new HistoryRetentionError(new Date(wall));
   }
 
   #opsOfRecord(collection: string, id: string): Op[] {
     return this.#engine.storage.opsOfRecord(collection, id).map((s) => this.#engine.decodeStoredOp(s));
   }
 
-  /** Every op that made the record, oldest first, with the values before and after each. */
+  /**
+   * Every op of the record still in the log, oldest first, with the values before and after
+   * each (the first `before` includes what compaction folded into the record's base state).
+   */
   history(collection: string, id: string): HistoryEntry[] {
     const ops = this.#opsOfRecord(collection, id).sort(compareStamps);
-    const replica = scratchReplica();
+    const replica = this.#replayOf(collection, id);
     return ops.map((op) => {
       const before = replica.get(collection, id);
       replica.apply(op);
@@ -131,7 +167,8 @@ export class History {
   /** A read-only view of one record at `time`. */
   getAsOf(collection: string, id: string, time: TimePoint): Doc | undefined {
     checkTime(time);
-    const replica = scratchReplica();
+    this.checkRetained(time);
+    const replica = this.#replayOf(collection, id);
     for (const op of this.#opsOfRecord(collection, id)) if (atOrBefore(op, time)) replica.apply(op);
     return replica.get(collection, id);
   }
@@ -139,7 +176,9 @@ export class History {
   /** Records of a collection at `time` matching `condition`. */
   findAsOf(collection: string, time: TimePoint, condition: Condition, options: ParsedOptions): { id: string; doc: Doc }[] {
     checkTime(time);
-    const replica = scratchReplica();
+    this.checkRetained(time);
+    const replica = scratchReplica(this.#horizon.vector);
+    for (const [id, base] of basesOf(this.#engine, collection)) replica.replaceRecord(collection, id, base);
     for (const stored of this.#engine.storage.opsOfCollection(collection)) {
       const op = this.#engine.decodeStoredOp(stored);
       if (atOrBefore(op, time)) replica.apply(op);
@@ -175,7 +214,10 @@ export class History {
   undoPlan(id: string): { collection: string; record: string; kind: OpKind; fields: FieldOp[] } {
     const { node, seq } = parseOpId(id);
     const payload = this.#engine.storage.getOp(node, seq);
-    if (!payload) throw new OpNotFoundError(`no op ${id} is stored here`);
+    if (!payload) {
+      const compacted = seq <= (this.#horizon.vector.get(node) ?? 0);
+      throw new OpNotFoundError(compacted ? `op ${id} was compacted away (it is stable everywhere)` : `no op ${id} is stored here`);
+    }
     const target = this.#engine.decodeStoredOp({ node, seq, payload });
     const entry = this.history(target.collection, target.record).find((e) => e.opId === id) as HistoryEntry;
     const { collection, record } = target;

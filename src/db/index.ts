@@ -15,7 +15,7 @@ export {
 } from './database.ts';
 export { type CommittedChange, Engine } from './engine.ts';
 export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, NotFoundError } from './errors.ts';
-export { type FieldChange, type HistoryEntry, OpNotFoundError, type TimePoint } from './history.ts';
+export { type FieldChange, type HistoryEntry, HistoryRetentionError, OpNotFoundError, type TimePoint } from './history.ts';
 export type { LiveResult } from './live.ts';
 export {
   type EnableSyncOptions,

@@ -18,9 +18,10 @@ import {
 } from '../crypto/index.ts';
 import { type PayloadCipher, plaintext } from '../crypto/payload-cipher.ts';
 import { ValidationError } from '../errors.ts';
+import type { GcOptions } from '../gc/options.ts';
 import { identityFromSeed } from '../identity/identity.ts';
 import { startCheckpointer } from '../platform/checkpointer.ts';
-import type { Random, WallClock } from '../runtime.ts';
+import type { Random, Scheduler, WallClock } from '../runtime.ts';
 import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
 import { toHex } from '../util/hex.ts';
 import { DatabaseIdMismatchError } from './errors.ts';
@@ -57,6 +58,10 @@ export interface OpenOptions {
   encryption?: EncryptionOptions;
   /** Errors thrown by subscribers land here (default: console.error). */
   onError?: (err: unknown) => void;
+  /** Distributed GC: home relay or not, eviction, history retention, schedule (docs/gc.md). */
+  gc?: GcOptions;
+  /** Injected timers for background work (default: real timers). */
+  scheduler?: Scheduler;
 }
 
 const META_DB_ID = 'db_id';

@@ -34,3 +34,15 @@ export const realScheduler: Scheduler = {
     return () => clearTimeout(timer);
   },
 };
+
+/** Timers for background upkeep (compaction): they never keep the process alive on their own. */
+export const backgroundScheduler: Scheduler = {
+  after(ms: number, fn: () => void): Cancel {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** Resolves on the event loop's next turn: long work in steps lets I/O and timers in between. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

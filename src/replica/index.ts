@@ -7,6 +7,7 @@
  *   otherReplica.apply(op);                                  // idempotent, any order
  */
 
+export { joinRecordState } from './join.ts';
 export type { Conflict } from './record-state.ts';
 export { RecordState } from './record-state.ts';
 export { type RecordChange, type RecordSource, Replica, type ReplicaInit, SCHEMA_COLLECTION } from './replica.ts';

@@ -5,4 +5,15 @@
 export { NotABlazeStoreError, StorageError, StoreVersionError } from './errors.ts';
 export { MemoryStorage } from './memory.ts';
 export { APPLICATION_ID, checkStoreFile, type Durability, FORMAT_VERSION, SqliteStorage, type SqliteStorageInit } from './sqlite.ts';
-export { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type StoredOp, type VersionRow } from './storage.ts';
+export {
+  type CompactedOp,
+  compareBytes,
+  type KeyRange,
+  type OpRow,
+  type RecordRow,
+  type SnapshotRecord,
+  type Storage,
+  type StorageSnapshot,
+  type StoredOp,
+  type VersionRow,
+} from './storage.ts';

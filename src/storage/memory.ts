@@ -4,7 +4,18 @@
  */
 import { lowerBound } from '../util/search.ts';
 import { StorageError } from './errors.ts';
-import { compareBytes, type KeyRange, type OpRow, type RecordRow, type Storage, type StoredOp, type VersionRow } from './storage.ts';
+import {
+  type CompactedOp,
+  compareBytes,
+  type KeyRange,
+  type OpRow,
+  type RecordRow,
+  type SnapshotRecord,
+  type Storage,
+  type StorageSnapshot,
+  type StoredOp,
+  type VersionRow,
+} from './storage.ts';
 
 interface IndexEntry {
   key: Uint8Array;
@@ -18,6 +29,7 @@ export class MemoryStorage implements Storage {
   readonly #meta = new Map<string, Uint8Array>();
   readonly #ops = new Map<string, OpRow>();
   readonly #opsByNode = new Map<string, number[]>();
+  /** Ops appended per record, compacted ones included (compaction leaves it alone). */
   readonly #opsPerRecord = new Map<string, number>();
   readonly #records = new Map<string, Map<string, RecordRow>>();
   readonly #versions = new Map<string, VersionRow>();
@@ -82,6 +94,23 @@ export class MemoryStorage implements Storage {
     this.#onUndo(() => (old === undefined ? this.#meta.delete(key) : this.#meta.set(key, old)));
   }
 
+  *scanMeta(prefix: string): Iterable<[string, Uint8Array]> {
+    this.#open();
+    const keys = [...this.#meta.keys()].filter((k) => k.startsWith(prefix)).sort();
+    for (const key of keys) {
+      const value = this.#meta.get(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  deleteMeta(key: string): void {
+    this.#open();
+    const old = this.#meta.get(key);
+    if (old === undefined) return;
+    this.#meta.delete(key);
+    this.#onUndo(() => this.#meta.set(key, old));
+  }
+
   appendOp(row: OpRow): void {
     this.#open();
     const key = opKey(row.node, row.seq);
@@ -137,6 +166,21 @@ export class MemoryStorage implements Storage {
   opCountOfRecord(collection: string, record: string): number {
     this.#open();
     return this.#opsPerRecord.get(`${collection}\0${record}`) ?? 0;
+  }
+
+  compactOps(node: string, throughSeq: number, limit: number): CompactedOp[] {
+    this.#open();
+    const seqs = this.#opsByNode.get(node);
+    if (!seqs) return [];
+    // A node's seqs are sorted: the ops to remove are a prefix.
+    const n = Math.max(0, Math.min(limit, upperBound(seqs, throughSeq)));
+    const removed = seqs.splice(0, n).map((seq) => this.#ops.get(opKey(node, seq)) as OpRow);
+    for (const r of removed) this.#ops.delete(opKey(node, r.seq));
+    this.#onUndo(() => {
+      seqs.splice(0, 0, ...removed.map((r) => r.seq));
+      for (const r of removed) this.#ops.set(opKey(node, r.seq), r);
+    });
+    return removed.map((r) => ({ seq: r.seq, collection: r.collection, record: r.record }));
   }
 
   *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
@@ -244,6 +288,36 @@ export class MemoryStorage implements Storage {
     const old = this.#indexes.get(index);
     this.#indexes.delete(index);
     this.#onUndo(() => old && this.#indexes.set(index, old));
+  }
+
+  snapshotReader(): StorageSnapshot {
+    this.#open();
+    if (this.#undo) throw new StorageError('snapshotReader inside a transaction: its writes are not committed yet');
+    // Rows are replaced, never mutated (putRecord, setVersion), so copying references is enough.
+    const records: SnapshotRecord[] = [];
+    for (const collection of this.collections()) {
+      for (const [id, row] of this.#records.get(collection) ?? []) {
+        records.push({ collection, id, row, opCount: this.opCountOfRecord(collection, id) });
+      }
+    }
+    const versions = this.loadVersions();
+    let closed = false;
+    const check = () => {
+      if (closed || this.#closed) throw new StorageError('snapshot is closed');
+    };
+    return {
+      versions: () => {
+        check();
+        return new Map(versions);
+      },
+      *records() {
+        check();
+        yield* records;
+      },
+      close: () => {
+        closed = true;
+      },
+    };
   }
 
   close(): void {

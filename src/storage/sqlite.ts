@@ -8,12 +8,12 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { NotABlazeStoreError, StorageError, StoreVersionError } from './errors.ts';
-import type { KeyRange, OpRow, RecordRow, Storage, StoredOp, VersionRow } from './storage.ts';
+import type { CompactedOp, KeyRange, OpRow, RecordRow, SnapshotRecord, Storage, StorageSnapshot, StoredOp, VersionRow } from './storage.ts';
 
 /** 'Blz1' as a big-endian int: marks a SQLite file as a BlazeDB store. */
 export const APPLICATION_ID = 0x426c7a31;
 /** The store format this code writes. Bump it, with a migration, when the schema changes. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export type Durability = 'process' | 'power';
 
@@ -31,6 +31,13 @@ export interface SqliteStorageInit {
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+// Format 2: how many ops of each record compaction removed from blaze_ops. They still count in the
+// record's version (encrypted rows are sealed under it), and the table stays small: one row per
+// record that had ops compacted, looked up by primary key next to the count of its remaining ops.
+const COMPACTED = `CREATE TABLE blaze_compacted(coll TEXT NOT NULL, rec TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(coll, rec)) WITHOUT ROWID;
+`;
+
 // Rows are clustered in insertion order: ops in a rowid table, records by (collection, n) with n
 // counting up per collection. New rows append, and only the small index entries land where the
 // record id sorts (at the end for default ids, which start with a timestamp; anywhere for ids an
@@ -47,7 +54,15 @@ CREATE TABLE blaze_records(coll TEXT NOT NULL, n INTEGER NOT NULL, id TEXT NOT N
 CREATE UNIQUE INDEX blaze_records_by_key ON blaze_records(coll, id);
 CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL, ahead TEXT) WITHOUT ROWID;
 CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
-`;
+${COMPACTED}`;
+
+/** MIGRATIONS[v] takes a store of format v to v + 1 (run in one transaction with the version bump). */
+const MIGRATIONS: Record<number, string> = { 1: COMPACTED };
+
+// A record's op count, stored ops plus compacted ones, for the record (coll, rec) given as SQL expressions.
+const opCountSql = (coll: string, rec: string) =>
+  `((SELECT count(*) FROM blaze_ops WHERE coll = ${coll} AND rec = ${rec})
+    + coalesce((SELECT n FROM blaze_compacted WHERE coll = ${coll} AND rec = ${rec}), 0))`;
 
 /**
  * Checks, without writing anything, that `path` is absent or a BlazeDB store this code can
@@ -86,6 +101,17 @@ function storedOp(r: Record<string, unknown>): StoredOp {
   return { node: r.node as string, seq: Number(r.seq), payload: r.payload as Uint8Array };
 }
 
+const VERSIONS_SQL = 'SELECT node, seq, ahead FROM blaze_versions';
+
+function readVersions(stmt: StatementSync): Map<string, VersionRow> {
+  const out = new Map<string, VersionRow>();
+  for (const r of stmt.all()) {
+    const ahead = r.ahead ? (r.ahead as string).split(',').map(Number) : [];
+    out.set(r.node as string, { seq: Number(r.seq), ahead });
+  }
+  return out;
+}
+
 export class SqliteStorage implements Storage {
   readonly kind = 'sqlite';
   readonly #db: DatabaseSync;
@@ -94,9 +120,12 @@ export class SqliteStorage implements Storage {
   #stopCheckpointer: (() => void) | undefined;
   #startCheckpointer: (() => void) | undefined;
   #dataVersion: number | undefined;
+  readonly #path: string;
+  readonly #snapshots = new Set<SqliteSnapshot>();
 
   constructor(init: SqliteStorageInit) {
     const state = checkStoreFile(init.path);
+    this.#path = init.path;
     try {
       this.#db = new DatabaseSync(init.path);
       this.#db.exec('PRAGMA busy_timeout = 5000');
@@ -113,6 +142,7 @@ export class SqliteStorage implements Storage {
       }
       this.#db.exec('PRAGMA journal_mode = WAL');
       this.#db.exec(`PRAGMA synchronous = ${init.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      if (state === 'present') this.#migrate();
       if (init.checkpointer) {
         this.#db.exec('PRAGMA wal_autocheckpoint = 0');
         // When the WAL starts over, cut the file back to 64 MiB instead of keeping its peak size.
@@ -128,6 +158,34 @@ export class SqliteStorage implements Storage {
     } catch (err) {
       throw new StorageError(`cannot open ${init.path}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Brings a store of an older format up to FORMAT_VERSION: every step and the version bump in one
+   * transaction, then a checkpoint, so the header in the main file (what checkStoreFile and an
+   * older BlazeDB read) says the new version at once rather than after the next checkpoint.
+   */
+  #migrate(): void {
+    const userVersion = () => Number(this.#db.prepare('PRAGMA user_version').get()?.user_version);
+    if (userVersion() >= FORMAT_VERSION) return;
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      // Read again under the write lock: another process may have migrated meanwhile.
+      for (let v = userVersion(); v < FORMAT_VERSION; v++) {
+        const step = MIGRATIONS[v];
+        if (step === undefined) throw new StorageError(`no migration from store format version ${v}`);
+        this.#db.exec(step);
+      }
+      this.#db.exec(`PRAGMA user_version = ${FORMAT_VERSION}`);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    // Best effort, like close(): if it cannot finish now, a later checkpoint carries the header.
+    try {
+      this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch {}
   }
 
   #stmt(sql: string): StatementSync {
@@ -173,6 +231,19 @@ export class SqliteStorage implements Storage {
     this.#stmt('INSERT OR REPLACE INTO blaze_meta(key, value) VALUES (?, ?)').run(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.#stmt('DELETE FROM blaze_meta WHERE key = ?').run(key);
+  }
+
+  *scanMeta(prefix: string): Iterable<[string, Uint8Array]> {
+    // Keys sharing a prefix sort together (byte order), from the prefix itself on: a range scan
+    // on the primary key that stops at the first key without it.
+    for (const r of this.#stmt('SELECT key, value FROM blaze_meta WHERE key >= ? ORDER BY key').iterate(prefix)) {
+      if (!(r.key as string).startsWith(prefix)) return;
+      yield [r.key as string, r.value as Uint8Array];
+    }
+  }
+
   appendOp(row: OpRow): void {
     try {
       this.#stmt('INSERT INTO blaze_ops(node, seq, coll, rec, payload) VALUES (?, ?, ?, ?, ?)').run(
@@ -211,12 +282,40 @@ export class SqliteStorage implements Storage {
   }
 
   opCountOfRecord(collection: string, record: string): number {
-    return Number(this.#stmt('SELECT count(*) AS n FROM blaze_ops WHERE coll = ? AND rec = ?').get(collection, record)?.n ?? 0);
+    return Number(this.#stmt(`SELECT ${opCountSql('?1', '?2')} AS n`).get(collection, record)?.n ?? 0);
+  }
+
+  compactOps(node: string, throughSeq: number, limit: number): CompactedOp[] {
+    if (limit <= 0) return []; // SQLite reads a negative LIMIT as none
+    const max = Math.min(Math.floor(limit), Number.MAX_SAFE_INTEGER); // LIMIT takes an integer, not Infinity
+    // Joins the caller's transaction; outside one it is its own, so ops never leave the log
+    // without their counts moving to blaze_compacted.
+    return this.transaction(() => {
+      const out = this.#stmt('SELECT seq, coll, rec FROM blaze_ops WHERE node = ? AND seq <= ? ORDER BY seq LIMIT ?')
+        .all(node, throughSeq, max)
+        .map((r): CompactedOp => ({ seq: Number(r.seq), collection: r.coll as string, record: r.rec as string }));
+      const last = out.at(-1);
+      if (!last) return out;
+      // The selected ops are exactly the node's ops up to the last one: one range delete on (node, seq).
+      this.#stmt('DELETE FROM blaze_ops WHERE node = ? AND seq <= ?').run(node, last.seq);
+      const removed = new Map<string, { collection: string; record: string; n: number }>();
+      for (const op of out) {
+        const key = `${op.collection}\0${op.record}`;
+        const entry = removed.get(key) ?? { collection: op.collection, record: op.record, n: 0 };
+        entry.n++;
+        removed.set(key, entry);
+      }
+      const bump = this.#stmt(
+        'INSERT INTO blaze_compacted(coll, rec, n) VALUES (?, ?, ?) ON CONFLICT(coll, rec) DO UPDATE SET n = n + excluded.n',
+      );
+      for (const { collection, record, n } of removed.values()) bump.run(collection, record, n);
+      return out;
+    });
   }
 
   *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
     const stmt = this.#stmt(
-      `SELECT r.id, r.doc, (SELECT count(*) FROM blaze_ops o WHERE o.coll = r.coll AND o.rec = r.id) AS n
+      `SELECT r.id, r.doc, ${opCountSql('r.coll', 'r.id')} AS n
        FROM blaze_records r WHERE r.coll = ? AND r.doc IS NOT NULL ORDER BY r.n`,
     );
     for (const r of stmt.iterate(collection)) yield [r.id as string, r.doc as Uint8Array, Number(r.n)];
@@ -224,7 +323,7 @@ export class SqliteStorage implements Storage {
 
   getRecordAndOpCount(collection: string, id: string): { row: RecordRow | undefined; opCount: number } {
     const r = this.#stmt(
-      `SELECT (SELECT count(*) FROM blaze_ops WHERE coll = ?1 AND rec = ?2) AS n, r.state AS state, r.doc AS doc, r.id AS id
+      `SELECT ${opCountSql('?1', '?2')} AS n, r.state AS state, r.doc AS doc, r.id AS id
        FROM (SELECT 1) LEFT JOIN blaze_records r ON r.coll = ?1 AND r.id = ?2`,
     ).get(collection, id);
     const row = r?.id != null ? { state: r.state as Uint8Array, doc: (r.doc as Uint8Array | null) ?? null } : undefined;
@@ -260,12 +359,7 @@ export class SqliteStorage implements Storage {
   }
 
   loadVersions(): Map<string, VersionRow> {
-    const out = new Map<string, VersionRow>();
-    for (const r of this.#stmt('SELECT node, seq, ahead FROM blaze_versions').all()) {
-      const ahead = r.ahead ? (r.ahead as string).split(',').map(Number) : [];
-      out.set(r.node as string, { seq: Number(r.seq), ahead });
-    }
-    return out;
+    return readVersions(this.#stmt(VERSIONS_SQL));
   }
 
   setVersion(node: string, row: VersionRow): void {
@@ -300,7 +394,28 @@ export class SqliteStorage implements Storage {
     this.#stmt('DELETE FROM blaze_index WHERE name = ?').run(index);
   }
 
+  snapshotReader(): StorageSnapshot {
+    if (this.#db.isTransaction) throw new StorageError('snapshotReader inside a transaction: its writes are not committed yet');
+    // A second connection in a read transaction: WAL keeps serving it the commit it started on
+    // while this connection (or another process) writes on. A new connection sees every commit.
+    const reader = new DatabaseSync(this.#path, { readOnly: true });
+    try {
+      reader.exec('PRAGMA busy_timeout = 5000');
+      reader.exec('BEGIN');
+      // A deferred transaction takes its snapshot at its first read: read now, not when iterated.
+      const versions = readVersions(reader.prepare(VERSIONS_SQL));
+      const snapshot = new SqliteSnapshot(reader, versions, () => this.#snapshots.delete(snapshot));
+      this.#snapshots.add(snapshot);
+      return snapshot;
+    } catch (err) {
+      reader.close();
+      throw new StorageError(`cannot open a snapshot of ${this.#path}: ${(err as Error).message}`);
+    }
+  }
+
   close(): void {
+    // An open read transaction would stall the closing checkpoint (it waits for readers).
+    for (const snapshot of [...this.#snapshots]) snapshot.close();
     this.#stopCheckpointer?.();
     if (!this.#db.isOpen) return;
     // Leave no WAL behind (the checkpoint thread may not have caught up): reopening then has
@@ -309,5 +424,45 @@ export class SqliteStorage implements Storage {
       this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     } catch {}
     this.#db.close();
+  }
+}
+
+class SqliteSnapshot implements StorageSnapshot {
+  readonly #db: DatabaseSync;
+  readonly #versions: Map<string, VersionRow>;
+  readonly #onClose: () => void;
+
+  constructor(db: DatabaseSync, versions: Map<string, VersionRow>, onClose: () => void) {
+    this.#db = db;
+    this.#versions = versions;
+    this.#onClose = onClose;
+  }
+
+  #check(): void {
+    if (!this.#db.isOpen) throw new StorageError('snapshot is closed');
+  }
+
+  versions(): Map<string, VersionRow> {
+    this.#check();
+    return new Map(this.#versions);
+  }
+
+  *records(): Iterable<SnapshotRecord> {
+    this.#check();
+    // Its own statement per call, so two iterations do not reset each other; (coll, n) is the
+    // primary key, so this walks the table in order without sorting or loading it.
+    const stmt = this.#db.prepare(
+      `SELECT r.coll, r.id, r.state, r.doc, ${opCountSql('r.coll', 'r.id')} AS n FROM blaze_records r ORDER BY r.coll, r.n`,
+    );
+    for (const r of stmt.iterate()) {
+      const row = { state: r.state as Uint8Array, doc: (r.doc as Uint8Array | null) ?? null };
+      yield { collection: r.coll as string, id: r.id as string, row, opCount: Number(r.n) };
+    }
+  }
+
+  close(): void {
+    if (!this.#db.isOpen) return;
+    this.#onClose();
+    this.#db.close(); // ends the read transaction
   }
 }

@@ -36,6 +36,37 @@ export interface VersionRow {
   readonly ahead: readonly number[];
 }
 
+/** An op compaction removed from the log. */
+export interface CompactedOp {
+  readonly seq: number;
+  readonly collection: string;
+  readonly record: string;
+}
+
+/** A record row as a snapshot holds it. */
+export interface SnapshotRecord {
+  readonly collection: string;
+  readonly id: string;
+  readonly row: RecordRow;
+  /** The record's op count, stored and compacted (its version in an encrypted store). */
+  readonly opCount: number;
+}
+
+/**
+ * A read-only view of the record rows and the version vector as of one commit, for streaming a
+ * snapshot of the store while writes go on. Holding it open keeps that state around (for SQLite,
+ * the WAL cannot be checkpointed past it): close it when done. Closing the storage closes it too.
+ */
+export interface StorageSnapshot {
+  versions(): Map<string, VersionRow>;
+  /**
+   * Every record row (rows with doc null included) with its op count, in store order: by
+   * collection (as `collections()` sorts them), then in the order `scanDocs` uses. Read lazily.
+   */
+  records(): Iterable<SnapshotRecord>;
+  close(): void;
+}
+
 /** A range over index keys (byte strings compared as unsigned bytes). */
 export interface KeyRange {
   readonly lower?: Uint8Array;
@@ -59,6 +90,9 @@ export interface Storage {
 
   getMeta(key: string): Uint8Array | undefined;
   setMeta(key: string, value: Uint8Array): void;
+  deleteMeta(key: string): void;
+  /** Meta entries whose key starts with `prefix`, in key order. */
+  scanMeta(prefix: string): Iterable<[key: string, value: Uint8Array]>;
 
   /** Appends an op; its (node, seq) must be new. */
   appendOp(row: OpRow): void;
@@ -69,17 +103,29 @@ export interface Storage {
   opsOfRecord(collection: string, record: string): StoredOp[];
   /** Every op on a collection, in no particular order. */
   opsOfCollection(collection: string): Iterable<StoredOp>;
+  /** Ops in the log now (compacted ones excluded). */
   opCount(): number;
-  /** How many ops of one record are stored (encryption binds record rows to it). */
+  /**
+   * How many ops of one record were stored, counting those compaction removed since: encryption
+   * binds record rows to it, so it must never go down.
+   */
   opCountOfRecord(collection: string, record: string): number;
+  /**
+   * Removes `node`'s ops with seq <= `throughSeq` from the log, lowest seq first, at most `limit`
+   * of them, and returns them. A removed op still counts in its record's op count
+   * (`opCountOfRecord`, `getRecordAndOpCount`, `scanDocsWithOpCounts`), which encrypted stores use
+   * as the record's version; so a compacted op must not be appended again (its dot is free in the
+   * log, but it would count twice). Atomic: part of the caller's transaction, or its own outside one.
+   */
+  compactOps(node: string, throughSeq: number, limit: number): CompactedOp[];
 
   getRecord(collection: string, id: string): RecordRow | undefined;
-  /** The record row and the number of its stored ops, read together (one snapshot). */
+  /** The record row and its op count (`opCountOfRecord`), read together (one snapshot). */
   getRecordAndOpCount(collection: string, id: string): { row: RecordRow | undefined; opCount: number };
   putRecord(collection: string, id: string, row: RecordRow): void;
   /** Existing records (doc not null) of a collection, in the order the store keeps them. */
   scanDocs(collection: string): Iterable<[id: string, doc: Uint8Array]>;
-  /** `scanDocs`, with each record's stored op count. */
+  /** `scanDocs`, with each record's op count (`opCountOfRecord`). */
   scanDocsWithOpCounts(collection: string): Iterable<[id: string, doc: Uint8Array, opCount: number]>;
   /** Number of existing records in a collection. */
   countDocs(collection: string): number;
@@ -95,6 +141,13 @@ export interface Storage {
   /** Ids whose key lies in `range`, in key order (then id). */
   scanIndex(index: string, range: KeyRange): Iterable<string>;
   dropIndex(index: string): void;
+
+  /**
+   * A consistent read-only view of every record row and the version vector as of the last commit,
+   * unaffected by writes made afterwards (through this storage or another connection) until
+   * closed. Refused inside a transaction, whose writes are not committed yet.
+   */
+  snapshotReader(): StorageSnapshot;
 
   close(): void;
 }

@@ -3,8 +3,11 @@
 /** The libp2p protocol id; the number is the major version. */
 export const PROTOCOL_ID = '/blazedb/sync/1';
 export const PROTOCOL_MAJOR = 1;
-/** 1: ACKs may be deltas and list duplicates (sent only to peers that say minor >= 1). */
-export const PROTOCOL_MINOR = 1;
+/**
+ * 1: ACKs may be deltas and list duplicates (sent only to peers that say minor >= 1).
+ * 2: GC announcements and snapshots (only with peers that say minor >= 2).
+ */
+export const PROTOCOL_MINOR = 2;
 
 /** Largest frame a session accepts (and sends): bounds the memory one frame can claim. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;

@@ -5,7 +5,9 @@ import type { SyncSession, SyncSource } from './session.ts';
 
 export function databaseSource(db: BlazeDB): SyncSource {
   const engine = db.engine;
+  const gc = db.gcCollector;
   db.acks.attached = true;
+  db.startBackgroundGc();
   return {
     dbId: db.dbId,
     get nodeId() {
@@ -27,6 +29,15 @@ export function databaseSource(db: BlazeDB): SyncSource {
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
     incompleteRecords: () => engine.incompleteRecords(),
+    memberSeen: (peer, partial) => gc.state.memberSeen(peer, engine.clock.wallMs(), partial),
+    gcAnnouncement: () => gc.state.latest,
+    // Adopted in a transaction of its own: an announcement is rare and must outlive a restart.
+    receiveGc: (announcement) => engine.write(() => gc.state.receive(announcement)),
+    onGcAnnouncement: (listener) => gc.state.onAnnouncement(listener),
+    horizon: () => gc.horizon.vector,
+    snapshot: () => gc.snapshot(),
+    applySnapshot: (version, chunks) => gc.applySnapshot(version, chunks),
+    snapshotProgress: (progress) => db.reportSnapshotProgress(progress),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

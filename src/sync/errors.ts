@@ -21,7 +21,11 @@ export type CloseCode =
   /** The peer closed the session. */
   | 'peer-closed'
   /** This node closed it (shutdown, sync disabled). */
-  | 'local-close';
+  | 'local-close'
+  /** A snapshot chunk failed its checksum: nothing of it was applied; the next session fetches it again. */
+  | 'corrupt-snapshot'
+  /** The peer lacks ops compacted away, and no snapshot can be made for it (docs/gc.md). */
+  | 'snapshot-unavailable';
 
 const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'version-unsupported',
@@ -34,6 +38,8 @@ const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'apply-failed',
   'peer-closed',
   'local-close',
+  'corrupt-snapshot',
+  'snapshot-unavailable',
 ]);
 
 export function isCloseCode(code: string): code is CloseCode {

@@ -3,8 +3,9 @@
  * A frame is one message: a type byte, then its body.
  */
 
-import { Decoder, readByte, readBytes, readLength, readString, readVarUint } from '../codec/decoder.ts';
-import { Encoder, writeByte, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
+import { crc32 } from '../codec/crc32.ts';
+import { Decoder, readByte, readBytes, readLength, readRaw, readString, readVarUint } from '../codec/decoder.ts';
+import { Encoder, writeByte, writeBytes, writeRaw, writeString, writeVarUint } from '../codec/encoder.ts';
 import { type BatchReadContext, type BatchWriteContext, compressBlock, decodeBatch, decompressBlock, encodeBatch } from '../codec/index.ts';
 import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
@@ -100,7 +101,46 @@ export interface RecordsMessage {
   readonly records: readonly RecordRef[];
 }
 
-export type Message = Hello | OpsMessage | Ack | Close | Skip | RecordMessage | RecordsMessage;
+/** The home relay's GC decision, gossiped by every node that holds it (docs/gc.md). */
+export interface GcMessage {
+  readonly type: 'gc';
+  readonly authority: NodeId;
+  readonly generation: number;
+  readonly frontier: WireVersion;
+  readonly evicted: readonly NodeId[];
+}
+
+/** A snapshot follows: the sender's records as merge states, at `version` (docs/gc.md). */
+export interface SnapshotBegin {
+  readonly type: 'snapshot-begin';
+  readonly version: WireVersion;
+}
+
+/** One chunk of a snapshot: its place, and its body (see src/gc/snapshot.ts) checked by CRC-32. */
+export interface SnapshotChunk {
+  readonly type: 'snapshot-chunk';
+  readonly index: number;
+  readonly body: Uint8Array;
+}
+
+export interface SnapshotEnd {
+  readonly type: 'snapshot-end';
+  readonly chunks: number;
+  readonly records: number;
+}
+
+export type Message =
+  | Hello
+  | OpsMessage
+  | Ack
+  | Close
+  | Skip
+  | RecordMessage
+  | RecordsMessage
+  | GcMessage
+  | SnapshotBegin
+  | SnapshotChunk
+  | SnapshotEnd;
 
 const T_HELLO = 0x01;
 const T_OPS = 0x02;
@@ -109,6 +149,10 @@ const T_CLOSE = 0x04;
 const T_SKIP = 0x05;
 const T_RECORD = 0x06;
 const RECORDS_TYPES = { gone: 0x07, need: 0x08, left: 0x09, held: 0x0a } as const;
+const T_GC = 0x0b;
+const T_SNAPSHOT_BEGIN = 0x0c;
+const T_SNAPSHOT_CHUNK = 0x0d;
+const T_SNAPSHOT_END = 0x0e;
 const OPS_LZ4 = 0x01;
 const RECORD_LAST = 0x02;
 const HELLO_FILTER = 0x01;
@@ -202,6 +246,36 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeString(e, m.code);
       writeString(e, m.message);
       break;
+    case 'gc':
+      writeByte(e, T_GC);
+      writeNodeLiteral(e, m.authority);
+      writeVarUint(e, m.generation);
+      writeVersion(e, m.frontier);
+      writeVarUint(e, m.evicted.length);
+      for (const node of m.evicted) writeNodeLiteral(e, node);
+      break;
+    case 'snapshot-begin':
+      writeByte(e, T_SNAPSHOT_BEGIN);
+      writeVersion(e, m.version);
+      break;
+    case 'snapshot-chunk': {
+      // The checksum covers the body before compression: it catches a bad block either way.
+      writeByte(e, T_SNAPSHOT_CHUNK);
+      writeVarUint(e, m.index);
+      const sum = crc32(m.body);
+      writeRaw(e, new Uint8Array([sum >>> 24, (sum >>> 16) & 0xff, (sum >>> 8) & 0xff, sum & 0xff]));
+      const packed = compressBlock(m.body);
+      const compressed = packed.length < m.body.length;
+      writeByte(e, compressed ? OPS_LZ4 : 0);
+      writeVarUint(e, m.body.length);
+      writeRaw(e, compressed ? packed : m.body);
+      break;
+    }
+    case 'snapshot-end':
+      writeByte(e, T_SNAPSHOT_END);
+      writeVarUint(e, m.chunks);
+      writeVarUint(e, m.records);
+      break;
   }
   return e.finish();
 }
@@ -253,6 +327,14 @@ function readFilter(d: Decoder): SyncFilter {
     if (err instanceof FilterError) return d.fail(`bad filter: ${err.message}`);
     throw err;
   }
+}
+
+/** Most members one GC announcement may list as evicted. */
+const MAX_EVICTED = 4096;
+
+/** A snapshot chunk arrived damaged (the session drops the snapshot and asks for it again). */
+export class ChecksumError extends DecodeError {
+  override name = 'ChecksumError';
 }
 
 /** Decodes a frame; throws DecodeError (only) on anything malformed. */
@@ -343,6 +425,39 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
       }
       case T_CLOSE:
         m = { type: 'close', code: readString(d), message: readString(d) };
+        break;
+      case T_GC: {
+        const authority = readNodeLiteral(d);
+        const generation = readVarUint(d);
+        const frontier = readVersion(d);
+        const n = readLength(d, 8);
+        if (n > MAX_EVICTED) d.fail(`more than ${MAX_EVICTED} evicted members`);
+        const evicted: NodeId[] = [];
+        for (let i = 0; i < n; i++) evicted.push(readNodeLiteral(d));
+        m = { type: 'gc', authority, generation, frontier, evicted };
+        break;
+      }
+      case T_SNAPSHOT_BEGIN:
+        m = { type: 'snapshot-begin', version: readVersion(d) };
+        break;
+      case T_SNAPSHOT_CHUNK: {
+        const index = readVarUint(d);
+        const sum = readRaw(d, 4);
+        const expected = (((sum[0] as number) << 24) | ((sum[1] as number) << 16) | ((sum[2] as number) << 8) | (sum[3] as number)) >>> 0;
+        const flags = readByte(d);
+        if (flags & ~OPS_LZ4) d.fail('unknown snapshot chunk flags');
+        const size = readVarUint(d);
+        if (size > maxFrameBytes * 4) d.fail(`a snapshot chunk of ${size} bytes`);
+        const stored = frame.subarray(d.pos);
+        d.pos = d.end;
+        const body = flags & OPS_LZ4 ? decompressBlock(stored, size) : stored;
+        if (body.length !== size) d.fail('snapshot chunk length mismatch');
+        if (crc32(body) !== expected) throw new ChecksumError(`snapshot chunk ${index} fails its checksum`);
+        m = { type: 'snapshot-chunk', index, body };
+        break;
+      }
+      case T_SNAPSHOT_END:
+        m = { type: 'snapshot-end', chunks: readVarUint(d), records: readVarUint(d) };
         break;
       default:
         return d.fail(`unknown message type 0x${type.toString(16)}`);

@@ -21,6 +21,7 @@
 
 import { BatchReadContext, BatchWriteContext, encodeOp } from '../codec/index.ts';
 import { type Doc, type RecordKey, recordKey as recordKeyOf, type SyncItem } from '../db/engine.ts';
+import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
@@ -43,16 +44,40 @@ import type { SyncFilter } from './filter.ts';
 import {
   type Ack,
   type AckLevel,
+  ChecksumError,
   decodeMessage,
   encodeMessage,
+  type GcMessage,
   type Hello,
   type Message,
   type RecordRef,
   type RecordsMessage,
   type Role,
   type SkipRange,
+  type SnapshotChunk,
   type WireVersion,
 } from './messages.ts';
+
+/** The home relay's GC decision as a node holds it (src/gc/gc-state.ts). */
+export type GcAnnouncement = Omit<GcMessage, 'type'>;
+
+/** A snapshot being produced: its version vector, then chunk bodies until undefined. */
+export interface SnapshotStream {
+  readonly version: ReadonlyMap<NodeId, number>;
+  readonly records: number;
+  next(): Uint8Array | undefined;
+  close(): void;
+}
+
+/** How a snapshot being received is going. */
+export interface SnapshotProgress {
+  readonly peer: NodeId;
+  readonly chunks: number;
+  readonly bytes: number;
+  readonly done: boolean;
+  /** Records applied (once done). */
+  readonly records?: number;
+}
 
 /** What a session needs of the local database. */
 export interface SyncSource {
@@ -94,6 +119,22 @@ export interface SyncSource {
   heldRecords(): RecordKey[];
   /** Records it shows from its own writes only, to be sent whole or declared gone. */
   incompleteRecords(): RecordKey[];
+  // ---- distributed GC (docs/gc.md) ----
+  /** A session heard from this member (its HELLO, an ACK). */
+  memberSeen(peer: NodeId, partial: boolean): void;
+  /** The newest GC announcement this node holds. */
+  gcAnnouncement(): GcAnnouncement | undefined;
+  /** A peer passed on an announcement: adopted if newer (then every session passes it on). */
+  receiveGc(announcement: GcAnnouncement): void;
+  onGcAnnouncement(listener: (announcement: GcAnnouncement) => void): () => void;
+  /** Per origin, the seq at and below which the op log may lack ops (compacted, or snapshot-borne). */
+  horizon(): ReadonlyMap<NodeId, number>;
+  /** Starts a snapshot of this node's state (a consistent view; writes go on meanwhile). */
+  snapshot(): SnapshotStream;
+  /** Merges a received snapshot (chunk bodies, checked) durably, in one transaction; returns records applied. */
+  applySnapshot(version: ReadonlyMap<NodeId, number>, chunks: readonly Uint8Array[]): number;
+  /** Progress of a snapshot being received. */
+  snapshotProgress?(progress: SnapshotProgress): void;
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -142,6 +183,8 @@ export interface SyncSessionInit {
    * applied in one transaction there; the simulator runs it as an event at the same instant.
    */
   defer?: (fn: () => void) => void;
+  /** Most bytes of snapshot chunks a receiver holds before applying them (default 1 GiB). */
+  maxSnapshotBytes?: number;
 }
 
 /** Forward delays in a row that found the peer lacking an origin's ops before it counts as relying on us. */
@@ -152,6 +195,11 @@ const MAX_FORWARD_DELAY_MS = 2_000;
 const MAX_ACK_ORIGINS = SESSION_INTERN_CAPACITY.nodes;
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
+
+/** Bytes of snapshot chunks a receiver holds at most: a 1M-record store is well under it. */
+const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+/** Protocol minor version that has GC announcements and snapshots. */
+const GC_MINOR = 2;
 
 /** Traffic counters of one session. */
 export interface SessionStats {
@@ -259,6 +307,14 @@ export class SyncSession {
   readonly #closeHandlers: ((reason: SyncError) => void)[] = [];
   readonly #stateHandlers: ((state: SessionState) => void)[] = [];
   readonly #ackHandlers: ((ack: Ack) => void)[] = [];
+  readonly #maxSnapshotBytes: number;
+  /** A snapshot this side is sending: the stream, and the next chunk's index. */
+  #snapshotOut: { stream: SnapshotStream; index: number } | undefined;
+  /** A snapshot this side is receiving: its vector and the chunks so far (applied at the end). */
+  #snapshotIn: { version: WireVersion; chunks: Uint8Array[]; bytes: number } | undefined;
+  /** The newest GC generation the peer is known to hold (no need to send it what it sent). */
+  #peerGc: { authority: NodeId; generation: number } | undefined;
+  #stopGcWatch: (() => void) | undefined;
 
   constructor(init: SyncSessionInit) {
     this.#source = init.source;
@@ -277,6 +333,7 @@ export class SyncSession {
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#helloAfterPeer = init.helloAfterPeer ?? false;
     this.#defer = init.defer ?? queueMicrotask;
+    this.#maxSnapshotBytes = init.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
     this.#duplex.onFrame((frame) => this.#guard(() => this.#onFrame(frame)));
     this.#duplex.onDrain(() =>
       this.#guard(() => {
@@ -371,7 +428,10 @@ export class SyncSession {
     try {
       message = decodeMessage(frame, this.#maxFrameBytes, this.#inStream);
     } catch (err) {
-      this.close('malformed-frame', (err as Error).message);
+      // A damaged snapshot chunk: nothing of the snapshot is applied, and the next session
+      // fetches it again (this peer is still behind the sender's horizon).
+      if (err instanceof ChecksumError) this.close('corrupt-snapshot', err.message);
+      else this.close('malformed-frame', (err as Error).message);
       return;
     }
     switch (message.type) {
@@ -394,6 +454,14 @@ export class SyncSession {
       case 'left':
       case 'held':
         this.#onFromPartial(message);
+        return;
+      case 'gc':
+        this.#onGc(message);
+        return;
+      case 'snapshot-begin':
+      case 'snapshot-chunk':
+      case 'snapshot-end':
+        this.#onSnapshot(message);
         return;
       case 'close':
         // The peer's reason, when it is one of ours; otherwise just that it closed.
@@ -457,7 +525,12 @@ export class SyncSession {
         this.#sendRecords('need', this.#source.incompleteRecords());
       }
     }
+    this.#source.memberSeen(hello.nodeId, hello.filter !== undefined);
     this.#setState('syncing');
+    if (this.#peerMinor >= GC_MINOR) {
+      this.#sendGc(this.#source.gcAnnouncement());
+      this.#stopGcWatch = this.#source.onGcAnnouncement((a) => this.#guard(() => this.#sendGc(a)));
+    }
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
     // learns they are durable here without waiting for new ops.
     this.#acknowledge();
@@ -722,6 +795,9 @@ export class SyncSession {
         return;
       }
       ack = { type: 'ack', level: received.level, version };
+    } else if (received.version.size > MAX_ACK_ORIGINS) {
+      this.close('protocol', `an ACK names more than ${MAX_ACK_ORIGINS} origins`);
+      return;
     }
     for (const [node, seq] of this.#known(ack.version)) {
       if (seq <= (this.#peerHas.get(node) ?? 0)) continue;
@@ -733,10 +809,12 @@ export class SyncSession {
     if (received.duplicates?.length) this.#lengthenForwardDelay();
     this.#peerAck = ack;
     if (this.#peer) {
-      // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims; and
-      // only origins this node holds matter (a peer cannot grow our records with made-up ones).
+      this.#source.memberSeen(this.#peer.nodeId, this.#peer.filter !== undefined);
+      // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims. The
+      // whole vector is kept, origins this node does not hold yet included: GC needs what each
+      // member holds (the merged vector is bounded to MAX_ACK_ORIGINS above).
       const level = this.#peer.role === 'relay' ? ack.level : 'local-durable';
-      this.#source.recordAck(this.#peer.nodeId, level, this.#known(ack.version));
+      this.#source.recordAck(this.#peer.nodeId, level, ack.version);
     }
     for (const h of [...this.#ackHandlers]) h(ack);
   }
@@ -879,6 +957,7 @@ export class SyncSession {
     try {
       const filter = this.#peer?.filter;
       if (filter && this.#servesAll && !this.#peerHoldsKnown) return; // waits for its HELD list
+      if (!this.#sendSnapshot()) return;
       if (!this.#sendSweep()) return;
       const gapsAllowed = this.#source.filter() !== undefined;
       for (;;) {
@@ -1089,6 +1168,10 @@ export class SyncSession {
     this.#stopListening?.();
     this.#stopMembership?.();
     this.#stopFilterWatch?.();
+    this.#stopGcWatch?.();
+    this.#snapshotOut?.stream.close();
+    this.#snapshotOut = undefined;
+    this.#snapshotIn = undefined;
     this.#stopOnDbClose();
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
@@ -1102,6 +1185,121 @@ export class SyncSession {
     this.#helloTimer = undefined;
     this.#setState('closed');
     for (const h of this.#closeHandlers) h(reason);
+  }
+
+  // ---- distributed GC: announcements and snapshots (docs/gc.md) ----
+
+  #sendGc(a: GcAnnouncement | undefined): void {
+    if (!a || this.#state !== 'syncing') return;
+    const known = this.#peerGc;
+    if (known?.authority === a.authority && known.generation >= a.generation) return;
+    this.#peerGc = { authority: a.authority, generation: a.generation };
+    this.#send({ type: 'gc', ...a });
+  }
+
+  #onGc(m: GcMessage): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', 'a GC announcement before the handshake');
+      return;
+    }
+    const { type: _, ...announcement } = m;
+    this.#peerGc = { authority: m.authority, generation: m.generation };
+    this.#source.receiveGc(announcement);
+  }
+
+  /**
+   * The peer lacks ops this node's log no longer has (compacted, or it came by snapshot
+   * itself): it gets the whole state as a snapshot instead, then the ops after it.
+   */
+  #needsSnapshot(): boolean {
+    for (const [node, seq] of this.#source.horizon()) if ((this.#peerHas.get(node) ?? 0) < seq) return true;
+    return false;
+  }
+
+  /** Sends a snapshot the peer needs, as far as the transport takes it; true once none is due. */
+  #sendSnapshot(): boolean {
+    let out = this.#snapshotOut;
+    if (!out) {
+      if (!this.#needsSnapshot()) return true;
+      if (this.#peer?.filter || !this.#servesAll || this.#peerMinor < GC_MINOR) {
+        const why = this.#peer?.filter ? 'filtered snapshots are not built yet' : 'the peer cannot take a snapshot';
+        this.close('snapshot-unavailable', `the peer lacks ops compacted here, and ${why}`);
+        return false;
+      }
+      out = { stream: this.#source.snapshot(), index: 0 };
+      this.#snapshotOut = out;
+      if (!this.#send({ type: 'snapshot-begin', version: out.stream.version })) this.#blocked = true;
+    }
+    while (!this.#blocked) {
+      const body = out.stream.next();
+      if (!body) {
+        this.#snapshotOut = undefined;
+        if (!this.#send({ type: 'snapshot-end', chunks: out.index, records: out.stream.records })) this.#blocked = true;
+        for (const [node, seq] of out.stream.version) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+        return !this.#blocked;
+      }
+      if (!this.#send({ type: 'snapshot-chunk', index: out.index++, body })) this.#blocked = true;
+    }
+    return false;
+  }
+
+  #onSnapshot(m: Message): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', `${m.type} before the handshake`);
+      return;
+    }
+    if (this.#source.filter()) {
+      this.close('protocol', 'a snapshot sent to a partial replica');
+      return;
+    }
+    const peer = this.#peer?.nodeId as NodeId;
+    if (m.type === 'snapshot-begin') {
+      if (this.#snapshotIn) {
+        this.close('protocol', 'a second snapshot began before the first ended');
+        return;
+      }
+      // Ops that arrived before it are applied first: the snapshot's vector follows them.
+      this.#applyPending();
+      this.#snapshotIn = { version: m.version, chunks: [], bytes: 0 };
+      return;
+    }
+    const into = this.#snapshotIn;
+    if (!into) {
+      this.close('protocol', `${m.type} outside a snapshot`);
+      return;
+    }
+    if (m.type === 'snapshot-chunk') {
+      const chunk = m as SnapshotChunk;
+      if (chunk.index !== into.chunks.length) {
+        this.close('protocol', `snapshot chunk ${chunk.index} where ${into.chunks.length} was due`);
+        return;
+      }
+      into.bytes += chunk.body.length;
+      if (into.bytes > this.#maxSnapshotBytes) {
+        this.close('frame-too-large', `a snapshot of more than ${this.#maxSnapshotBytes} bytes`);
+        return;
+      }
+      into.chunks.push(chunk.body.slice());
+      this.#source.snapshotProgress?.({ peer, chunks: into.chunks.length, bytes: into.bytes, done: false });
+      return;
+    }
+    if (m.type !== 'snapshot-end') return;
+    if (m.chunks !== into.chunks.length) {
+      this.close('protocol', `snapshot ended after ${into.chunks.length} of ${m.chunks} chunks`);
+      return;
+    }
+    this.#snapshotIn = undefined;
+    let records: number;
+    try {
+      records = this.#source.applySnapshot(into.version, into.chunks);
+    } catch (err) {
+      this.close(err instanceof DecodeError ? 'malformed-frame' : 'apply-failed', `snapshot not applied: ${(err as Error).message}`);
+      return;
+    }
+    for (const [node, seq] of this.#known(into.version)) if (seq > (this.#peerHas.get(node) ?? 0)) this.#peerHas.set(node, seq);
+    this.#source.snapshotProgress?.({ peer, chunks: into.chunks.length, bytes: into.bytes, done: true, records });
+    this.#acknowledge();
+    this.#pump();
   }
 
   /** For tests and stats: what the peer is known to hold. */

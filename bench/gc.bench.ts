@@ -1,0 +1,143 @@
+/**
+ * GC and snapshot figures (docs/gc.md):
+ * - gc.compact_ops_per_s: folding stable ops of W1 records into base states and removing them
+ *   from a SQLite log, in steps of 5,000 ops (inserts, then an update of every record).
+ * - snapshot.initial_sync_s_100k / _1m: a new device (its own SQLite store, this process) syncs
+ *   over loopback TCP from a node in another process that holds N W1 records, all compacted, so
+ *   it can only start from a snapshot: from connect until its version vector equals the server's.
+ * - snapshot.bytes_per_record: bytes the new device received in that sync, per record.
+ * Set BENCH_SNAPSHOT_1M=0 to skip the 1M store (its setup takes minutes).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { socketDuplex } from '../node/transport/tcp-duplex.ts';
+import { BlazeDB } from '../src/db/index.ts';
+import { realScheduler } from '../src/platform/index.ts';
+import { databaseSource, SyncSession } from '../src/sync/index.ts';
+import { SeededRandom } from '../src/util/prng.ts';
+import type { Benchmark, Figure } from './harness.ts';
+import { w1Record } from './workload.ts';
+
+const SERVER = new URL('./sync-receiver.ts', import.meta.url).pathname;
+const BATCH = 1000;
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** A SQLite store of `n` W1 records, every op compacted; returns its version vector and the compaction rate. */
+async function compactedStore(dir: string, n: number, updates: boolean) {
+  const db = await BlazeDB.open({ path: dir, dbId: 'bench', random: new SeededRandom(31), gc: { authority: true, intervalMs: 0 } });
+  const bugs = db.collection('bugs');
+  await bugs.declare({ tags: 'set', viewCount: 'counter' });
+  const random = new SeededRandom(32);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, n - i) }, () => w1Record(random));
+    ids.push(...(await bugs.insertMany(batch as never)));
+    if (i % 100_000 === 0) process.stderr.write(`  building ${n} records: ${i}\r`);
+  }
+  if (updates) {
+    db.transaction(() => {
+      for (const [i, id] of ids.entries()) bugs.updateNow(id, { priority: i % 10 });
+    });
+  }
+  const ops = db.stats().opCount;
+  const start = process.hrtime.bigint();
+  const result = await db.compact();
+  const compactSeconds = seconds(start);
+  const version = db.stats().versionVector;
+  await db.close();
+  process.stderr.write(`  built ${n} records, compacted ${result.removed} of ${ops} ops in ${compactSeconds.toFixed(1)} s\n`);
+  return { version, opsPerSecond: result.removed / compactSeconds };
+}
+
+async function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [SERVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /port (\d+)/.exec(chunk.toString());
+      if (match) resolve({ child, port: Number(match[1]) });
+    });
+  });
+}
+
+/** A new device syncs from the server: seconds until it holds the server's whole vector, and bytes received. */
+async function initialSync(serverDir: string, clientDir: string, version: Record<string, number>) {
+  const server = await startServer(serverDir);
+  const db = await BlazeDB.open({ path: clientDir, dbId: 'bench', random: new SeededRandom(33), gc: { intervalMs: 0 } });
+  const caughtUp = () => Object.entries(version).every(([node, seq]) => (db.stats().versionVector[node] ?? 0) >= seq);
+  const start = process.hrtime.bigint();
+  const socket = connect(server.port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const session = new SyncSession({ source: databaseSource(db), duplex: socketDuplex(socket), scheduler: realScheduler });
+  const done = new Promise<void>((resolve) => {
+    db.onSnapshotProgress((p) => {
+      if (p.done && caughtUp()) resolve();
+    });
+  });
+  session.start();
+  await done;
+  const elapsed = seconds(start);
+  const bytes = socket.bytesRead;
+  session.close();
+  socket.destroy();
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+  const records = db.stats().collections.bugs ?? 0;
+  await db.close();
+  return { elapsed, bytes, records };
+}
+
+async function figuresFor(n: number, label: string): Promise<{ figures: Figure[]; opsPerSecond: number }> {
+  const serverDir = mkdtempSync(join(tmpdir(), 'blaze-gc-bench-'));
+  const clientDir = mkdtempSync(join(tmpdir(), 'blaze-gc-client-'));
+  try {
+    const { version, opsPerSecond } = await compactedStore(serverDir, n, n <= 100_000);
+    const { elapsed, bytes, records } = await initialSync(serverDir, clientDir, version);
+    if (records !== n) throw new Error(`the new device holds ${records} of ${n} records`);
+    return {
+      opsPerSecond,
+      figures: [
+        { name: `snapshot.initial_sync_s_${label}`, value: round(elapsed, 3), unit: `s (${n} W1 records, loopback TCP, durable)` },
+        ...(n <= 100_000
+          ? [{ name: 'snapshot.bytes_per_record', value: round(bytes / n, 1), unit: `bytes received per record (${label})` }]
+          : []),
+      ],
+    };
+  } finally {
+    rmSync(serverDir, { recursive: true, force: true });
+    rmSync(clientDir, { recursive: true, force: true });
+  }
+}
+
+/** The 100k run feeds both benchmarks: built once when both are selected. */
+let small: Promise<{ figures: Figure[]; opsPerSecond: number }> | undefined;
+const smallRun = () => {
+  small ??= figuresFor(100_000, '100k');
+  return small;
+};
+
+export const gcBenchmark: Benchmark = {
+  prefix: 'gc.',
+  async run() {
+    const { opsPerSecond } = await smallRun();
+    return [
+      { name: 'gc.compact_ops_per_s', value: Math.round(opsPerSecond), unit: 'ops/s (W1 inserts + updates, SQLite, steps of 5,000)' },
+    ];
+  },
+};
+
+export const snapshotBenchmark: Benchmark = {
+  prefix: 'snapshot.',
+  async run() {
+    const figures = [...(await smallRun()).figures];
+    if (process.env.BENCH_SNAPSHOT_1M !== '0') figures.push(...(await figuresFor(1_000_000, '1m')).figures);
+    return figures;
+  },
+};

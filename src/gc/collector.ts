@@ -1,0 +1,149 @@
+/**
+ * The node's distributed GC, wired together: membership and announcements (GcState), the
+ * log's horizon, compaction to the announced frontier, and snapshots. The database owns one;
+ * sync sessions reach it through their source (src/sync/engine-source.ts).
+ */
+import type { AckTracker } from '../db/acks.ts';
+import type { Engine } from '../db/engine.ts';
+import type { NodeId } from '../identity/node-id.ts';
+import type { Cancel, Scheduler } from '../runtime.ts';
+import { compactStep } from './compactor.ts';
+import { type GcAnnouncement, GcState, type Member } from './gc-state.ts';
+import { Horizon } from './horizon.ts';
+import type { ResolvedGcOptions } from './options.ts';
+import { applySnapshot, decodeSnapshotChunk, SnapshotWriter } from './snapshot.ts';
+import type { Vector } from './vectors.ts';
+
+export interface CompactionResult {
+  /** Ops removed from the log. */
+  readonly removed: number;
+  /** Transactions it took. */
+  readonly steps: number;
+  /** Ops left in the log. */
+  readonly opCount: number;
+  /** The frontier compacted towards. */
+  readonly frontier: Readonly<Record<string, number>>;
+  /** False when it stopped at `maxSteps` with more to do. */
+  readonly done: boolean;
+}
+
+export interface MemberStatus extends Member {
+  /** Ops this node holds that the member has not acknowledged to it (undefined: no ack yet). */
+  readonly lagOps: number | undefined;
+}
+
+export interface GcStatus {
+  readonly authority: boolean;
+  /** Ops in the log now. */
+  readonly opLogSize: number;
+  readonly frontier: Readonly<Record<string, number>>;
+  /** Per origin, the seq at and below which the log lacks ops (compacted or snapshot-borne). */
+  readonly horizon: Readonly<Record<string, number>>;
+  /** History and time travel are answerable only for times at or after this (null: all retained). */
+  readonly historyFrom: Date | null;
+  readonly members: readonly MemberStatus[];
+  readonly lastCompaction: { readonly at: Date; readonly removed: number } | null;
+}
+
+export class Collector {
+  readonly state: GcState;
+  readonly horizon: Horizon;
+  readonly options: ResolvedGcOptions;
+  readonly #engine: Engine;
+  readonly #acks: AckTracker;
+  readonly #self: () => NodeId;
+  #timer: Cancel | undefined;
+  #last: { at: Date; removed: number } | null = null;
+
+  constructor(engine: Engine, acks: AckTracker, self: () => NodeId, options: ResolvedGcOptions) {
+    this.#engine = engine;
+    this.#acks = acks;
+    this.#self = self;
+    this.options = options;
+    this.state = new GcState(engine.storage, { authority: options.authority, evictAfterMs: options.evictAfterMs });
+    this.horizon = new Horizon(engine);
+    engine.beforeCommit(() => this.state.save());
+  }
+
+  /** The home relay decides (evictions, frontier); anywhere else this does nothing. */
+  decide(): GcAnnouncement | undefined {
+    if (!this.state.authority) return undefined;
+    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
+    const decided = this.state.decide(this.#self(), this.#engine.clock.wallMs(), this.#engine.replica.version.toMap(), (member) =>
+      acks.get(member),
+    );
+    // Stored by the write's before-commit hook; no transaction when nothing moved.
+    if (this.state.dirty) this.#engine.write(() => {});
+    return decided;
+  }
+
+  /** Runs up to `maxSteps` compaction steps towards the announced frontier. */
+  compactNow(maxSteps = Number.POSITIVE_INFINITY): CompactionResult {
+    this.decide();
+    const frontier = this.state.frontier;
+    const cutoff = this.options.historyRetentionMs > 0 ? this.#engine.clock.wallMs() - this.options.historyRetentionMs : undefined;
+    let removed = 0;
+    let steps = 0;
+    let done = false;
+    while (!done && steps < maxSteps) {
+      const step = compactStep(this.#engine, this.horizon, frontier, this.options.maxOpsPerStep, cutoff);
+      steps++;
+      removed += step.removed;
+      done = step.done;
+      if (step.removed === 0) break;
+    }
+    if (removed > 0) this.#last = { at: new Date(this.#engine.clock.wallMs()), removed };
+    return { removed, steps, opCount: this.#engine.storage.opCount(), frontier: Object.fromEntries(frontier), done };
+  }
+
+  /** Compacts every `intervalMs` until stopped (started when sync starts). */
+  start(scheduler: Scheduler, onError: (err: unknown) => void): void {
+    if (this.#timer || this.options.intervalMs === 0) return;
+    const tick = () => {
+      try {
+        // Bounded per tick: the rest waits for the next one, writes go in between.
+        this.compactNow(4);
+      } catch (err) {
+        onError(err);
+      }
+      this.#timer = scheduler.after(this.options.intervalMs, tick);
+    };
+    this.#timer = scheduler.after(this.options.intervalMs, tick);
+  }
+
+  stop(): void {
+    this.#timer?.();
+    this.#timer = undefined;
+  }
+
+  snapshot(): SnapshotWriter {
+    return new SnapshotWriter(this.#engine);
+  }
+
+  applySnapshot(version: Vector, chunks: readonly Uint8Array[]): number {
+    // Every chunk decodes before anything is applied: a bad one changes nothing.
+    const decoded = chunks.map(decodeSnapshotChunk);
+    return applySnapshot(this.#engine, this.horizon, version, decoded);
+  }
+
+  status(): GcStatus {
+    const version = this.#engine.replica.version.toMap();
+    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
+    const members = this.state.members().map((m): MemberStatus => {
+      const acked = acks.get(m.id);
+      let lag = 0;
+      if (acked) for (const [node, seq] of version) lag += Math.max(0, seq - (acked.get(node) ?? 0));
+      return { ...m, lagOps: acked ? lag : undefined };
+    });
+    const wall = this.horizon.wall;
+    return {
+      authority: this.state.authority,
+      opLogSize: this.#engine.storage.opCount(),
+      frontier: Object.fromEntries(this.state.frontier),
+      horizon: Object.fromEntries(this.horizon.vector),
+      historyFrom: wall > 0 ? new Date(wall + 1) : null,
+      members,
+      lastCompaction: this.#last,
+    };
+  }
+}
