@@ -14,6 +14,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { socketDuplex } from '../node/transport/tcp-duplex.ts';
+import { loadScenario } from '../simulations/sim/load.ts';
+import type { SimNode } from '../simulations/sim/node.ts';
+import { runScenario } from '../simulations/sim/run.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { realScheduler } from '../src/platform/index.ts';
 import { databaseSource, SyncSession } from '../src/sync/index.ts';
@@ -123,11 +126,36 @@ const smallRun = () => {
   return small;
 };
 
+/**
+ * What a client keeps for sync and GC after the scaled year (20 users x 30 days, daily syncs):
+ * per-peer acknowledged vectors, members, the GC announcement, the horizon and its version
+ * vector, in bytes as stored (keys included). The largest over the peers.
+ */
+export function clientSyncStateBytes(): Figure {
+  const nodes: SimNode[] = [];
+  const r = runScenario(loadScenario('year-scaled'), 7, { tamper: (node) => nodes.push(node) });
+  if (r.violations.length > 0) throw new Error(`year-scaled: ${r.violations[0]?.invariant}: ${r.violations[0]?.detail}`);
+  let largest = 0;
+  for (const node of new Set(nodes)) {
+    if (node.role !== 'peer') continue;
+    let bytes = 0;
+    for (const prefix of ['ack', 'gc_']) for (const [key, value] of node.storage.scanMeta(prefix)) bytes += key.length + value.length;
+    for (const [origin, row] of node.storage.loadVersions()) bytes += origin.length + 8 + row.ahead.length * 8;
+    largest = Math.max(largest, bytes);
+  }
+  return {
+    name: 'gc.client_sync_state_bytes',
+    value: largest,
+    unit: 'bytes (acks, members, announcement, horizon, version vector; scaled year, 21 members)',
+  };
+}
+
 export const gcBenchmark: Benchmark = {
   prefix: 'gc.',
   async run() {
     const { opsPerSecond } = await smallRun();
     return [
+      clientSyncStateBytes(),
       { name: 'gc.compact_ops_per_s', value: Math.round(opsPerSecond), unit: 'ops/s (W1 inserts + updates, SQLite, steps of 5,000)' },
     ];
   },

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadScenario, UsageError } from './sim/load.ts';
 import { renderReport } from './sim/report.ts';
-import { type RunResult, runScenario } from './sim/run.ts';
+import { type RunOptions, type RunResult, runScenario } from './sim/run.ts';
 import { type Scenario, ScenarioError } from './sim/scenario.ts';
 import { formatTable, summarize } from './sim/summary.ts';
 
@@ -68,7 +68,9 @@ function main(argv: string[]): number {
   const started = performance.now();
   for (let i = 0; i < runs; i++) {
     if ((performance.now() - started) / 1000 > maxSeconds) break;
-    const result = runOne(scenario, first + i, peers);
+    // A single long run (the year) reports its own progress: virtual days, writes, op logs.
+    const onSample = runs === 1 ? sampleProgress(scenario, started) : undefined;
+    const result = runOne(scenario, first + i, peers, onSample);
     results.push(result);
     if (process.stderr.isTTY) progress(i + 1, runs, results, started);
     if (result.violations.length > 0)
@@ -87,9 +89,9 @@ function main(argv: string[]): number {
 }
 
 /** One run; an exception inside it (a bug in the engine or the harness) is a failed run too. */
-function runOne(scenario: Scenario, seed: number, peers: number | undefined): RunResult {
+function runOne(scenario: Scenario, seed: number, peers: number | undefined, onSample?: RunOptions['onSample']): RunResult {
   try {
-    return runScenario(scenario, seed, peers ? { peers } : {});
+    return runScenario(scenario, seed, { ...(peers ? { peers } : {}), ...(onSample ? { onSample } : {}) });
   } catch (err) {
     const failure = { invariant: 'exception', at: 0, step: 0, detail: (err as Error).stack ?? String(err), nodes: [], lastEvents: [] };
     return {
@@ -112,6 +114,20 @@ function runOne(scenario: Scenario, seed: number, peers: number | undefined): Ru
       network: { framesSent: 0, framesStalled: 0, bytesSent: 0, framesLost: 0, framesDuplicated: 0, framesReordered: 0, resets: 0 },
     };
   }
+}
+
+/** Progress of one run, at most every 2% of its active phase: virtual days, writes, largest op log. */
+function sampleProgress(scenario: Scenario, started: number): RunOptions['onSample'] {
+  let next = 0;
+  return (sample, written) => {
+    if (sample.t < next) return;
+    next = sample.t + scenario.activeMs / 50;
+    const day = (sample.t / 86_400_000).toFixed(1);
+    const days = (scenario.activeMs / 86_400_000).toFixed(0);
+    const largest = Math.max(0, ...Object.values(sample.logSize));
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    process.stderr.write(`day ${day} of ${days}: ${written} ops written, largest op log ${largest} ops, ${seconds} s\n`);
+  };
 }
 
 function progress(done: number, total: number, results: readonly RunResult[], started: number): void {

@@ -68,9 +68,22 @@ export class Network {
     this.#world = world;
   }
 
+  /** Nodes off the network altogether (a laptop between its daily syncs). */
+  readonly #offline = new Set<string>();
+
   /** Whether frames can go from `a` to `b`. */
   reachable(a: string, b: string): boolean {
-    return !this.#blocked.has(`${a}>${b}`);
+    return !this.#blocked.has(`${a}>${b}`) && !this.#offline.has(a) && !this.#offline.has(b);
+  }
+
+  /** Takes a node off the network (its connections break) or puts it back. */
+  setOffline(node: string, offline: boolean): void {
+    if (!offline) {
+      this.#offline.delete(node);
+      return;
+    }
+    this.#offline.add(node);
+    this.dropAll(node);
   }
 
   /** Blocks `a` -> `b` (and `b` -> `a` unless one-way); breaks connections across it. */
@@ -104,13 +117,14 @@ export class Network {
     }
   }
 
-  /** Removes every block. */
+  /** Removes every block, and brings every node online. */
   healAll(): void {
     this.#blocked.clear();
+    this.#offline.clear();
   }
 
   get partitioned(): boolean {
-    return this.#blocked.size > 0;
+    return this.#blocked.size > 0 || this.#offline.size > 0;
   }
 
   /** Breaks every connection of `node` (it crashed or left). */

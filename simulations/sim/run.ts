@@ -74,6 +74,8 @@ export interface RunOptions {
   tamper?: (node: SimNode, world: World) => void;
   /** Keep every trace line (for a failing run's report); the hash is computed either way. */
   keepTrace?: boolean;
+  /** Called with every sample (a long run's progress). */
+  onSample?: (sample: Sample, opsWritten: number) => void;
 }
 
 /** Samples per run for the charts (and the buffer check). */
@@ -173,6 +175,28 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   };
   for (const node of directory.values()) startWorkload(node);
 
+  // Daily syncs: each peer is on the network for its window of every period, else offline.
+  const online = scenario.online;
+  if (online) {
+    for (const node of directory.values()) {
+      if (node.role !== 'peer') continue;
+      network.setOffline(node.id, true);
+      const cycle = (at: number) => {
+        if (at >= scenario.activeMs) return;
+        world.after(at - world.now, () => {
+          network.setOffline(node.id, false);
+          log(`${node.id} online`);
+          world.after(online.windowMs, () => {
+            if (world.now < scenario.activeMs) network.setOffline(node.id, true);
+            log(`${node.id} offline`);
+          });
+          cycle(at + online.periodMs);
+        });
+      };
+      cycle(world.random.float() * online.periodMs);
+    }
+  }
+
   // Faults.
   const faults = planFaults({
     scenario,
@@ -212,6 +236,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       }
     }
     samples.push({ t: world.now, behind, bytes: network.stats.bytesSent, logSize });
+    options.onSample?.(samples.at(-1) as Sample, written.length);
     if (scenario.gc.enabled) checkGcSafety(up);
     if (network.maxInFlight > bufferBound)
       fail('bounded-buffers', `a link holds ${network.maxInFlight} bytes in flight (bound ${bufferBound})`);

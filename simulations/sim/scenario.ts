@@ -65,6 +65,11 @@ export interface Scenario {
     readonly backoffBaseMs: number;
     readonly backoffCapMs: number;
   };
+  /**
+   * Peers online only part of the time (laptops syncing once a day): each is on the network
+   * `windowMs` of every `periodMs`, at its own random phase, and writes offline in between.
+   */
+  readonly online?: { readonly periodMs: number; readonly windowMs: number };
   /** Distributed GC (on unless disabled): compaction interval and the home relay's eviction. */
   readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly evictAfterMs: number };
 }
@@ -94,6 +99,7 @@ export function parseScenario(input: unknown): Scenario {
     'partial',
     'session',
     'gc',
+    'online',
   ]);
   const peers = int(o.peers, 'peers', 1, 500);
   const relays = int(o.relays ?? 1, 'relays', 0, 16);
@@ -110,6 +116,7 @@ export function parseScenario(input: unknown): Scenario {
     faults: list(o.faults ?? [], 'faults').map((f, i) => fault(f, `faults[${i}]`)),
     ...(o.randomFaults !== undefined ? { randomFaults: randomFaults(o.randomFaults) } : {}),
     ...(o.partial !== undefined ? { partial: partial(o.partial, peers) } : {}),
+    ...(o.online !== undefined ? { online: online(o.online) } : {}),
     session: session(o.session),
     gc: { enabled: false, intervalMs: 0, evictAfterMs: 0 },
   };
@@ -122,6 +129,12 @@ export function parseScenario(input: unknown): Scenario {
     }
   }
   return scenario;
+}
+
+function online(v: unknown): NonNullable<Scenario['online']> {
+  const o = object(v, 'online', ['periodMs', 'windowMs']);
+  const periodMs = int(o.periodMs, 'online.periodMs', 1, 400 * DAY_MS);
+  return { periodMs, windowMs: int(o.windowMs, 'online.windowMs', 1, periodMs) };
 }
 
 /** GC defaults: compact every 5 ACK intervals; evict after 30 days of silence (as in production). */

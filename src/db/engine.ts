@@ -17,7 +17,6 @@ import { ValidationError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import { dotKey, type Op } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions, type Plan, planQuery } from '../query/index.ts';
-import type { SeenDot } from '../replica/field-state.ts';
 import {
   decodeRecordState,
   encodeRecordState,
@@ -27,10 +26,13 @@ import {
   SCHEMA_COLLECTION,
   VersionVector,
 } from '../replica/index.ts';
-import { joinRecordState } from '../replica/join.ts';
 import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
 import { SyncFilter } from '../sync/filter.ts';
+import { storeBase } from './bases.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
+import { recordKey } from './record-key.ts';
+
+export { recordKey };
 
 export type Doc = Record<string, import('../values/value.ts').Value>;
 
@@ -509,14 +511,12 @@ export class Engine {
   // ---- snapshots ----
 
   /**
-   * Merges a peer's merge state of one record into this replica's (inside `write`): a snapshot
-   * brings records as state instead of ops. `theirsSeen` tells which dots the peer had applied.
+   * Replaces a record's merge state with one merged from a snapshot (inside `write`), and moves
+   * the clock past its stamps. The caller joined it with the local state (src/gc/snapshot.ts).
    */
-  mergeRecordState(collection: string, id: string, theirs: RecordState, theirsSeen: SeenDot): void {
-    const mine = this.#replica.recordState(collection, id);
-    const merged = mine?.held ? joinRecordState(mine, (node, seq) => this.#isApplied(node, seq), theirs, theirsSeen) : theirs;
-    this.#replica.replaceRecord(collection, id, merged);
-    const latest = latestStamp(theirs);
+  putMergedState(collection: string, id: string, state: RecordState): void {
+    this.#replica.replaceRecord(collection, id, state);
+    const latest = latestStamp(state);
     if (latest) this.clock.observe(latest, latest.node);
   }
 
@@ -684,6 +684,8 @@ export class Engine {
     }
     for (const change of changes) {
       const { collection, id, state, before } = change;
+      // The state was its own base until this change: keep that copy for history.
+      if (change.baseBefore) storeBase(this, collection, id, change.baseBefore);
       const after = state.view();
       const version = this.#version(collection, id);
       const doc = after ? this.cipher.seal(recordAad('doc', collection, id, version), encodeValue(after, this.#encoder)) : null;
@@ -814,9 +816,6 @@ export class Engine {
     return row ? decodeRecordState(this.cipher.open(recordAad('state', collection, id, opCount), row.state)) : undefined;
   }
 }
-
-/** A record's key in maps: collection and id, unambiguous whatever characters they hold. */
-export const recordKey = (collection: string, id: string) => `${collection.length}:${collection}:${id}`;
 
 /** The highest stamp a record state holds (what a clock must pass after merging it). */
 function latestStamp(state: RecordState): Stamp | undefined {

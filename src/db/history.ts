@@ -7,13 +7,13 @@
 import { type HlcTime, HybridClock } from '../clock/hlc.ts';
 import { compareStamps } from '../clock/stamp.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
-import { basesOf, loadBase } from '../gc/bases.ts';
 import type { Horizon } from '../gc/horizon.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp, FieldOpType, Op, OpKind } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions } from '../query/index.ts';
 import { Replica } from '../replica/index.ts';
 import type { Value } from '../values/value.ts';
+import { basesOf, loadBase } from './bases.ts';
 import type { Doc, Engine } from './engine.ts';
 
 /** No op with that id is stored here (never was, or compaction removed it). */
@@ -179,6 +179,14 @@ export class History {
     this.checkRetained(time);
     const replica = scratchReplica(this.#horizon.vector);
     for (const [id, base] of basesOf(this.#engine, collection)) replica.replaceRecord(collection, id, base);
+    // Records whose state is their base (nothing of them in the log since it was compacted or
+    // came in a snapshot) show now what they showed at any time the horizon allows.
+    if (this.#horizon.wall > 0) {
+      for (const [id] of this.#engine.storage.scanDocs(collection)) {
+        const base = replica.recordState(collection, id) ? undefined : loadBase(this.#engine, collection, id);
+        if (base) replica.replaceRecord(collection, id, base);
+      }
+    }
     for (const stored of this.#engine.storage.opsOfCollection(collection)) {
       const op = this.#engine.decodeStoredOp(stored);
       if (atOrBefore(op, time)) replica.apply(op);

@@ -121,8 +121,11 @@ export class Collector {
   }
 
   applySnapshot(version: Vector, chunks: readonly Uint8Array[]): number {
-    // Every chunk decodes before anything is applied: a bad one changes nothing.
-    const decoded = chunks.map(decodeSnapshotChunk);
+    // Decoded one at a time as it is applied, all in one transaction: a bad chunk rolls it
+    // all back and changes nothing.
+    const decoded = (function* () {
+      for (const chunk of chunks) yield decodeSnapshotChunk(chunk);
+    })();
     return applySnapshot(this.#engine, this.horizon, version, decoded);
   }
 

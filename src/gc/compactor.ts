@@ -6,12 +6,12 @@
  * merges with any other; only replays (history, time travel) start from the base.
  */
 import { HybridClock } from '../clock/hlc.ts';
+import { loadBase, storeBase } from '../db/bases.ts';
 import type { Engine } from '../db/engine.ts';
 import { recordKey } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import { RecordState, Replica } from '../replica/index.ts';
-import { loadBase, storeBase } from './bases.ts';
 import type { Horizon } from './horizon.ts';
 import type { Vector } from './vectors.ts';
 

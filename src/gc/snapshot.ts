@@ -6,17 +6,19 @@
  * receiver applies the snapshot only once every chunk has arrived intact, in one transaction.
  *
  * Chunk body (BlazeBinary): varuint groups; per group: collection (string), varuint count,
- * then per record: id (string), state (bytes: the record-state codec of docs/blazebinary.md).
+ * then per record: id (a form byte and body, as in ops: a default id is 16 bytes), state
+ * (bytes: the record-state codec of docs/blazebinary.md).
  */
-import { Decoder, readBytes, readLength, readString } from '../codec/decoder.ts';
-import { Encoder, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
+import { Decoder, readByte, readBytes, readLength, readString } from '../codec/decoder.ts';
+import { Encoder, writeByte, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
+import { readRecordIdBody, recordIdForm, writeRecordIdBody } from '../codec/record-id.ts';
+import { hasStoredBase, loadBase, storeBase } from '../db/bases.ts';
 import { type Engine, recordAad } from '../db/engine.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { SeenDot } from '../replica/field-state.ts';
 import { decodeRecordState, joinRecordState, type RecordState } from '../replica/index.ts';
 import type { StorageSnapshot } from '../storage/index.ts';
-import { loadBase, storeBase } from './bases.ts';
 import type { Horizon } from './horizon.ts';
 import { pointwiseMax, type Vector } from './vectors.ts';
 
@@ -78,7 +80,9 @@ export class SnapshotWriter {
       writeString(e, collection);
       writeVarUint(e, items.length);
       for (const [id, state] of items) {
-        writeString(e, id);
+        const form = recordIdForm(id);
+        writeByte(e, form);
+        writeRecordIdBody(e, id, form);
         writeBytes(e, state);
       }
     }
@@ -99,7 +103,7 @@ export function decodeSnapshotChunk(body: Uint8Array): SnapshotRecord[] {
     for (let g = 0; g < groups; g++) {
       const collection = readString(d);
       const n = readLength(d, 2);
-      for (let i = 0; i < n; i++) out.push({ collection, id: readString(d), state: readBytes(d) });
+      for (let i = 0; i < n; i++) out.push({ collection, id: readRecordIdBody(d, readByte(d)), state: readBytes(d) });
     }
     if (d.pos !== d.end) d.fail('trailing bytes in a snapshot chunk');
     return out;
@@ -122,14 +126,27 @@ export function applySnapshot(engine: Engine, horizon: Horizon, version: Vector,
   const next = pointwiseMax(before, version);
   let wall = horizon.wall;
   let applied = 0;
+  const mineSeen: SeenDot = (node, seq) => engine.replica.version.has(node, seq);
   engine.write(() => {
     for (const records of chunks) {
       for (const { collection, id, state } of records) {
         const theirs = decodeRecordState(state);
         if (!theirs.held) continue;
-        engine.mergeRecordState(collection, id, theirs, theirsSeen);
-        const base = loadBase(engine, collection, id);
-        storeBase(engine, collection, id, base?.held ? joinRecordState(base, baseSeen, theirs, theirsSeen) : theirs);
+        const mine = engine.replica.recordState(collection, id);
+        const merged = mine?.held ? joinRecordState(mine, mineSeen, theirs, theirsSeen) : theirs;
+        if (hasStoredBase(engine, collection, id)) {
+          const base = loadBase(engine, collection, id) as RecordState;
+          storeBase(engine, collection, id, joinRecordState(base, baseSeen, theirs, theirsSeen));
+        } else if (!mine?.held || mine.baseIsState) {
+          // Nothing of it in the log: the merged state is its own base (no copy stored). This
+          // is every record of a new device's initial sync.
+          merged.baseIsState = true;
+        } else {
+          // Its ops so far are all in the log, and the ones at or below the snapshot go now:
+          // the snapshot's state is what they leave behind.
+          storeBase(engine, collection, id, theirs);
+        }
+        engine.putMergedState(collection, id, merged);
         wall = Math.max(wall, newestWall(theirs));
         if (++applied % FLUSH_EVERY === 0) engine.flushWithinWrite();
       }

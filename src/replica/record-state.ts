@@ -18,6 +18,12 @@ export class RecordState {
   readonly fields = new Map<string, FieldState>();
   insert: Stamp | undefined;
   tombstone: Stamp | undefined;
+  /**
+   * Not merge state but where the record's history starts: true while every op of the record
+   * is compacted away or came in a snapshot, so its base state (docs/gc.md) is this state
+   * itself and no separate copy is stored. The first change after it stores that copy.
+   */
+  baseIsState = false;
 
   /** False for a state no op has touched (or one a partial replica dropped). */
   get held(): boolean {

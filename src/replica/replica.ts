@@ -13,6 +13,7 @@ import { validateName, validateRecordId, validateValue } from '../values/validat
 import type { Value, ValueMap } from '../values/value.ts';
 import { FieldState } from './field-state.ts';
 import { type Conflict, RecordState } from './record-state.ts';
+import { encodeRecordState } from './state-codec.ts';
 import { VersionVector } from './version-vector.ts';
 
 /** System collection holding field strategy declarations: record id = collection name. */
@@ -34,6 +35,11 @@ export interface RecordChange {
   readonly before: Record<string, Value> | undefined;
   /** Whether any op had touched the record before (see RecordState.held). */
   readonly wasHeld: boolean;
+  /**
+   * The record's state before this change, encoded, when that state was also its base state
+   * (RecordState.baseIsState): the owner stores it as the base, since the state moves on.
+   */
+  readonly baseBefore?: Uint8Array;
 }
 
 export interface ReplicaInit {
@@ -146,11 +152,13 @@ export class Replica {
   replaceRecord(collection: string, id: string, state: RecordState): void {
     if (collection === SCHEMA_COLLECTION) this.#declarations.delete(id);
     const record = this.#recordFor(collection, id);
-    this.#track(collection, id, record);
+    // Whoever replaces a state sets its base too (baseIsState, or a stored copy).
+    this.#track(collection, id, record, false);
     record.fields.clear();
     for (const [name, field] of state.fields) record.fields.set(name, field);
     record.insert = state.insert;
     record.tombstone = state.tombstone;
+    record.baseIsState = state.baseIsState;
   }
 
   /** Marks a record changed without changing it (its owner re-derives what it stores). */
@@ -159,10 +167,15 @@ export class Replica {
     if (record) this.#track(collection, id, record);
   }
 
-  #track(collection: string, id: string, record: RecordState): void {
+  #track(collection: string, id: string, record: RecordState, keepBase = true): void {
     if (!this.#trackChanges || this.#changes.has(record)) return;
     const before = this.#needsBefore(collection) ? record.view() : undefined;
-    this.#changes.set(record, { collection, id, state: record, before, wasHeld: record.held });
+    let baseBefore: Uint8Array | undefined;
+    if (record.baseIsState && keepBase) {
+      record.baseIsState = false;
+      baseBefore = encodeRecordState(record);
+    }
+    this.#changes.set(record, { collection, id, state: record, before, wasHeld: record.held, ...(baseBefore ? { baseBefore } : {}) });
   }
 
   /** Records that a peer holds `seq` of `node` (from its version vector): detects identity reuse. */

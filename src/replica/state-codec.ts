@@ -7,7 +7,7 @@ import type { Stamp } from '../clock/stamp.ts';
 import { WALL_EPOCH_MS } from '../codec/constants.ts';
 import { Decoder, readByte, readLength, readString, readVarInt, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeByte, writeString, writeVarInt, writeVarUint } from '../codec/encoder.ts';
-import { InternReader, readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
+import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readName, writeName } from '../codec/name.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
 import { valueKey } from '../codec/value-key.ts';
@@ -17,10 +17,13 @@ import type { Strategy } from '../ops/op.ts';
 import { type CounterIncrement, FieldState, type SetElement, type StampedValue } from './field-state.ts';
 import { RecordState } from './record-state.ts';
 
-const STATE_VERSION = 0x13;
+const STATE_VERSION = 0x14;
+/** States stored before stamps could repeat (still read). */
+const LEGACY_STATE_VERSION = 0x13;
 const STRATEGY_CODES: Strategy[] = ['lww', 'mv', 'counter', 'set'];
 const HAS_INSERT = 1;
 const HAS_TOMBSTONE = 2;
+const BASE_IS_STATE = 4;
 const HAS_LWW = 1;
 const HAS_MV = 2;
 const HAS_COUNTER = 4;
@@ -31,48 +34,76 @@ const LWW_ABSENT = 32;
 const LATEST_IS_LWW = 64;
 
 /**
- * Node ids interned within one record state. A state names a handful of nodes, so writing
- * searches a small array (cheaper than a Map per state); the layout is InternWriter's.
+ * Node ids interned within one record state, and the stamp written last. A state names a
+ * handful of nodes, so writing searches a small array (cheaper than a Map per state).
+ *
+ * Version 0x14 (written now): a stamp starts with a varuint: 0 = a node literal follows, then
+ * wall and counter; 1 = the same stamp as the one written just before (one op's insert stamp
+ * repeats in every field it wrote: 1 byte instead of ~10); k >= 2 = the node at table index
+ * k - 2, then wall and counter. Version 0x13 (older stores): 0 = literal, k >= 1 = index k - 1,
+ * no repeats.
  */
-class NodeTable {
-  readonly #written: NodeId[] = [];
-  readonly #reader = new InternReader<NodeId>();
+class StampTable {
+  readonly #nodes: NodeId[] = [];
+  #last: Stamp | undefined;
+  readonly #version: number;
 
-  write(e: Encoder, node: NodeId): void {
-    const at = this.#written.indexOf(node);
-    if (at >= 0) {
-      writeVarUint(e, at + 1);
+  constructor(version = STATE_VERSION) {
+    this.#version = version;
+  }
+
+  write(e: Encoder, s: Stamp): void {
+    const last = this.#last;
+    if (last && last.node === s.node && last.wall === s.wall && last.counter === s.counter) {
+      writeVarUint(e, 1);
       return;
     }
-    this.#written.push(node);
-    writeVarUint(e, 0);
-    writeNodeLiteral(e, node);
+    this.#last = s;
+    const at = this.#nodes.indexOf(s.node);
+    if (at >= 0) {
+      writeVarUint(e, at + 2);
+    } else {
+      this.#nodes.push(s.node);
+      writeVarUint(e, 0);
+      writeNodeLiteral(e, s.node);
+    }
+    writeVarInt(e, s.wall - WALL_EPOCH_MS);
+    writeVarUint(e, s.counter);
   }
 
-  read(d: Decoder): NodeId {
-    return this.#reader.read(d, readNodeLiteral, 'node');
+  read(d: Decoder): Stamp {
+    const ref = readVarUint(d);
+    const old = this.#version === LEGACY_STATE_VERSION;
+    if (!old && ref === 1) return this.#last ?? d.fail('a repeated stamp before any stamp');
+    let node: NodeId;
+    if (ref === 0) {
+      node = readNodeLiteral(d);
+      this.#nodes.push(node);
+    } else {
+      node = this.#nodes[ref - (old ? 1 : 2)] ?? d.fail(`node index ${ref} not yet defined`);
+    }
+    const wall = readVarInt(d) + WALL_EPOCH_MS;
+    const stamp = { node, wall, counter: readVarUint(d) };
+    this.#last = stamp;
+    return stamp;
   }
 }
 
-function writeStamp(e: Encoder, nodes: NodeTable, s: Stamp): void {
-  nodes.write(e, s.node);
-  writeVarInt(e, s.wall - WALL_EPOCH_MS);
-  writeVarUint(e, s.counter);
+function writeStamp(e: Encoder, stamps: StampTable, s: Stamp): void {
+  stamps.write(e, s);
 }
 
-function readStamp(d: Decoder, nodes: NodeTable): Stamp {
-  const node = nodes.read(d);
-  const wall = readVarInt(d) + WALL_EPOCH_MS;
-  return { node, wall, counter: readVarUint(d) };
+function readStamp(d: Decoder, stamps: StampTable): Stamp {
+  return stamps.read(d);
 }
 
-function writeStamped(e: Encoder, nodes: NodeTable, v: StampedValue): void {
+function writeStamped(e: Encoder, nodes: StampTable, v: StampedValue): void {
   writeStamp(e, nodes, v);
   writeVarUint(e, v.seq);
   writeValue(e, v.value);
 }
 
-function readStamped(d: Decoder, nodes: NodeTable): StampedValue {
+function readStamped(d: Decoder, nodes: StampTable): StampedValue {
   const stamp = readStamp(d, nodes);
   const seq = readVarUint(d);
   return { ...stamp, seq, value: readValue(d) };
@@ -81,9 +112,9 @@ function readStamped(d: Decoder, nodes: NodeTable): StampedValue {
 export function encodeRecordState(record: RecordState, into?: Encoder): Uint8Array {
   const e = into ?? new Encoder(128);
   e.reset();
-  const nodes = new NodeTable();
+  const nodes = new StampTable();
   writeByte(e, STATE_VERSION);
-  writeByte(e, (record.insert ? HAS_INSERT : 0) | (record.tombstone ? HAS_TOMBSTONE : 0));
+  writeByte(e, (record.insert ? HAS_INSERT : 0) | (record.tombstone ? HAS_TOMBSTONE : 0) | (record.baseIsState ? BASE_IS_STATE : 0));
   if (record.insert) writeStamp(e, nodes, record.insert);
   if (record.tombstone) writeStamp(e, nodes, record.tombstone);
   writeVarUint(e, record.fields.size);
@@ -94,7 +125,7 @@ export function encodeRecordState(record: RecordState, into?: Encoder): Uint8Arr
   return e.finish();
 }
 
-function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
+function writeField(e: Encoder, nodes: StampTable, f: FieldState): void {
   const latest = f.latest as Stamp;
   const latestIsLww =
     f.latestStrategy === 'lww' &&
@@ -150,12 +181,14 @@ function writeField(e: Encoder, nodes: NodeTable, f: FieldState): void {
 export function decodeRecordState(bytes: Uint8Array): RecordState {
   const d = new Decoder(bytes);
   try {
-    if (readByte(d) !== STATE_VERSION) d.fail('not a v1 record state');
-    const nodes = new NodeTable();
+    const version = readByte(d);
+    if (version !== STATE_VERSION && version !== LEGACY_STATE_VERSION) d.fail(`unknown record state version 0x${version.toString(16)}`);
+    const nodes = new StampTable(version);
     const record = new RecordState();
     const flags = readByte(d);
     if (flags & HAS_INSERT) record.insert = readStamp(d, nodes);
     if (flags & HAS_TOMBSTONE) record.tombstone = readStamp(d, nodes);
+    if (flags & BASE_IS_STATE) record.baseIsState = true;
     const n = readLength(d);
     for (let i = 0; i < n; i++) record.fields.set(readName(d), readField(d, nodes));
     if (d.pos !== d.end) d.fail('trailing bytes');
@@ -166,7 +199,7 @@ export function decodeRecordState(bytes: Uint8Array): RecordState {
   }
 }
 
-function readField(d: Decoder, nodes: NodeTable): FieldState {
+function readField(d: Decoder, nodes: StampTable): FieldState {
   const f = new FieldState();
   const flags = readByte(d);
   f.latestStrategy = STRATEGY_CODES[readByte(d)] ?? d.fail('unknown strategy code');

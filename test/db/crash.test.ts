@@ -4,45 +4,26 @@
  * whose promise had resolved (the child reported it), and no write may be half-applied.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { BlazeDB } from '../../src/db/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
+import { runUntilKilled } from '../helpers/killed-child.ts';
 
 // 60 per `npm test`; `npm run soak:crash` runs thousands.
 const KILLS = Number(process.env.CRASH_KILLS ?? 60);
 const WRITER = new URL('./crash-writer.ts', import.meta.url).pathname;
 
 /** Runs the writer until `killAfterMs` past its 'ready'; returns the writes it acknowledged. */
-function runAndKill(dir: string, killAfterMs: number): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: number[] = [];
-    let buffered = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? ''; // a line cut by the kill is not an acknowledgement
-      for (const line of lines) {
-        if (line === 'ready') {
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        } else if (line.startsWith('ok ')) {
-          acked.push(Number(line.slice(3)));
-        }
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`writer exited on its own (code ${code}): ${stderr}`));
-    });
+async function runAndKill(dir: string, killAfterMs: number): Promise<number[]> {
+  const acked: number[] = [];
+  await runUntilKilled(WRITER, [dir], (line, kill) => {
+    if (line === 'ready') kill(killAfterMs);
+    else if (line.startsWith('ok ')) acked.push(Number(line.slice(3)));
   });
+  return acked;
 }
 
 describe('crash durability', () => {

@@ -6,7 +6,6 @@
  * now) gives exactly the stored records.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
@@ -14,35 +13,20 @@ import { BlazeDB } from '../../src/db/index.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
+import { runUntilKilled } from '../helpers/killed-child.ts';
 
 const KILLS = Number(process.env.COMPACT_KILLS ?? 24);
 const WRITER = new URL('./compact-crash-writer.ts', import.meta.url).pathname;
 
 /** Runs the writer and kills it `delayMs` after its `after`-th compaction step began. */
-function runAndKill(dir: string, after: number, delayMs: number): Promise<{ acked: number[]; steps: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: number[] = [];
-    let steps = 0;
-    let buffered = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.startsWith('ok ')) acked.push(Number(line.slice(3)));
-        else if (line === 'step' && ++steps === after) setTimeout(() => child.kill('SIGKILL'), delayMs);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve({ acked, steps });
-      else reject(new Error(`writer exited on its own (code ${code}): ${stderr}`));
-    });
+async function runAndKill(dir: string, after: number, delayMs: number): Promise<number[]> {
+  const acked: number[] = [];
+  let steps = 0;
+  await runUntilKilled(WRITER, [dir], (line, kill) => {
+    if (line.startsWith('ok ')) acked.push(Number(line.slice(3)));
+    else if (line === 'step' && ++steps === after) kill(delayMs);
   });
+  return acked;
 }
 
 describe('compaction crash safety', () => {
@@ -54,7 +38,7 @@ describe('compaction crash safety', () => {
     let compactedSomewhere = false;
     try {
       for (let round = 0; round < KILLS; round++) {
-        const { acked } = await runAndKill(dir.path, 1 + random.int(6), random.int(3));
+        const acked = await runAndKill(dir.path, 1 + random.int(6), random.int(3));
         const integrity = new DatabaseSync(join(dir.path, 'blaze.db'), { readOnly: true });
         assert.equal(integrity.prepare('PRAGMA integrity_check').get()?.integrity_check, 'ok', `round ${round}, ${replay}`);
         integrity.close();

@@ -74,8 +74,26 @@ describe('snapshots', () => {
     await settle();
     assert.equal((await writer.collection('bugs').get(ids[1] as string))?.views, 16);
     assert.equal(await fresh.collection('bugs').get(ids[0] as string), undefined, 'the delete holds');
-    // Its log holds only what came after the snapshot; history says so.
+    // Its log holds only what came after the snapshot; history and time travel start from it.
     assert.ok(fresh.stats().opCount < 5);
+    const snapshotAt = clock.time;
+    clock.time += 1000;
+    await fresh.collection('bugs').update(ids[3] as string, { title: 'later' });
+    const history = fresh.history('bugs', ids[3] as string);
+    assert.equal(history.length, 1);
+    assert.equal(history[0]?.changes[0]?.before, 'bug 3');
+    const past = fresh.asOf(new Date(snapshotAt)).collection('bugs');
+    assert.equal((await past.get(ids[3] as string))?.title, 'bug 3');
+    assert.equal((await past.find({ title: 'bug 4' })).length, 1, 'records untouched since the snapshot show too');
+    assert.equal(
+      (
+        await fresh
+          .asOf(new Date(clock.time))
+          .collection('bugs')
+          .get(ids[3] as string)
+      )?.title,
+      'later',
+    );
     await lf.close();
     await l.close();
   });

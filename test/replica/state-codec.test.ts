@@ -53,8 +53,29 @@ describe('record state codec', () => {
     );
   });
 
+  it('should write a stamp repeated across fields once, and still read states stored before that', () => {
+    const { replica } = makeReplica(node('a'));
+    replica.insert('c', 'r', { a: 1, b: 2, c: 3, d: 4 });
+    const state = replica.recordState('c', 'r') as RecordState;
+    const bytes = encodeRecordState(state);
+    // Version, flags, the insert stamp (ref 0, 8 node bytes, wall, counter), then per field
+    // a name, flags, strategy, a 1-byte repeated stamp, seq and value: far below 10 bytes a stamp.
+    assert.ok(bytes.length < 60, `${bytes.length} bytes`);
+    assert.deepEqual(decodeRecordState(bytes).view(), { a: 1, b: 2, c: 3, d: 4 });
+    // A 0x13 state: insert stamp with a node literal (ref 0), then a tombstone naming it by
+    // index 1 (0x13 indexes from 1), no fields.
+    const nodeBytes = [0, 1, 2, 3, 4, 5, 6, 7];
+    const legacy = new Uint8Array([0x13, 3, 0, ...nodeBytes, 2, 0, 1, 4, 1, 0]);
+    const old = decodeRecordState(legacy);
+    assert.equal(old.insert?.node, '0001020304050607');
+    assert.equal(old.tombstone?.node, '0001020304050607');
+    assert.equal(old.visible, false);
+  });
+
   it('should reject bytes that are not a record state', () => {
     assert.throws(() => decodeRecordState(new Uint8Array([0x11, 0])), DecodeError);
     assert.throws(() => decodeRecordState(new Uint8Array([0x13, 1, 0])), DecodeError);
+    // A repeated stamp with none before it.
+    assert.throws(() => decodeRecordState(new Uint8Array([0x14, 1, 1, 0])), DecodeError);
   });
 });

@@ -55,11 +55,4 @@ describe('simulation smoke', () => {
     }
     assert.notEqual(runScenario(scenario, 1).traceHash, runScenario(scenario, 2).traceHash);
   });
-
-  it('should run the scaled year (20 users x 30 days x 5 ops a day) to convergence', () => {
-    const r = runScenario(loadScenario('year-scaled'), 7);
-    assert.deepEqual(r.violations, []);
-    assert.ok(r.converged);
-    assert.ok(r.opsWritten >= 2500);
-  });
 });

@@ -5,23 +5,40 @@
  * like every other payload when the store is encrypted.
  */
 
-import type { Engine } from '../db/engine.ts';
-import { recordKey } from '../db/engine.ts';
 import { decodeRecordState, encodeRecordState, type RecordState } from '../replica/index.ts';
+import type { Engine } from './engine.ts';
+import { recordKey } from './record-key.ts';
 
 const PREFIX = 'base:';
 const baseKey = (collection: string, id: string) => `${PREFIX}${recordKey(collection, id)}`;
 const collectionPrefix = (collection: string) => `${PREFIX}${collection.length}:${collection}:`;
 
+/**
+ * A record's base state: the stored copy, or the record's state itself while that is its base
+ * (RecordState.baseIsState). Undefined: nothing of the record was compacted.
+ */
 export function loadBase(engine: Engine, collection: string, id: string): RecordState | undefined {
   const key = baseKey(collection, id);
   const bytes = engine.storage.getMeta(key);
-  return bytes ? decodeRecordState(engine.cipher.open(key, bytes)) : undefined;
+  if (bytes) return decodeRecordState(engine.cipher.open(key, bytes));
+  const state = engine.replica.recordState(collection, id);
+  // A copy: replays apply ops to it, and the record's own state must not change.
+  return state?.baseIsState ? decodeRecordState(encodeRecordState(state)) : undefined;
 }
 
-export function storeBase(engine: Engine, collection: string, id: string, state: RecordState): void {
+/** Whether a record has a stored base copy (else its base is its state, or nothing). */
+export function hasStoredBase(engine: Pick<Engine, 'storage'>, collection: string, id: string): boolean {
+  return engine.storage.getMeta(baseKey(collection, id)) !== undefined;
+}
+
+export function storeBase(
+  engine: Pick<Engine, 'storage' | 'cipher'>,
+  collection: string,
+  id: string,
+  state: RecordState | Uint8Array,
+): void {
   const key = baseKey(collection, id);
-  engine.storage.setMeta(key, engine.cipher.seal(key, encodeRecordState(state)));
+  engine.storage.setMeta(key, engine.cipher.seal(key, state instanceof Uint8Array ? state : encodeRecordState(state)));
 }
 
 /** Every base state of a collection: record id and state. */
