@@ -17,9 +17,10 @@ import { socketDuplex } from '../node/transport/tcp-duplex.ts';
 import { loadScenario } from '../simulations/sim/load.ts';
 import type { SimNode } from '../simulations/sim/node.ts';
 import { runScenario } from '../simulations/sim/run.ts';
+import { declare, writeOne } from '../simulations/sim/workload.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { realScheduler } from '../src/platform/index.ts';
-import { databaseSource, SyncSession } from '../src/sync/index.ts';
+import { createPipe, databaseSource, SyncSession } from '../src/sync/index.ts';
 import { SeededRandom } from '../src/util/prng.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { w1Record } from './workload.ts';
@@ -57,8 +58,8 @@ async function compactedStore(dir: string, n: number, updates: boolean) {
   return { version, opsPerSecond: result.removed / compactSeconds };
 }
 
-async function startServer(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [SERVER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(dir: string, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [SERVER, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -126,12 +127,88 @@ const smallRun = () => {
   return small;
 };
 
+const CLIENT = new URL('./gc-client.ts', import.meta.url).pathname;
+
+/** Runs a gc-client.ts child until it prints its memory; returns RSS and live heap in bytes, and kills it. */
+async function clientRss(args: string[]): Promise<{ rss: number; heap: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', CLIENT, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rss = await new Promise<{ rss: number; heap: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`client exited (${code})`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /rss (\d+) heap (\d+)/.exec(chunk.toString());
+      if (match) resolve({ rss: Number(match[1]), heap: Number(match[2]) });
+    });
+  });
+  child.removeAllListeners('exit');
+  child.kill('SIGKILL');
+  return rss;
+}
+
+/**
+ * Client memory: the resident memory of a real client process that synced the scaled year's
+ * workload (20 users x 150 ops) over loopback TCP with GC on (its home relay in another
+ * process), minus the same process with the same store and no sync at all. Median of 3.
+ */
+export async function clientMemoryDelta(): Promise<Figure[]> {
+  const relayDir = mkdtempSync(join(tmpdir(), 'blaze-gc-relay-'));
+  const clientDirs: string[] = [];
+  try {
+    const relay = await BlazeDB.open({ path: relayDir, dbId: 'bench', random: new SeededRandom(41), gc: { intervalMs: 0 } });
+    const workload = { opsPerPeer: 150, records: 400, hotShare: 0.3, perPeer: {} };
+    const random = new SeededRandom(42);
+    let total = 0;
+    for (let user = 0; user < 20; user++) {
+      const device = await BlazeDB.open({ storage: 'memory', dbId: 'bench', random: new SeededRandom(100 + user), gc: { intervalMs: 0 } });
+      declare(device);
+      for (let i = 0; i < workload.opsPerPeer; i++) writeOne(device, random, workload, `u${user}`);
+      total += device.stats().opCount;
+      const [a, b] = createPipe();
+      new SyncSession({ source: databaseSource(device), duplex: a }).start();
+      new SyncSession({ source: databaseSource(relay), duplex: b, role: 'relay' }).start();
+      while (device.acks.all()[0]?.version.get(device.nodeId) !== device.stats().versionVector[device.nodeId]) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await device.close();
+    }
+    await relay.close();
+    const deltas: number[] = [];
+    const heapDeltas: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const clientDir = mkdtempSync(join(tmpdir(), 'blaze-gc-client-'));
+      clientDirs.push(clientDir);
+      const server = await startServer(relayDir, ['--authority']);
+      const synced = await clientRss(['sync', clientDir, String(server.port), String(total)]);
+      server.child.kill('SIGTERM');
+      const local = await clientRss(['local', clientDir]);
+      deltas.push(synced.rss - local.rss);
+      heapDeltas.push(synced.heap - local.heap);
+    }
+    const median = (xs: number[]) => (xs.sort((a, b) => a - b)[1] as number) / 1048576;
+    const runs = deltas.map((d) => (d / 1048576).toFixed(1)).join(', ');
+    return [
+      {
+        name: 'gc.client_memory_delta_mb',
+        value: round(median(deltas), 1),
+        unit: `MB RSS, sync + GC on minus off (TCP session, ${total} ops; runs ${runs})`,
+      },
+      {
+        name: 'gc.client_heap_delta_mb',
+        value: round(median(heapDeltas), 1),
+        unit: 'MB live JS heap + external, same processes, after a full GC',
+      },
+    ];
+  } finally {
+    rmSync(relayDir, { recursive: true, force: true });
+    for (const dir of clientDirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * What a client keeps for sync and GC after the scaled year (20 users x 30 days, daily syncs):
  * per-peer acknowledged vectors, members, the GC announcement, the horizon and its version
  * vector, in bytes as stored (keys included). The largest over the peers.
  */
-export function clientSyncStateBytes(): Figure {
+function clientSyncStateBytes(): Figure {
   const nodes: SimNode[] = [];
   const r = runScenario(loadScenario('year-scaled'), 7, { tamper: (node) => nodes.push(node) });
   if (r.violations.length > 0) throw new Error(`year-scaled: ${r.violations[0]?.invariant}: ${r.violations[0]?.detail}`);
@@ -156,6 +233,7 @@ export const gcBenchmark: Benchmark = {
     const { opsPerSecond } = await smallRun();
     return [
       clientSyncStateBytes(),
+      ...(await clientMemoryDelta()),
       { name: 'gc.compact_ops_per_s', value: Math.round(opsPerSecond), unit: 'ops/s (W1 inserts + updates, SQLite, steps of 5,000)' },
     ];
   },

@@ -1,7 +1,8 @@
 /**
  * Child process of the sync benchmark: opens a SQLite store in argv[2], listens on loopback
  * TCP, runs a sync session per connection, and prints `port N` once listening. For latency
- * runs it prints `seen <wall ms> <id>` when its live query sees a record change.
+ * runs (--watch) it prints `seen <wall ms> <id>` when its live query sees a record change; with
+ * --authority it is the database's home relay for GC.
  */
 import { createServer } from 'node:net';
 import { socketDuplex } from '../node/transport/tcp-duplex.ts';
@@ -9,7 +10,13 @@ import { BlazeDB } from '../src/db/index.ts';
 import { realScheduler } from '../src/platform/index.ts';
 import { databaseSource, SyncSession } from '../src/sync/index.ts';
 
-const db = await BlazeDB.open({ path: process.argv[2] as string, dbId: 'bench' });
+// --authority: the database's home relay, deciding the GC frontier every 200 ms.
+const authority = process.argv[3] === '--authority';
+const db = await BlazeDB.open({
+  path: process.argv[2] as string,
+  dbId: 'bench',
+  ...(authority ? { gc: { authority, intervalMs: 200 } } : {}),
+});
 if (process.argv[3] === '--watch') {
   db.collection('bugs').subscribe({ probe: { $exists: true } }, (r) => {
     const now = performance.timeOrigin + performance.now();

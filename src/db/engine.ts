@@ -153,6 +153,8 @@ export class Engine {
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
   readonly #beforeCommit: (() => void)[] = [];
   #parked = new Map<string, RecordKey>();
+  /** States a snapshot brought already encoded (see putMergedState); taken by the next flush. */
+  readonly #preEncoded = new Map<RecordState, Uint8Array>();
   /** Bumped whenever memory is reloaded from the store (a rollback, another process's commit). */
   generation = 0;
 
@@ -514,8 +516,10 @@ export class Engine {
    * Replaces a record's merge state with one merged from a snapshot (inside `write`), and moves
    * the clock past its stamps. The caller joined it with the local state (src/gc/snapshot.ts).
    */
-  putMergedState(collection: string, id: string, state: RecordState): void {
+  putMergedState(collection: string, id: string, state: RecordState, encoded?: Uint8Array): void {
     this.#replica.replaceRecord(collection, id, state);
+    // The snapshot's bytes of this very state: the flush stores them instead of encoding again.
+    if (encoded) this.#preEncoded.set(this.#replica.recordState(collection, id) as RecordState, encoded);
     const latest = latestStamp(state);
     if (latest) this.clock.observe(latest, latest.node);
   }
@@ -689,7 +693,8 @@ export class Engine {
       const after = state.view();
       const version = this.#version(collection, id);
       const doc = after ? this.cipher.seal(recordAad('doc', collection, id, version), encodeValue(after, this.#encoder)) : null;
-      const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encodeRecordState(state, this.#encoder));
+      const encoded = this.#preEncoded.get(state) ?? encodeRecordState(state, this.#encoder);
+      const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encoded);
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#catalog.update(collection, id, before, after);
       if (this.#listeners.size === 0) continue;
@@ -697,6 +702,7 @@ export class Engine {
       const earlier = this.#committed.get(key);
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
     }
+    this.#preEncoded.clear();
     this.cipher.flush?.();
     for (const hook of this.#beforeCommit) hook();
     if (touched.size > 0) {

@@ -3,6 +3,7 @@
  * log's horizon, compaction to the announced frontier, and snapshots. The database owns one;
  * sync sessions reach it through their source (src/sync/engine-source.ts).
  */
+import { decodeValue, encodeValue } from '../codec/index.ts';
 import type { AckTracker } from '../db/acks.ts';
 import type { Engine } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
@@ -13,6 +14,9 @@ import { Horizon } from './horizon.ts';
 import type { ResolvedGcOptions } from './options.ts';
 import { applySnapshot, decodeSnapshotChunk, SnapshotWriter } from './snapshot.ts';
 import type { Vector } from './vectors.ts';
+
+/** When the last compaction that removed ops ran, and how many it removed (shown by stats). */
+const META_LAST_COMPACTION = 'gc_last_compaction';
 
 export interface CompactionResult {
   /** Ops removed from the log. */
@@ -63,6 +67,11 @@ export class Collector {
     this.state = new GcState(engine.storage, { authority: options.authority, evictAfterMs: options.evictAfterMs });
     this.horizon = new Horizon(engine);
     engine.beforeCommit(() => this.state.save());
+    const last = engine.storage.getMeta(META_LAST_COMPACTION);
+    if (last) {
+      const [at, removed] = decodeValue(last) as [number, number];
+      this.#last = { at: new Date(at), removed };
+    }
   }
 
   /** The home relay decides (evictions, frontier); anywhere else this does nothing. */
@@ -92,7 +101,11 @@ export class Collector {
       done = step.done;
       if (step.removed === 0) break;
     }
-    if (removed > 0) this.#last = { at: new Date(this.#engine.clock.wallMs()), removed };
+    if (removed > 0) {
+      const at = this.#engine.clock.wallMs();
+      this.#engine.write(() => this.#engine.storage.setMeta(META_LAST_COMPACTION, encodeValue([at, removed])));
+      this.#last = { at: new Date(at), removed };
+    }
     return { removed, steps, opCount: this.#engine.storage.opCount(), frontier: Object.fromEntries(frontier), done };
   }
 

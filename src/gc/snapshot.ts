@@ -17,7 +17,7 @@ import { type Engine, recordAad } from '../db/engine.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { SeenDot } from '../replica/field-state.ts';
-import { decodeRecordState, joinRecordState, type RecordState } from '../replica/index.ts';
+import { decodeRecordState, joinRecordState, type RecordState, STATE_BASE_IS_STATE } from '../replica/index.ts';
 import type { StorageSnapshot } from '../storage/index.ts';
 import type { Horizon } from './horizon.ts';
 import { pointwiseMax, type Vector } from './vectors.ts';
@@ -146,7 +146,8 @@ export function applySnapshot(engine: Engine, horizon: Horizon, version: Vector,
           // the snapshot's state is what they leave behind.
           storeBase(engine, collection, id, theirs);
         }
-        engine.putMergedState(collection, id, merged);
+        // A record new here is stored as the bytes it came in, flagged as its own base.
+        engine.putMergedState(collection, id, merged, merged === theirs ? markedAsBase(state) : undefined);
         wall = Math.max(wall, newestWall(theirs));
         if (++applied % FLUSH_EVERY === 0) engine.flushWithinWrite();
       }
@@ -157,6 +158,13 @@ export function applySnapshot(engine: Engine, horizon: Horizon, version: Vector,
   });
   horizon.adopt(next, wall);
   return applied;
+}
+
+/** Record-state bytes with the flag saying the state is its own base (docs/blazebinary.md). */
+function markedAsBase(state: Uint8Array): Uint8Array {
+  const copy = state.slice();
+  copy[1] = (copy[1] as number) | STATE_BASE_IS_STATE;
+  return copy;
 }
 
 function newestWall(state: RecordState): number {

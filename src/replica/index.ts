@@ -11,5 +11,5 @@ export { joinRecordState } from './join.ts';
 export type { Conflict } from './record-state.ts';
 export { RecordState } from './record-state.ts';
 export { type RecordChange, type RecordSource, Replica, type ReplicaInit, SCHEMA_COLLECTION } from './replica.ts';
-export { decodeRecordState, encodeRecordState } from './state-codec.ts';
+export { decodeRecordState, encodeRecordState, STATE_BASE_IS_STATE } from './state-codec.ts';
 export { VersionVector } from './version-vector.ts';

@@ -23,7 +23,9 @@ const LEGACY_STATE_VERSION = 0x13;
 const STRATEGY_CODES: Strategy[] = ['lww', 'mv', 'counter', 'set'];
 const HAS_INSERT = 1;
 const HAS_TOMBSTONE = 2;
-const BASE_IS_STATE = 4;
+/** Flags byte (the second): the state is also the record's base (RecordState.baseIsState). */
+export const STATE_BASE_IS_STATE = 4;
+const BASE_IS_STATE = STATE_BASE_IS_STATE;
 const HAS_LWW = 1;
 const HAS_MV = 2;
 const HAS_COUNTER = 4;

@@ -61,6 +61,33 @@ describe('blaze CLI', () => {
     }
   });
 
+  it('should compact on the home relay, keep the data, and show GC state in stats', () => {
+    const dir = tempDir();
+    try {
+      const db = ['--db', dir.path];
+      assert.equal(blaze(...db, 'init', '--db-id', 'gc-db').code, 0);
+      const id = blaze(...db, 'insert', 'bugs', '{"title":"a"}').out;
+      assert.equal(blaze(...db, 'update', 'bugs', id, '{"title":"b"}').code, 0);
+      // Not the home relay: no frontier, nothing removed.
+      assert.equal(JSON.parse(blaze(...db, 'compact', '--json').out).removed, 0);
+      // Its own home relay with no other member: everything it holds is stable.
+      const result = JSON.parse(blaze(...db, 'compact', '--gc-authority', '--json').out);
+      assert.equal(result.removed, 2);
+      assert.equal(result.opCount, 0);
+      assert.equal(JSON.parse(blaze(...db, 'get', 'bugs', id, '--json').out).title, 'b');
+      const stats = JSON.parse(blaze(...db, 'stats', '--json').out);
+      assert.equal(stats.opCount, 0);
+      assert.equal(Object.values(stats.gc.frontier)[0], 2);
+      assert.equal(stats.gc.lastCompaction.removed, 2);
+      assert.match(blaze(...db, 'stats').out, /gc frontier/);
+      assert.equal(blaze(...db, 'history', 'bugs', id, '--json').out, '[]');
+      const misuse = blaze(...db, 'get', 'bugs', id, '--gc-authority');
+      assert.equal(misuse.code, 2);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it('should exit non-zero with a one-line message on bad input, changing nothing', () => {
     const dir = tempDir();
     try {
