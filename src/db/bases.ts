@@ -48,3 +48,8 @@ export function* basesOf(engine: Engine, collection: string): Iterable<[id: stri
     yield [key.slice(prefix.length), decodeRecordState(engine.cipher.open(key, bytes))];
   }
 }
+
+/** Whether some of a record's ops are folded into a base (a stored copy, or its own state). */
+export function hasCompactedHistory(engine: Engine, collection: string, id: string): boolean {
+  return hasStoredBase(engine, collection, id) || engine.replica.recordState(collection, id)?.baseIsState === true;
+}

@@ -14,7 +14,7 @@ import { validateEncryptionOptions } from '../crypto/index.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
 import { Collector, type CompactionResult, type GcStatus } from '../gc/collector.ts';
 import { resolveGcOptions } from '../gc/options.ts';
-import { type Identity, identityFromSeed } from '../identity/identity.ts';
+import { type Identity, identityFromSeed, signWithSeed } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp } from '../ops/op.ts';
 import { backgroundScheduler, cryptoRandom, nextTurn, systemClock } from '../platform/index.ts';
@@ -93,7 +93,9 @@ export class BlazeDB {
     this.#live = new LiveQueries({ engine, onError });
     this.acks = new AckTracker(engine.storage);
     engine.beforeCommit(() => this.acks.save());
-    this.#gc = new Collector(engine, this.acks, () => this.nodeId, extra.gc);
+    // The home relay signs its GC announcements with the device key (docs/gc.md).
+    const sign = (bytes: Uint8Array) => ({ publicKey: this.#identity.publicKey, signature: signWithSeed(this.#identity.seed, bytes) });
+    this.#gc = new Collector(engine, this.acks, () => this.nodeId, sign, extra.gc);
     this.#history = new History(engine, this.#gc.horizon);
   }
 

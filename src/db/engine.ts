@@ -538,6 +538,16 @@ export class Engine {
     }
   }
 
+  /**
+   * Tells ops listeners (sync sessions) that state changed without new ops (a snapshot was
+   * applied): they look again at what their peers lack. `source` is not told.
+   */
+  announceChange(source: unknown): void {
+    this.#notify(() => {
+      for (const listener of this.#opsListeners) listener([], source);
+    });
+  }
+
   /** Inside a long `write` (a snapshot): stores what is pending so the record cache can shrink. */
   flushWithinWrite(): void {
     if (!this.#inWrite) return;

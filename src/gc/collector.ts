@@ -9,10 +9,10 @@ import type { Engine } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
 import { compactStep } from './compactor.ts';
-import { type GcAnnouncement, GcState, type Member } from './gc-state.ts';
+import { type GcAnnouncement, type GcSigner, GcState, type Member } from './gc-state.ts';
 import { Horizon } from './horizon.ts';
 import type { ResolvedGcOptions } from './options.ts';
-import { applySnapshot, decodeSnapshotChunk, SnapshotWriter } from './snapshot.ts';
+import { applySnapshot, SnapshotWriter, snapshotRecords } from './snapshot.ts';
 import type { Vector } from './vectors.ts';
 
 /** When the last compaction that removed ops ran, and how many it removed (shown by stats). */
@@ -56,13 +56,15 @@ export class Collector {
   readonly #engine: Engine;
   readonly #acks: AckTracker;
   readonly #self: () => NodeId;
+  readonly #sign: GcSigner;
   #timer: Cancel | undefined;
   #last: { at: Date; removed: number } | null = null;
 
-  constructor(engine: Engine, acks: AckTracker, self: () => NodeId, options: ResolvedGcOptions) {
+  constructor(engine: Engine, acks: AckTracker, self: () => NodeId, sign: GcSigner, options: ResolvedGcOptions) {
     this.#engine = engine;
     this.#acks = acks;
     this.#self = self;
+    this.#sign = sign;
     this.options = options;
     this.state = new GcState(engine.storage, { authority: options.authority, evictAfterMs: options.evictAfterMs });
     this.horizon = new Horizon(engine);
@@ -78,8 +80,12 @@ export class Collector {
   decide(): GcAnnouncement | undefined {
     if (!this.state.authority) return undefined;
     const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
-    const decided = this.state.decide(this.#self(), this.#engine.clock.wallMs(), this.#engine.replica.version.toMap(), (member) =>
-      acks.get(member),
+    const decided = this.state.decide(
+      this.#self(),
+      this.#engine.clock.wallMs(),
+      this.#engine.replica.version.toMap(),
+      (member) => acks.get(member),
+      this.#sign,
     );
     // Stored by the write's before-commit hook; no transaction when nothing moved.
     if (this.state.dirty) this.#engine.write(() => {});
@@ -136,9 +142,7 @@ export class Collector {
   applySnapshot(version: Vector, chunks: readonly Uint8Array[]): number {
     // Decoded one at a time as it is applied, all in one transaction: a bad chunk rolls it
     // all back and changes nothing.
-    const decoded = (function* () {
-      for (const chunk of chunks) yield decodeSnapshotChunk(chunk);
-    })();
+    const decoded = snapshotRecords(chunks);
     return applySnapshot(this.#engine, this.horizon, version, decoded);
   }
 

@@ -14,12 +14,15 @@
  * Persisted in the store's meta, written with the next write transaction like acknowledgements.
  */
 import { decodeValue, encodeValue } from '../codec/index.ts';
+import { nodeIdFromPublicKey, verifySignature } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Storage } from '../storage/index.ts';
 import { pointwiseMax, pointwiseMin, type Vector, vectorsEqual } from './vectors.ts';
 
 /** The default silence after which the home relay evicts a member from the frontier. */
 export const DEFAULT_EVICT_AFTER_MS = 30 * 24 * 3600 * 1000;
+/** Evicted members an announcement lists at most (the most recently seen). */
+export const MAX_ANNOUNCED_EVICTED = 1024;
 /** A member's last-seen time is stored again only when it moved this much (not on every ACK). */
 const LAST_SEEN_STORE_STEP_MS = 3600 * 1000;
 
@@ -35,7 +38,20 @@ export interface GcAnnouncement {
   readonly frontier: Vector;
   /** Members evicted for silence (they come back through a snapshot). */
   readonly evicted: readonly NodeId[];
+  /** The authority's Ed25519 public key (its node id is derived from it). */
+  readonly publicKey: Uint8Array;
+  /** The authority's signature of the fields above (announcementBytes). */
+  readonly signature: Uint8Array;
 }
+
+/** What the authority signs: every field but the key and signature, in one canonical encoding. */
+export function announcementBytes(a: Omit<GcAnnouncement, 'publicKey' | 'signature'>): Uint8Array {
+  const frontier = [...a.frontier].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return encodeValue(['blazedb-gc-1', a.authority, a.generation, frontier.flat(), [...a.evicted]]);
+}
+
+/** Signs announcement bytes as the authority: its public key and the signature. */
+export type GcSigner = (bytes: Uint8Array) => { publicKey: Uint8Array; signature: Uint8Array };
 
 export interface Member {
   readonly id: NodeId;
@@ -44,6 +60,8 @@ export interface Member {
   readonly evicted: boolean;
   /** A partial replica (selective sync). */
   readonly partial: boolean;
+  /** It came as a relay (the mesh lets only configured relays say so): a home relay to trust. */
+  readonly relay: boolean;
 }
 
 export interface GcStateOptions {
@@ -53,8 +71,16 @@ export interface GcStateOptions {
   evictAfterMs?: number;
 }
 
-type StoredMember = [id: string, lastSeen: number, evicted: boolean, partial: boolean];
-type StoredAnnouncement = [authority: string, generation: number, frontier: Record<string, number>, evicted: string[]];
+// Stores written before relays were marked hold four elements (relay reads as undefined: false).
+type StoredMember = [id: string, lastSeen: number, evicted: boolean, partial: boolean, relay: boolean];
+type StoredAnnouncement = [
+  authority: string,
+  generation: number,
+  frontier: Record<string, number>,
+  evicted: string[],
+  publicKey: Uint8Array,
+  signature: Uint8Array,
+];
 
 export class GcState {
   readonly #storage: Storage;
@@ -80,18 +106,20 @@ export class GcState {
     this.#storedSeen.clear();
     this.#dirty = false;
     const members = this.#storage.getMeta(META_MEMBERS);
-    for (const [id, lastSeen, evicted, partial] of members ? (decodeValue(members) as StoredMember[]) : []) {
-      this.#members.set(id as NodeId, { id: id as NodeId, lastSeen, evicted, partial });
+    for (const [id, lastSeen, evicted, partial, relay] of members ? (decodeValue(members) as StoredMember[]) : []) {
+      this.#members.set(id as NodeId, { id: id as NodeId, lastSeen, evicted, partial, relay: relay === true });
       this.#storedSeen.set(id as NodeId, lastSeen);
     }
     const stored = this.#storage.getMeta(META_ANNOUNCEMENT);
     if (stored) {
-      const [authority, generation, frontier, evicted] = decodeValue(stored) as StoredAnnouncement;
+      const [authority, generation, frontier, evicted, publicKey, signature] = decodeValue(stored) as StoredAnnouncement;
       this.#latest = {
         authority: authority as NodeId,
         generation,
         frontier: new Map(Object.entries(frontier)) as Map<NodeId, number>,
         evicted: evicted as NodeId[],
+        publicKey,
+        signature,
       };
     } else {
       this.#latest = undefined;
@@ -122,24 +150,28 @@ export class GcState {
    * A session heard from `id` at `now`. A member evicted earlier is admitted again: it
    * resyncs from a snapshot, since what it lacks may be compacted away.
    */
-  memberSeen(id: NodeId, now: number, partial: boolean): void {
+  memberSeen(id: NodeId, now: number, partial: boolean, relay = false): void {
     const old = this.#members.get(id);
-    if (old && !old.evicted && old.partial === partial && now <= old.lastSeen) return;
+    if (old && !old.evicted && old.partial === partial && old.relay === relay && now <= old.lastSeen) return;
     const lastSeen = Math.max(now, old?.lastSeen ?? 0);
-    this.#members.set(id, { id, lastSeen, evicted: false, partial });
-    const changed = !old || old.evicted || old.partial !== partial;
+    this.#members.set(id, { id, lastSeen, evicted: false, partial, relay });
+    const changed = !old || old.evicted || old.partial !== partial || old.relay !== relay;
     if (changed || lastSeen - (this.#storedSeen.get(id) ?? 0) >= LAST_SEEN_STORE_STEP_MS) this.#dirty = true;
   }
 
   /**
-   * Adopts an announcement heard from a peer if it is newer than the one held. The first
-   * authority heard is the database's home relay; another's announcements are ignored.
-   * Returns whether it was adopted.
+   * Adopts an announcement heard from a peer if it is signed by its authority and newer than the
+   * one held. The first authority trusted is a relay this node met itself (a session where it
+   * came as a relay); from then on only that authority's announcements count, whoever passes
+   * them on. Returns whether it was adopted.
    */
   receive(announcement: GcAnnouncement): boolean {
     if (this.authority) return false;
     const held = this.#latest;
     if (held && (held.authority !== announcement.authority || announcement.generation <= held.generation)) return false;
+    if (!held && !this.#members.get(announcement.authority)?.relay) return false;
+    if (nodeIdFromPublicKey(announcement.publicKey) !== announcement.authority) return false;
+    if (!verifySignature(announcement.publicKey, announcementBytes(announcement), announcement.signature)) return false;
     // The frontier only moves forward, whatever an announcement says.
     const frontier = held ? pointwiseMax(held.frontier, announcement.frontier) : new Map(announcement.frontier);
     this.#adopt({ ...announcement, frontier });
@@ -155,7 +187,13 @@ export class GcState {
    * be compacted before it could be sent the records that need them, and filtered snapshots
    * are not built yet (docs/gc.md).
    */
-  decide(self: NodeId, now: number, ownVersion: Vector, ackOf: (member: NodeId) => Vector | undefined): GcAnnouncement | undefined {
+  decide(
+    self: NodeId,
+    now: number,
+    ownVersion: Vector,
+    ackOf: (member: NodeId) => Vector | undefined,
+    sign: GcSigner,
+  ): GcAnnouncement | undefined {
     if (!this.authority) return undefined;
     let evictedChanged = false;
     for (const member of this.#members.values()) {
@@ -171,10 +209,17 @@ export class GcState {
       const stable = pointwiseMin([ownVersion, ...live.map((m) => ackOf(m.id) ?? new Map())]);
       frontier = pointwiseMax(frontier, stable);
     }
-    const evicted = [...this.#members.values()].filter((m) => m.evicted).map((m) => m.id);
+    // The most recently seen evicted members only: the list tells returning ones; it must not
+    // outgrow a frame as devices come and go over the years.
+    const evicted = [...this.#members.values()]
+      .filter((m) => m.evicted)
+      .sort((a, b) => b.lastSeen - a.lastSeen)
+      .slice(0, MAX_ANNOUNCED_EVICTED)
+      .map((m) => m.id);
     const evictedMoved = held === undefined || evictedChanged || evicted.length !== held.evicted.length;
     if (held && !evictedMoved && vectorsEqual(held.frontier, frontier)) return undefined;
-    const announcement: GcAnnouncement = { authority: self, generation: (held?.generation ?? 0) + 1, frontier, evicted };
+    const unsigned = { authority: self, generation: (held?.generation ?? 0) + 1, frontier, evicted };
+    const announcement: GcAnnouncement = { ...unsigned, ...sign(announcementBytes(unsigned)) };
     this.#adopt(announcement);
     return announcement;
   }
@@ -194,12 +239,19 @@ export class GcState {
   save(): void {
     if (!this.#dirty) return;
     this.#dirty = false;
-    const members: StoredMember[] = [...this.#members.values()].map((m) => [m.id, m.lastSeen, m.evicted, m.partial]);
+    const members: StoredMember[] = [...this.#members.values()].map((m) => [m.id, m.lastSeen, m.evicted, m.partial, m.relay]);
     for (const m of this.#members.values()) this.#storedSeen.set(m.id, m.lastSeen);
     this.#storage.setMeta(META_MEMBERS, encodeValue(members));
     const a = this.#latest;
     if (a) {
-      const stored: StoredAnnouncement = [a.authority, a.generation, Object.fromEntries(a.frontier), [...a.evicted]];
+      const stored: StoredAnnouncement = [
+        a.authority,
+        a.generation,
+        Object.fromEntries(a.frontier),
+        [...a.evicted],
+        a.publicKey,
+        a.signature,
+      ];
       this.#storage.setMeta(META_ANNOUNCEMENT, encodeValue(stored));
     }
   }

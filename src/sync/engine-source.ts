@@ -1,4 +1,6 @@
 /** The local database as a sync source: the glue between a session and the engine. */
+
+import { hasCompactedHistory } from '../db/bases.ts';
 import type { BlazeDB } from '../db/index.ts';
 import { parseOptions, parseQuery } from '../query/index.ts';
 import type { SyncSession, SyncSource } from './session.ts';
@@ -29,14 +31,19 @@ export function databaseSource(db: BlazeDB): SyncSource {
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
     incompleteRecords: () => engine.incompleteRecords(),
-    memberSeen: (peer, partial) => gc.state.memberSeen(peer, engine.clock.wallMs(), partial),
+    memberSeen: (peer, partial, relay) => gc.state.memberSeen(peer, engine.clock.wallMs(), partial, relay),
     gcAnnouncement: () => gc.state.latest,
     // Adopted in a transaction of its own: an announcement is rare and must outlive a restart.
     receiveGc: (announcement) => engine.write(() => gc.state.receive(announcement)),
     onGcAnnouncement: (listener) => gc.state.onAnnouncement(listener),
     horizon: () => gc.horizon.vector,
     snapshot: () => gc.snapshot(),
-    applySnapshot: (version, chunks) => gc.applySnapshot(version, chunks),
+    applySnapshot: (version, chunks, session) => {
+      const records = gc.applySnapshot(version, chunks);
+      engine.announceChange(session);
+      return records;
+    },
+    hasCompactedHistory: (collection, id) => hasCompactedHistory(engine, collection, id),
     snapshotProgress: (progress) => db.reportSnapshotProgress(progress),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];

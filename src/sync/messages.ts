@@ -108,6 +108,9 @@ export interface GcMessage {
   readonly generation: number;
   readonly frontier: WireVersion;
   readonly evicted: readonly NodeId[];
+  /** The authority's Ed25519 public key and its signature of the fields above (docs/gc.md). */
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
 }
 
 /** A snapshot follows: the sender's records as merge states, at `version` (docs/gc.md). */
@@ -253,6 +256,8 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeVersion(e, m.frontier);
       writeVarUint(e, m.evicted.length);
       for (const node of m.evicted) writeNodeLiteral(e, node);
+      writeRaw(e, m.publicKey);
+      writeRaw(e, m.signature);
       break;
     case 'snapshot-begin':
       writeByte(e, T_SNAPSHOT_BEGIN);
@@ -434,7 +439,9 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         if (n > MAX_EVICTED) d.fail(`more than ${MAX_EVICTED} evicted members`);
         const evicted: NodeId[] = [];
         for (let i = 0; i < n; i++) evicted.push(readNodeLiteral(d));
-        m = { type: 'gc', authority, generation, frontier, evicted };
+        const publicKey = readRaw(d, 32).slice();
+        const signature = readRaw(d, 64).slice();
+        m = { type: 'gc', authority, generation, frontier, evicted, publicKey, signature };
         break;
       }
       case T_SNAPSHOT_BEGIN:

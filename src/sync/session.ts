@@ -120,8 +120,8 @@ export interface SyncSource {
   /** Records it shows from its own writes only, to be sent whole or declared gone. */
   incompleteRecords(): RecordKey[];
   // ---- distributed GC (docs/gc.md) ----
-  /** A session heard from this member (its HELLO, an ACK). */
-  memberSeen(peer: NodeId, partial: boolean): void;
+  /** A session heard from this member (its HELLO, an ACK); `relay`: it came as a relay. */
+  memberSeen(peer: NodeId, partial: boolean, relay: boolean): void;
   /** The newest GC announcement this node holds. */
   gcAnnouncement(): GcAnnouncement | undefined;
   /** A peer passed on an announcement: adopted if newer (then every session passes it on). */
@@ -131,8 +131,13 @@ export interface SyncSource {
   horizon(): ReadonlyMap<NodeId, number>;
   /** Starts a snapshot of this node's state (a consistent view; writes go on meanwhile). */
   snapshot(): SnapshotStream;
-  /** Merges a received snapshot (chunk bodies, checked) durably, in one transaction; returns records applied. */
-  applySnapshot(version: ReadonlyMap<NodeId, number>, chunks: readonly Uint8Array[]): number;
+  /**
+   * Merges a received snapshot (chunk bodies, checked) durably, in one transaction, and wakes
+   * the other sessions (what it brought may be due to their peers); returns records applied.
+   */
+  applySnapshot(version: ReadonlyMap<NodeId, number>, chunks: readonly Uint8Array[], session: SyncSession): number;
+  /** Whether a record's ops were folded into a base state here (they are not all in the log). */
+  hasCompactedHistory(collection: string, id: string): boolean;
   /** Progress of a snapshot being received. */
   snapshotProgress?(progress: SnapshotProgress): void;
 }
@@ -525,7 +530,7 @@ export class SyncSession {
         this.#sendRecords('need', this.#source.incompleteRecords());
       }
     }
-    this.#source.memberSeen(hello.nodeId, hello.filter !== undefined);
+    this.#source.memberSeen(hello.nodeId, hello.filter !== undefined, hello.role === 'relay');
     this.#setState('syncing');
     if (this.#peerMinor >= GC_MINOR) {
       this.#sendGc(this.#source.gcAnnouncement());
@@ -809,7 +814,7 @@ export class SyncSession {
     if (received.duplicates?.length) this.#lengthenForwardDelay();
     this.#peerAck = ack;
     if (this.#peer) {
-      this.#source.memberSeen(this.#peer.nodeId, this.#peer.filter !== undefined);
+      this.#source.memberSeen(this.#peer.nodeId, this.#peer.filter !== undefined, this.#peer.role === 'relay');
       // Only a relay's acknowledgement makes a write relay-durable, whatever a peer claims. The
       // whole vector is kept, origins this node does not hold yet included: GC needs what each
       // member holds (the merged vector is bounded to MAX_ACK_ORIGINS above).
@@ -1069,6 +1074,13 @@ export class SyncSession {
    * skipped), stripped of excluded fields, in parts that fit a frame; the peer rebuilds it.
    */
   #sendWhole(ref: RecordKey, filter: SyncFilter): void {
+    // Its ops folded into a base state here (compacted, or it came in a snapshot): the ops left
+    // would rebuild it wrong on the partial peer. Filtered snapshots are not built yet.
+    if (this.#source.hasCompactedHistory(ref.collection, ref.id)) {
+      this.close('snapshot-unavailable', `${ref.collection}/${ref.id} is compacted here; filtered snapshots are not built yet`);
+      this.#blocked = true;
+      return;
+    }
     const parts: Op[][] = [[]];
     let bytes = 0;
     for (const op of this.#source.opsOfRecord(ref.collection, ref.id)) {
@@ -1260,6 +1272,10 @@ export class SyncSession {
       }
       // Ops that arrived before it are applied first: the snapshot's vector follows them.
       this.#applyPending();
+      if (m.version.size > MAX_ACK_ORIGINS) {
+        this.close('protocol', `a snapshot names more than ${MAX_ACK_ORIGINS} origins`);
+        return;
+      }
       this.#snapshotIn = { version: m.version, chunks: [], bytes: 0 };
       return;
     }
@@ -1291,7 +1307,7 @@ export class SyncSession {
     this.#snapshotIn = undefined;
     let records: number;
     try {
-      records = this.#source.applySnapshot(into.version, into.chunks);
+      records = this.#source.applySnapshot(into.version, into.chunks, this);
     } catch (err) {
       this.close(err instanceof DecodeError ? 'malformed-frame' : 'apply-failed', `snapshot not applied: ${(err as Error).message}`);
       return;
