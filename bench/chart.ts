@@ -65,6 +65,9 @@ function groups(): Group[] {
     ['sync wire bytes (<= 16)', 'sync.wire_bytes_per_op', 16, 'max'],
     ['sync catch-up 100k (< 2 s)', 'sync.catchup_100k_s', 2, 'max'],
     ['sync latency p99 (< 5 ms)', 'sync.latency_ms_p99', 5, 'max'],
+    ['snapshot sync 1M records (< 10 s)', 'snapshot.initial_sync_s_1m', 10, 'max'],
+    ['snapshot bytes/record (<= 100)', 'snapshot.bytes_per_record', 100, 'max'],
+    ['client memory, sync + GC (< 10 MB)', 'gc.client_memory_delta_mb', 10, 'max'],
   ];
   const share: Bar[] = [];
   for (const [label, name, target, kind] of targets) {
