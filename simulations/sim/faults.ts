@@ -64,7 +64,9 @@ export function planFaults(context: FaultContext): FaultPlan {
     const kind = kinds[random.int(kinds.length)] as FaultKind;
     // Everything a fault does happens inside the active phase.
     const at = Math.floor(random.float() * scenario.activeMs * 0.8);
-    const forMs = Math.max(1, Math.min(Math.floor(random.float() * scenario.activeMs * 0.4), scenario.activeMs - at - 1));
+    // Up to 40% of the active phase, or `maxForMs` (a year's faults are hours, not months).
+    const longest = Math.min(scenario.activeMs * 0.4, scenario.randomFaults?.maxForMs ?? Number.POSITIVE_INFINITY);
+    const forMs = Math.max(1, Math.min(Math.floor(random.float() * longest), scenario.activeMs - at - 1));
     faults.push(randomFault(kind, at, forMs, peers, relays, random));
   }
   faults.sort((a, b) => a.at - b.at);

@@ -56,7 +56,7 @@ export interface Scenario {
   readonly workload: Workload;
   readonly faults: readonly Fault[];
   /** Faults drawn per seed from these kinds, at random times in the active phase. */
-  readonly randomFaults?: { readonly count: number; readonly kinds: readonly FaultKind[] };
+  readonly randomFaults?: { readonly count: number; readonly kinds: readonly FaultKind[]; readonly maxForMs?: number };
   /** Peers (by index from the end: 1 = the last peer) that are partial replicas, and their filter. */
   readonly partial?: { readonly count: number; readonly filter: unknown };
   readonly session: {
@@ -178,14 +178,15 @@ function fault(v: unknown, at: string): Fault {
 }
 
 function randomFaults(v: unknown) {
-  const o = object(v, 'randomFaults', ['count', 'kinds']);
+  const o = object(v, 'randomFaults', ['count', 'kinds', 'maxForMs']);
   const given = list(o.kinds ?? FAULT_KINDS, 'randomFaults.kinds');
   if (given.length === 0) throw new ScenarioError('randomFaults.kinds: at least one kind');
   const kinds = given.map((k, i) => {
     if (!FAULT_KINDS.includes(k as FaultKind)) throw new ScenarioError(`randomFaults.kinds[${i}]: one of ${FAULT_KINDS.join(', ')}`);
     return k as FaultKind;
   });
-  return { count: int(o.count, 'randomFaults.count', 0, 1000), kinds };
+  const maxForMs = o.maxForMs === undefined ? {} : { maxForMs: int(o.maxForMs, 'randomFaults.maxForMs', 1, 400 * DAY_MS) };
+  return { count: int(o.count, 'randomFaults.count', 0, 1000), kinds, ...maxForMs };
 }
 
 function partial(v: unknown, peers: number) {

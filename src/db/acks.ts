@@ -34,6 +34,7 @@ export class AckTracker {
   readonly #dirty = new Set<NodeId>();
   #listDirty = false;
   #waiters: Waiter[] = [];
+  readonly #changeListeners = new Set<() => void>();
   /** True once a sync session has been set up for this database. */
   attached = false;
 
@@ -73,12 +74,19 @@ export class AckTracker {
     if (!old) this.#listDirty = true;
     this.#acks.set(ack.peer, { peer: ack.peer, level: ack.level, version });
     this.#dirty.add(ack.peer);
+    for (const listener of [...this.#changeListeners]) listener();
     const waiting = this.#waiters;
     this.#waiters = [];
     for (const w of waiting) {
       if (this.covers(w.level, w.node, w.seq)) w.resolve();
       else this.#waiters.push(w);
     }
+  }
+
+  /** Called whenever some peer's acknowledgement moved. Returns an unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   /** Whether some peer acknowledged (node, seq) at `level` or higher. */

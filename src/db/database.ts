@@ -238,6 +238,15 @@ export class BlazeDB {
     if (!this.#closed) this.#gc.start(scheduler, this.#onError);
   }
 
+  /**
+   * Called when the home relay says it evicted this device for silence (docs/gc.md): what it
+   * lacks may be compacted away, so it resyncs from a snapshot; its own writes still merge.
+   * Returns an unsubscribe.
+   */
+  onEvicted(listener: () => void): () => void {
+    return this.#gc.onEvicted(() => listener());
+  }
+
   /** Called while a snapshot from a peer arrives, and once it is applied. Returns an unsubscribe. */
   onSnapshotProgress(listener: (progress: SnapshotProgress) => void): () => void {
     this.#snapshotListeners.add(listener);

@@ -8,6 +8,7 @@ import type { AckTracker } from '../db/acks.ts';
 import type { Engine } from '../db/engine.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
+import type { GossipedMember } from '../sync/messages.ts';
 import { compactStep } from './compactor.ts';
 import { type GcAnnouncement, type GcSigner, GcState, type Member } from './gc-state.ts';
 import { Horizon } from './horizon.ts';
@@ -58,6 +59,7 @@ export class Collector {
   readonly #self: () => NodeId;
   readonly #sign: GcSigner;
   #timer: Cancel | undefined;
+  readonly #evictedListeners = new Set<(announcement: GcAnnouncement) => void>();
   #last: { at: Date; removed: number } | null = null;
 
   constructor(engine: Engine, acks: AckTracker, self: () => NodeId, sign: GcSigner, options: ResolvedGcOptions) {
@@ -69,6 +71,11 @@ export class Collector {
     this.state = new GcState(engine.storage, { authority: options.authority, evictAfterMs: options.evictAfterMs });
     this.horizon = new Horizon(engine);
     engine.beforeCommit(() => this.state.save());
+    // Told by the home relay that it evicted this node: it resyncs from a snapshot.
+    this.state.onAnnouncement((a) => {
+      if (this.state.authority || !a.evicted.includes(this.#self())) return;
+      for (const listener of [...this.#evictedListeners]) listener(a);
+    });
     const last = engine.storage.getMeta(META_LAST_COMPACTION);
     if (last) {
       const [at, removed] = decodeValue(last) as [number, number];
@@ -115,6 +122,12 @@ export class Collector {
     return { removed, steps, opCount: this.#engine.storage.opCount(), frontier: Object.fromEntries(frontier), done };
   }
 
+  /** Called when an adopted announcement lists this node as evicted. Returns an unsubscribe. */
+  onEvicted(listener: (announcement: GcAnnouncement) => void): () => void {
+    this.#evictedListeners.add(listener);
+    return () => this.#evictedListeners.delete(listener);
+  }
+
   /** Compacts every `intervalMs` until stopped (started when sync starts). */
   start(scheduler: Scheduler, onError: (err: unknown) => void): void {
     if (this.#timer || this.options.intervalMs === 0) return;
@@ -133,6 +146,31 @@ export class Collector {
   stop(): void {
     this.#timer?.();
     this.#timer = undefined;
+  }
+
+  /** Acknowledgements of members this node met directly that are not relays (to pass on to relays). */
+  memberAcks(): GossipedMember[] {
+    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
+    const out: GossipedMember[] = [];
+    for (const m of this.state.members()) {
+      const version = acks.get(m.id);
+      if (!m.relay && !m.evicted && version && m.id !== this.#self())
+        out.push({ id: m.id, lastSeen: m.lastSeen, version, partial: m.partial });
+    }
+    return out;
+  }
+
+  /**
+   * Acknowledgements a peer passed on for members it met: kept as if heard at its time, so the
+   * home relay's frontier waits for devices that reach it only through others.
+   */
+  receiveMembers(members: readonly GossipedMember[], from: NodeId): void {
+    const self = this.#self();
+    for (const m of members) {
+      if (m.id === self || m.id === from) continue;
+      this.state.memberSeen(m.id, m.lastSeen, m.partial, this.state.members().find((x) => x.id === m.id)?.relay ?? false);
+      this.#acks.record({ peer: m.id, level: 'local-durable', version: m.version });
+    }
   }
 
   snapshot(): SnapshotWriter {

@@ -152,7 +152,8 @@ export class GcState {
    */
   memberSeen(id: NodeId, now: number, partial: boolean, relay = false): void {
     const old = this.#members.get(id);
-    if (old && !old.evicted && old.partial === partial && old.relay === relay && now <= old.lastSeen) return;
+    // Nothing newer than what is known: no change (an evicted member stays evicted on stale news).
+    if (old && now <= old.lastSeen && (old.evicted || (old.partial === partial && old.relay === relay))) return;
     const lastSeen = Math.max(now, old?.lastSeen ?? 0);
     this.#members.set(id, { id, lastSeen, evicted: false, partial, relay });
     const changed = !old || old.evicted || old.partial !== partial || old.relay !== relay;

@@ -45,6 +45,9 @@ export function databaseSource(db: BlazeDB): SyncSource {
     },
     hasCompactedHistory: (collection, id) => hasCompactedHistory(engine, collection, id),
     snapshotProgress: (progress) => db.reportSnapshotProgress(progress),
+    memberAcks: () => gc.memberAcks(),
+    onMemberAck: (listener) => db.acks.onChange(listener),
+    receiveMembers: (members, from) => gc.receiveMembers(members, from),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

@@ -113,6 +113,25 @@ export interface GcMessage {
   readonly signature: Uint8Array;
 }
 
+/**
+ * Acknowledgements of members the receiver may never meet (a device on the sender's LAN that
+ * never reaches the relay), passed on towards the home relay for its frontier (docs/gc.md).
+ */
+export interface MembersMessage {
+  readonly type: 'members';
+  readonly members: readonly GossipedMember[];
+}
+
+export interface GossipedMember {
+  readonly id: NodeId;
+  /** When the sender last heard from it (the sender's wall clock, ms). */
+  readonly lastSeen: number;
+  /** What it acknowledged holding. */
+  readonly version: WireVersion;
+  /** It is a partial replica (selective sync). */
+  readonly partial: boolean;
+}
+
 /** A snapshot follows: the sender's records as merge states, at `version` (docs/gc.md). */
 export interface SnapshotBegin {
   readonly type: 'snapshot-begin';
@@ -141,6 +160,7 @@ export type Message =
   | RecordMessage
   | RecordsMessage
   | GcMessage
+  | MembersMessage
   | SnapshotBegin
   | SnapshotChunk
   | SnapshotEnd;
@@ -156,6 +176,9 @@ const T_GC = 0x0b;
 const T_SNAPSHOT_BEGIN = 0x0c;
 const T_SNAPSHOT_CHUNK = 0x0d;
 const T_SNAPSHOT_END = 0x0e;
+const T_MEMBERS = 0x0f;
+/** Members one MEMBERS message may carry at most. */
+export const MAX_GOSSIPED_MEMBERS = 256;
 const OPS_LZ4 = 0x01;
 const RECORD_LAST = 0x02;
 const HELLO_FILTER = 0x01;
@@ -258,6 +281,16 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       for (const node of m.evicted) writeNodeLiteral(e, node);
       writeRaw(e, m.publicKey);
       writeRaw(e, m.signature);
+      break;
+    case 'members':
+      writeByte(e, T_MEMBERS);
+      writeVarUint(e, m.members.length);
+      for (const member of m.members) {
+        writeNodeLiteral(e, member.id);
+        writeVarUint(e, member.lastSeen);
+        writeByte(e, member.partial ? 1 : 0);
+        writeVersion(e, member.version);
+      }
       break;
     case 'snapshot-begin':
       writeByte(e, T_SNAPSHOT_BEGIN);
@@ -442,6 +475,20 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         const publicKey = readRaw(d, 32).slice();
         const signature = readRaw(d, 64).slice();
         m = { type: 'gc', authority, generation, frontier, evicted, publicKey, signature };
+        break;
+      }
+      case T_MEMBERS: {
+        const n = readLength(d, 10);
+        if (n > MAX_GOSSIPED_MEMBERS) d.fail(`more than ${MAX_GOSSIPED_MEMBERS} members in one message`);
+        const members: GossipedMember[] = [];
+        for (let i = 0; i < n; i++) {
+          const id = readNodeLiteral(d);
+          const lastSeen = readVarUint(d);
+          const flags = readByte(d);
+          if (flags & ~1) d.fail('unknown member flags');
+          members.push({ id, lastSeen, partial: (flags & 1) !== 0, version: readVersion(d) });
+        }
+        m = { type: 'members', members };
         break;
       }
       case T_SNAPSHOT_BEGIN:

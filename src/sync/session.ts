@@ -48,7 +48,9 @@ import {
   decodeMessage,
   encodeMessage,
   type GcMessage,
+  type GossipedMember,
   type Hello,
+  MAX_GOSSIPED_MEMBERS,
   type Message,
   type RecordRef,
   type RecordsMessage,
@@ -140,6 +142,12 @@ export interface SyncSource {
   hasCompactedHistory(collection: string, id: string): boolean;
   /** Progress of a snapshot being received. */
   snapshotProgress?(progress: SnapshotProgress): void;
+  /** Acknowledgements of members met directly that are not relays (passed on towards relays). */
+  memberAcks(): GossipedMember[];
+  /** Called when a member's acknowledgement moved; returns an unsubscribe. */
+  onMemberAck(listener: () => void): () => void;
+  /** Acknowledgements of members a peer passed on (kept as if heard, at its time). */
+  receiveMembers(members: readonly GossipedMember[], from: NodeId): void;
 }
 
 /** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
@@ -203,6 +211,8 @@ export type SessionState = 'handshake' | 'syncing' | 'closed';
 
 /** Bytes of snapshot chunks a receiver holds at most: a 1M-record store is well under it. */
 const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
+/** A member whose acknowledgement did not move is passed on again this often (it is alive). */
+const MEMBER_SEEN_RESEND_MS = 3_600_000;
 /** Protocol minor version that has GC announcements and snapshots. */
 const GC_MINOR = 2;
 
@@ -320,6 +330,10 @@ export class SyncSession {
   /** The newest GC generation the peer is known to hold (no need to send it what it sent). */
   #peerGc: { authority: NodeId; generation: number } | undefined;
   #stopGcWatch: (() => void) | undefined;
+  /** To a relay peer: each member's last-seen time already passed on, and a send due. */
+  readonly #gossiped = new Map<NodeId, { sum: number; lastSeen: number }>();
+  #membersDue = false;
+  #stopMemberWatch: (() => void) | undefined;
 
   constructor(init: SyncSessionInit) {
     this.#source = init.source;
@@ -463,6 +477,13 @@ export class SyncSession {
       case 'gc':
         this.#onGc(message);
         return;
+      case 'members':
+        if (this.#state !== 'syncing') {
+          this.close('protocol', 'MEMBERS before the handshake');
+          return;
+        }
+        this.#source.receiveMembers(message.members, this.#peer?.nodeId as NodeId);
+        return;
       case 'snapshot-begin':
       case 'snapshot-chunk':
       case 'snapshot-end':
@@ -535,6 +556,11 @@ export class SyncSession {
     if (this.#peerMinor >= GC_MINOR) {
       this.#sendGc(this.#source.gcAnnouncement());
       this.#stopGcWatch = this.#source.onGcAnnouncement((a) => this.#guard(() => this.#sendGc(a)));
+      // Towards relays: the acknowledgements of LAN devices they may never meet.
+      if (hello.role === 'relay') {
+        this.#stopMemberWatch = this.#source.onMemberAck(() => this.#sendMembersSoon());
+        this.#sendMembersSoon();
+      }
     }
     // Acknowledge at once what we hold, at our level: a peer whose writes we already have
     // learns they are durable here without waiting for new ops.
@@ -775,6 +801,7 @@ export class SyncSession {
     this.#ackTimer = this.#scheduler.after(this.#ackIntervalMs, () =>
       this.#guard(() => {
         this.#acknowledge();
+        this.#sendMembers();
         this.#scheduleAck();
       }),
     );
@@ -1181,6 +1208,7 @@ export class SyncSession {
     this.#stopMembership?.();
     this.#stopFilterWatch?.();
     this.#stopGcWatch?.();
+    this.#stopMemberWatch?.();
     this.#snapshotOut?.stream.close();
     this.#snapshotOut = undefined;
     this.#snapshotIn = undefined;
@@ -1207,6 +1235,37 @@ export class SyncSession {
     if (known?.authority === a.authority && known.generation >= a.generation) return;
     this.#peerGc = { authority: a.authority, generation: a.generation };
     this.#send({ type: 'gc', ...a });
+  }
+
+  /**
+   * Passes on the member acknowledgements that moved since last time: with a scheduler at the
+   * next periodic ACK (a LAN's acknowledgements move all the time; the relay needs them only
+   * for GC), without one after the current work.
+   */
+  #sendMembersSoon(): void {
+    if (this.#membersDue) return;
+    this.#membersDue = true;
+    if (!this.#scheduler) this.#defer(() => this.#guard(() => this.#sendMembers()));
+  }
+
+  #sendMembers(): void {
+    if (!this.#membersDue || this.#state !== 'syncing') return;
+    this.#membersDue = false;
+    const peer = this.#peer?.nodeId;
+    const moved: GossipedMember[] = [];
+    for (const m of this.#source.memberAcks()) {
+      if (m.id === peer) continue;
+      // Vectors only grow, so their sum moves exactly when they do.
+      let sum = 0;
+      for (const seq of m.version.values()) sum += seq;
+      const sent = this.#gossiped.get(m.id);
+      if (sent && sent.sum === sum && m.lastSeen - sent.lastSeen < MEMBER_SEEN_RESEND_MS) continue;
+      moved.push(m);
+      this.#gossiped.set(m.id, { sum, lastSeen: m.lastSeen });
+    }
+    for (let at = 0; at < moved.length; at += MAX_GOSSIPED_MEMBERS) {
+      if (!this.#send({ type: 'members', members: moved.slice(at, at + MAX_GOSSIPED_MEMBERS) })) this.#blocked = true;
+    }
   }
 
   #onGc(m: GcMessage): void {

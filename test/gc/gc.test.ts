@@ -84,14 +84,42 @@ describe('distributed GC', () => {
     const offline = await quiet.collection('bugs').insert({ title: 'offline', views: 3 });
     const progress: boolean[] = [];
     quiet.onSnapshotProgress((p) => progress.push(p.done));
+    let told = 0;
+    quiet.onEvicted(() => told++);
     const again = await link(quiet, relay, 'relay');
     await settle();
     assert.ok(quiet.stats().gc.frontier !== undefined);
     assert.ok(progress.includes(true), 'the returning member resynced from a snapshot');
+    assert.equal(told, 1, 'it was told it had been evicted');
     assert.equal(await contents(quiet), await contents(relay));
     assert.equal((await a.collection('bugs').get(offline))?.title, 'offline');
     assert.equal((await quiet.collection('bugs').get(id))?.title, 'two');
     await again.close();
+    await ra.close();
+  });
+
+  it('should learn from peers the acknowledgements of members the home relay never meets', async () => {
+    const clock = testClock();
+    const relay = await openGcDb(clock, { gc: { authority: true } });
+    const a = await openGcDb(clock);
+    const lanOnly = await openGcDb(clock);
+    const ra = await link(a, relay, 'relay');
+    await a.collection('bugs').insert({ n: 1 });
+    // A device on a's LAN that never reaches the relay gets the op and acknowledges it to a,
+    // which passes that on to the relay.
+    const lan = await link(lanOnly, a);
+    await lan.close();
+    await a.collection('bugs').insert({ n: 2 });
+    // Something for a to acknowledge (without a scheduler there are no periodic ACKs here).
+    await relay.collection('bugs').insert({ n: 3 });
+    await settle();
+    await relay.compact();
+    const status = relay.stats().gc;
+    assert.ok(
+      status.members.some((m) => m.id === lanOnly.nodeId && !m.evicted),
+      'the LAN-only device is a member',
+    );
+    assert.equal(status.frontier[a.nodeId], 1, 'the frontier waits for what the LAN-only device holds');
     await ra.close();
   });
 
