@@ -62,6 +62,21 @@ async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
   }
 }
 
+/**
+ * A snapshot arriving (a new device, or one behind what its peers compacted): a progress line
+ * on a terminal, and a line once it is applied, on stderr.
+ */
+function showSnapshotProgress(db: BlazeDB): void {
+  db.onSnapshotProgress(({ peer, chunks, bytes, done, records }) => {
+    const mb = (bytes / 1048576).toFixed(1);
+    if (done) {
+      process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}snapshot from ${peer} applied: ${records} records, ${mb} MB\n`);
+    } else if (process.stderr.isTTY) {
+      process.stderr.write(`\rsnapshot from ${peer}: ${chunks} chunks, ${mb} MB`);
+    }
+  });
+}
+
 /** Prints one line per event; JSON lines with --json. */
 function narrate(mesh: SyncNetwork, json: boolean): void {
   const say = (event: string, detail: Record<string, unknown>) => {
@@ -81,6 +96,7 @@ const peer: Command = {
   summary: 'run a long-lived sync peer, printing its state changes (Ctrl-C stops it)',
   args: 0,
   async run(db, _args, options): Promise<Output> {
+    showSnapshotProgress(db);
     const mesh = await startMesh(db, options);
     const json = options.json !== undefined;
     if (!json) for (const address of mesh.addresses) process.stdout.write(`listening ${address}\n`);
@@ -103,6 +119,7 @@ const sync: Command = {
     if (options.once === undefined) throw new UsageError('sync needs --once (blaze peer runs a long-lived peer)');
     const windowMs = millis(options.window, 2_000, '--window');
     const timeoutMs = millis(options.timeout, 30_000, '--timeout');
+    showSnapshotProgress(db);
     const mesh = await startMesh(db, options);
     const relayIds = mesh.relayPeers;
     const relays = relayIds.size;

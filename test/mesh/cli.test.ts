@@ -35,6 +35,28 @@ async function stop(child: ChildProcess): Promise<number | null> {
 }
 
 describe('blaze peer and blaze sync --once', () => {
+  it('should start a new store from a compacted relay with a snapshot, saying so', async () => {
+    const [r, fresh] = [tempDir(), tempDir()];
+    let relay: ChildProcess | undefined;
+    try {
+      const rdb = ['--db', r.path];
+      assert.equal(blaze(...rdb, 'init', '--db-id', 'cli-gc').code, 0);
+      for (let i = 0; i < 3; i++) assert.equal(blaze(...rdb, 'insert', 'bugs', `{"n":${i}}`).code, 0);
+      assert.equal(JSON.parse(blaze(...rdb, 'compact', '--gc-authority', '--json').out).opCount, 0);
+      const started = await startPeer(...rdb, '--role', 'relay', '--gc-authority');
+      relay = started.child;
+      assert.equal(blaze('--db', fresh.path, 'init', '--db-id', 'cli-gc').code, 0);
+      const synced = blaze('--db', fresh.path, 'sync', '--once', '--relay', started.address);
+      assert.equal(synced.code, 0, synced.err);
+      assert.match(synced.err, /snapshot from [0-9a-f]{16} applied: 3 records/);
+      assert.equal(JSON.parse(blaze('--db', fresh.path, 'find', 'bugs', '--json').out).length, 3);
+    } finally {
+      if (relay) await stop(relay);
+      r.cleanup();
+      fresh.cleanup();
+    }
+  });
+
   it('should sync two stores through a relay peer, pick up writes made while a peer runs, and refuse a wrong token', async () => {
     const dirs = [tempDir(), tempDir(), tempDir()];
     const [r, a, b] = dirs.map((d) => ['--db', d.path]) as [string[], string[], string[]];
