@@ -127,6 +127,12 @@ export class AckTracker {
     return [...this.#acks.values()];
   }
 
+  /** After a rolled-back write: what `save` stored in it is gone; store it all again. */
+  markUnsaved(): void {
+    for (const peer of this.#acks.keys()) this.#dirty.add(peer);
+    this.#listDirty = true;
+  }
+
   /** Stores what changed since the last save (called inside a write transaction). */
   save(): void {
     if (this.#dirty.size === 0) return;

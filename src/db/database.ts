@@ -93,6 +93,7 @@ export class BlazeDB {
     this.#live = new LiveQueries({ engine, onError });
     this.acks = new AckTracker(engine.storage);
     engine.beforeCommit(() => this.acks.save());
+    engine.afterRollback(() => this.acks.markUnsaved());
     // The home relay signs its GC announcements with the device key (docs/gc.md).
     const sign = (bytes: Uint8Array) => ({ publicKey: this.#identity.publicKey, signature: signWithSeed(this.#identity.seed, bytes) });
     this.#gc = new Collector(engine, this.acks, () => this.nodeId, sign, extra.gc);
@@ -400,7 +401,10 @@ export class BlazeDB {
     this.#gc.stop();
     for (const listener of [...this.#closeListeners]) listener();
     this.#closed = true;
-    this.#engine.storage.transaction(() => this.acks.save());
+    this.#engine.storage.transaction(() => {
+      this.acks.save();
+      this.#gc.state.save();
+    });
     this.#engine.storage.close();
   }
 

@@ -152,6 +152,7 @@ export class Engine {
   readonly #filterListeners = new Set<() => void>();
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
   readonly #beforeCommit: (() => void)[] = [];
+  readonly #afterRollback: (() => void)[] = [];
   #parked = new Map<string, RecordKey>();
   /** States a snapshot brought already encoded (see putMergedState); taken by the next flush. */
   readonly #preEncoded = new Map<RecordState, Uint8Array>();
@@ -209,6 +210,7 @@ export class Engine {
       this.#replica = this.#loadReplica();
       this.#loadFilter();
       this.#inWrite = false;
+      for (const hook of this.#afterRollback) hook();
       this.#announceExternal();
       throw err;
     } finally {
@@ -497,6 +499,14 @@ export class Engine {
   /** Adds work to every write transaction, run just before it commits. */
   beforeCommit(hook: () => void): void {
     this.#beforeCommit.push(hook);
+  }
+
+  /**
+   * Adds work to run after a write rolled back: state that rode along (see beforeCommit) and
+   * thought itself stored must be stored again with the next write.
+   */
+  afterRollback(hook: () => void): void {
+    this.#afterRollback.push(hook);
   }
 
   /** Called after each commit with the ops it made durable (sync sessions push them on). */

@@ -71,6 +71,7 @@ export class Collector {
     this.state = new GcState(engine.storage, { authority: options.authority, evictAfterMs: options.evictAfterMs });
     this.horizon = new Horizon(engine);
     engine.beforeCommit(() => this.state.save());
+    engine.afterRollback(() => this.state.markUnsaved());
     // Told by the home relay that it evicted this node: it resyncs from a snapshot.
     this.state.onAnnouncement((a) => {
       if (this.state.authority || !a.evicted.includes(this.#self())) return;

@@ -231,6 +231,12 @@ export class GcState {
     for (const listener of [...this.#listeners]) listener(announcement);
   }
 
+  /** After a rolled-back write: what `save` stored in it is gone; store it all again. */
+  markUnsaved(): void {
+    this.#dirty = true;
+    this.#storedSeen.clear();
+  }
+
   /** Whether something changed that `save` has not stored yet. */
   get dirty(): boolean {
     return this.#dirty;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlazeDB } from '../../src/db/index.ts';
 import { HistoryRetentionError, OpNotFoundError } from '../../src/db/index.ts';
+import { tempDir } from '../helpers/db.ts';
 import { DAY, link, openGcDb, testClock } from '../helpers/gc.ts';
 import { settle } from '../helpers/sync.ts';
 
@@ -121,6 +122,35 @@ describe('distributed GC', () => {
     );
     assert.equal(status.frontier[a.nodeId], 1, 'the frontier waits for what the LAN-only device holds');
     await ra.close();
+  });
+
+  it('should keep members and acknowledgements across a rolled-back write and a reopen', async () => {
+    const dir = tempDir();
+    try {
+      const clock = testClock();
+      const peer = await openGcDb(clock);
+      let db = await openGcDb(clock, { storage: 'sqlite', path: dir.path });
+      // The peer has nothing to send: its HELLO and ACK change nothing but the member table
+      // and the acknowledgements, which ride along with the next write.
+      const l = await link(db, peer);
+      await l.close();
+      // A long write (a snapshot's) stores what is pending midway, the member and its ACK with
+      // it, then fails and rolls back.
+      assert.throws(() =>
+        db.engine.write(() => {
+          db.collection('bugs').insertNow({ n: 2 });
+          db.engine.flushWithinWrite();
+          throw new Error('a later chunk failed');
+        }),
+      );
+      await db.close();
+      db = await openGcDb(clock, { storage: 'sqlite', path: dir.path });
+      assert.ok(db.stats().gc.members.some((m) => m.id === peer.nodeId));
+      assert.ok(db.acks.all().some((a) => a.peer === peer.nodeId));
+      await db.close();
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('should never let a node evict on its own', async () => {
