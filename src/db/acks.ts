@@ -122,6 +122,11 @@ export class AckTracker {
     });
   }
 
+  /** One peer's last acknowledgement. */
+  get(peer: NodeId): PeerAck | undefined {
+    return this.#acks.get(peer);
+  }
+
   /** Every peer's last acknowledgement. */
   all(): PeerAck[] {
     return [...this.#acks.values()];

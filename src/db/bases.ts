@@ -5,7 +5,9 @@
  * like every other payload when the store is encrypted.
  */
 
-import { decodeRecordState, encodeRecordState, type RecordState } from '../replica/index.ts';
+import { HybridClock } from '../clock/hlc.ts';
+import type { NodeId } from '../identity/node-id.ts';
+import { decodeRecordState, encodeRecordState, type RecordState, Replica } from '../replica/index.ts';
 import type { Engine } from './engine.ts';
 import { recordKey } from './record-key.ts';
 
@@ -18,12 +20,29 @@ const collectionPrefix = (collection: string) => `${PREFIX}${collection.length}:
  * (RecordState.baseIsState). Undefined: nothing of the record was compacted.
  */
 export function loadBase(engine: Engine, collection: string, id: string): RecordState | undefined {
-  const key = baseKey(collection, id);
-  const bytes = engine.storage.getMeta(key);
-  if (bytes) return decodeRecordState(engine.cipher.open(key, bytes));
+  const stored = loadStoredBase(engine, collection, id);
+  if (stored) return stored;
   const state = engine.replica.recordState(collection, id);
   // A copy: replays apply ops to it, and the record's own state must not change.
   return state?.baseIsState ? decodeRecordState(encodeRecordState(state)) : undefined;
+}
+
+/** A record's stored base copy, if it has one (else its base is its state, or nothing). */
+export function loadStoredBase(engine: Pick<Engine, 'storage' | 'cipher'>, collection: string, id: string): RecordState | undefined {
+  const key = baseKey(collection, id);
+  const bytes = engine.storage.getMeta(key);
+  return bytes ? decodeRecordState(engine.cipher.open(key, bytes)) : undefined;
+}
+
+/**
+ * A replica for replays on top of base states (history, time travel, compaction): it never
+ * writes, so its clock is never read, and it counts the dots at or below the horizon as seen,
+ * since the bases hold them (an op that observed one does not wait for it).
+ */
+export function replayReplica(horizon: ReadonlyMap<NodeId, number>): Replica {
+  const replica = new Replica({ nodeId: '0000000000000000' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
+  for (const [node, seq] of horizon) replica.version.restore(node, seq);
+  return replica;
 }
 
 /** Whether a record has a stored base copy (else its base is its state, or nothing). */

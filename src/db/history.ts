@@ -4,16 +4,16 @@
  * at or before it; a record's history is its ops in stamp order, each with the field values
  * just before and after it.
  */
-import { type HlcTime, HybridClock } from '../clock/hlc.ts';
+import type { HlcTime } from '../clock/hlc.ts';
 import { compareStamps } from '../clock/stamp.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
 import type { Horizon } from '../gc/horizon.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { FieldOp, FieldOpType, Op, OpKind } from '../ops/op.ts';
 import { type Condition, compareRecords, matches, type ParsedOptions } from '../query/index.ts';
-import { Replica } from '../replica/index.ts';
+import type { Replica } from '../replica/index.ts';
 import type { Value } from '../values/value.ts';
-import { basesOf, loadBase } from './bases.ts';
+import { basesOf, loadBase, replayReplica } from './bases.ts';
 import type { Doc, Engine } from './engine.ts';
 
 /** No op with that id is stored here (never was, or compaction removed it). */
@@ -76,16 +76,6 @@ export function parseOpId(id: unknown): { node: NodeId; seq: number } {
   return { node: match[1] as NodeId, seq: Number(match[2]) };
 }
 
-/**
- * A replica for replays: never writes, so its clock is never read. It counts the dots at or
- * below the horizon as seen: base states hold them.
- */
-function scratchReplica(horizon: ReadonlyMap<NodeId, number>): Replica {
-  const replica = new Replica({ nodeId: '0000000000000000' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
-  for (const [node, seq] of horizon) replica.version.restore(node, seq);
-  return replica;
-}
-
 function atOrBefore(op: Op, time: TimePoint): boolean {
   if (time instanceof Date) return op.wall <= time.getTime();
   return op.wall < time.wall || (op.wall === time.wall && op.counter <= time.counter);
@@ -117,7 +107,7 @@ export class History {
 
   /** A replay replica holding the record's base state (what compaction folded), if any. */
   #replayOf(collection: string, id: string): Replica {
-    const replica = scratchReplica(this.#horizon.vector);
+    const replica = replayReplica(this.#horizon.vector);
     const base = loadBase(this.#engine, collection, id);
     if (base) replica.replaceRecord(collection, id, base);
     return replica;
@@ -177,7 +167,7 @@ export class History {
   findAsOf(collection: string, time: TimePoint, condition: Condition, options: ParsedOptions): { id: string; doc: Doc }[] {
     checkTime(time);
     this.checkRetained(time);
-    const replica = scratchReplica(this.#horizon.vector);
+    const replica = replayReplica(this.#horizon.vector);
     for (const [id, base] of basesOf(this.#engine, collection)) replica.replaceRecord(collection, id, base);
     // Records whose state is their base (nothing of them in the log since it was compacted or
     // came in a snapshot) show now what they showed at any time the horizon allows.

@@ -87,12 +87,11 @@ export class Collector {
   /** The home relay decides (evictions, frontier); anywhere else this does nothing. */
   decide(): GcAnnouncement | undefined {
     if (!this.state.authority) return undefined;
-    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
     const decided = this.state.decide(
       this.#self(),
       this.#engine.clock.wallMs(),
       this.#engine.replica.version.toMap(),
-      (member) => acks.get(member),
+      (member) => this.#acks.get(member)?.version,
       this.#sign,
     );
     // Stored by the write's before-commit hook; no transaction when nothing moved.
@@ -151,10 +150,9 @@ export class Collector {
 
   /** Acknowledgements of members this node met directly that are not relays (to pass on to relays). */
   memberAcks(): GossipedMember[] {
-    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
     const out: GossipedMember[] = [];
     for (const m of this.state.members()) {
-      const version = acks.get(m.id);
+      const version = this.#acks.get(m.id)?.version;
       if (!m.relay && !m.evicted && version && m.id !== this.#self())
         out.push({ id: m.id, lastSeen: m.lastSeen, version, partial: m.partial });
     }
@@ -169,7 +167,7 @@ export class Collector {
     const self = this.#self();
     for (const m of members) {
       if (m.id === self || m.id === from) continue;
-      this.state.memberSeen(m.id, m.lastSeen, m.partial, this.state.members().find((x) => x.id === m.id)?.relay ?? false);
+      this.state.memberSeen(m.id, m.lastSeen, m.partial, this.state.member(m.id)?.relay ?? false);
       this.#acks.record({ peer: m.id, level: 'local-durable', version: m.version });
     }
   }
@@ -187,9 +185,8 @@ export class Collector {
 
   status(): GcStatus {
     const version = this.#engine.replica.version.toMap();
-    const acks = new Map(this.#acks.all().map((a) => [a.peer, a.version]));
     const members = this.state.members().map((m): MemberStatus => {
-      const acked = acks.get(m.id);
+      const acked = this.#acks.get(m.id)?.version;
       let lag = 0;
       if (acked) for (const [node, seq] of version) lag += Math.max(0, seq - (acked.get(node) ?? 0));
       return { ...m, lagOps: acked ? lag : undefined };
@@ -200,7 +197,7 @@ export class Collector {
       opLogSize: this.#engine.storage.opCount(),
       frontier: Object.fromEntries(this.state.frontier),
       horizon: Object.fromEntries(this.horizon.vector),
-      historyFrom: wall > 0 ? new Date(wall + 1) : null,
+      historyFrom: wall > 0 ? new Date(wall) : null,
       members,
       lastCompaction: this.#last,
     };

@@ -5,13 +5,11 @@
  * merge information: every record row keeps its full merge state, so a compacted replica still
  * merges with any other; only replays (history, time travel) start from the base.
  */
-import { HybridClock } from '../clock/hlc.ts';
-import { loadBase, storeBase } from '../db/bases.ts';
+import { loadBase, replayReplica, storeBase } from '../db/bases.ts';
 import type { Engine } from '../db/engine.ts';
 import { recordKey } from '../db/engine.ts';
-import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
-import { RecordState, Replica } from '../replica/index.ts';
+import { RecordState } from '../replica/index.ts';
 import type { Horizon } from './horizon.ts';
 import type { Vector } from './vectors.ts';
 
@@ -20,14 +18,6 @@ export interface CompactionStep {
   readonly removed: number;
   /** False when the step's budget ran out before `target` was reached. */
   readonly done: boolean;
-}
-
-/** A replica for folding ops into base states: it never writes, so its clock is never read. */
-function foldingReplica(seen: Vector): Replica {
-  const replica = new Replica({ nodeId: '0000000000000000' as NodeId, clock: new HybridClock({ wallClock: { now: () => 0 } }) });
-  // Dots at or below the horizon are folded already: an op that observed one does not wait for it.
-  for (const [node, seq] of seen) replica.version.restore(node, seq);
-  return replica;
 }
 
 /**
@@ -94,7 +84,7 @@ function hasWork(engine: Engine, horizon: Vector, target: Vector): boolean {
 /** Applies removed ops to their records' base states (each record loaded and stored once). */
 function foldIntoBases(engine: Engine, seen: Vector, ops: readonly Op[]): void {
   if (ops.length === 0) return;
-  const replica = foldingReplica(seen);
+  const replica = replayReplica(seen);
   const records = new Map<string, { collection: string; id: string }>();
   for (const op of ops) {
     const key = recordKey(op.collection, op.record);

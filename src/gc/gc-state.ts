@@ -136,6 +136,10 @@ export class GcState {
     return this.#latest?.frontier ?? new Map();
   }
 
+  member(id: NodeId): Member | undefined {
+    return this.#members.get(id);
+  }
+
   members(): Member[] {
     return [...this.#members.values()];
   }

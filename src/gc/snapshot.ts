@@ -14,7 +14,7 @@
 import { Decoder, readByte, readBytes, readLength, readString, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeByte, writeBytes, writeString, writeVarUint } from '../codec/encoder.ts';
 import { readRecordIdBody, recordIdForm, writeRecordIdBody } from '../codec/record-id.ts';
-import { hasStoredBase, loadBase, storeBase } from '../db/bases.ts';
+import { loadStoredBase, storeBase } from '../db/bases.ts';
 import { type Engine, recordAad } from '../db/engine.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
@@ -229,9 +229,9 @@ export function applySnapshot(engine: Engine, horizon: Horizon, version: Vector,
         if (!theirs.held) continue;
         const mine = engine.replica.recordState(collection, id);
         const merged = mine?.held ? joinRecordState(mine, mineSeen, theirs, theirsSeen) : theirs;
-        if (hasStoredBase(engine, collection, id)) {
-          const base = loadBase(engine, collection, id) as RecordState;
-          storeBase(engine, collection, id, joinRecordState(base, baseSeen, theirs, theirsSeen));
+        const storedBase = loadStoredBase(engine, collection, id);
+        if (storedBase) {
+          storeBase(engine, collection, id, joinRecordState(storedBase, baseSeen, theirs, theirsSeen));
         } else if (!mine?.held || mine.baseIsState) {
           // Nothing of it in the log: the merged state is its own base (no copy stored). This
           // is every record of a new device's initial sync.
