@@ -9,26 +9,22 @@
  *   mesh.on('state', (s) => console.log(s));   // connecting, catching-up, live, offline
  *   await mesh.stop();
  */
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { identify } from '@libp2p/identify';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { ping } from '@libp2p/ping';
-import { tcp } from '@libp2p/tcp';
-import { webSockets } from '@libp2p/websockets';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
+import type { Libp2p } from 'libp2p';
 import type { BlazeDB, SyncNetwork, SyncNetworkEvents, SyncState } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
 import type { Op } from '../../src/ops/op.ts';
 import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
 import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
-import { meshAuthorizer, tokenCredentials } from './auth.ts';
+import { ask } from './ask.ts';
+import { meshAuthorizer, type TokenTrust, tokenCredentials } from './auth.ts';
+import { createHost, type RelayServerLimits } from './host.ts';
 import { askForIntroductions, serveIntroductions } from './introductions.ts';
 import { streamDuplex } from './stream-duplex.ts';
+import { looksLikeJwt, RELAY_INFO_PROTOCOL } from './tokens.ts';
 
 export interface MeshOptions {
   /** Relay multiaddrs, each ending in /p2p/<peer id>: always dialed and kept. */
@@ -76,13 +72,11 @@ const DIAL_TIMEOUT_MS = 10_000;
  * WebRTC signalling (sync runs on the direct connection), so reservations are many and data
  * per relayed connection small.
  */
-const RELAY_LIMITS = {
-  reservations: {
-    maxReservations: 1_024,
-    reservationTtl: 2 * 60 * 60_000,
-    defaultDurationLimit: 2 * 60_000,
-    defaultDataLimit: 1n << 20n,
-  },
+export const RELAY_LIMITS: RelayServerLimits = {
+  maxReservations: 1_024,
+  reservationTtlMs: 2 * 60 * 60_000,
+  durationLimitMs: 2 * 60_000,
+  dataLimitBytes: 1n << 20n,
 };
 
 export class MeshPeer implements SyncNetwork {
@@ -110,6 +104,9 @@ export class MeshPeer implements SyncNetwork {
   #dialing = 0;
   #stopped = false;
   readonly #unsubscribe: (() => void)[] = [];
+  /** The relay's token key (JWT mode): LAN peers' tokens are checked with it. */
+  #trust: TokenTrust | undefined;
+  readonly #tokenBindings = new Map<string, string>();
 
   private constructor(db: BlazeDB, options: MeshOptions, libp2p: Libp2p, relays: Map<string, Multiaddr>, lan: Map<string, Multiaddr>) {
     this.#db = db;
@@ -137,34 +134,18 @@ export class MeshPeer implements SyncNetwork {
     const webrtcPeer = options.webrtc === true && !relayRole;
     // A peer takes a reservation on its relays and listens for WebRTC set up through them.
     if (webrtcPeer) listen.push('/p2p-circuit', '/webrtc');
-    const mdnsInterval = typeof options.mdns === 'object' ? options.mdns.intervalMs : undefined;
-    // WebRTC (a native library), circuit relay and mDNS load only when asked for: a peer
-    // without them saves ~30 MB of memory.
-    const transports: NonNullable<Libp2pOptions['transports']> = [tcp(), webSockets()];
-    if (webrtcPeer) {
-      const [{ circuitRelayTransport }, { webRTC }] = await Promise.all([import('@libp2p/circuit-relay-v2'), import('@libp2p/webrtc')]);
-      transports.push(circuitRelayTransport(), webRTC());
-    }
-    const relayServer =
-      relayRole && options.webrtc ? (await import('@libp2p/circuit-relay-v2')).circuitRelayServer(RELAY_LIMITS) : undefined;
-    const mdns = options.mdns ? (await import('@libp2p/mdns')).mdns : undefined;
-    const libp2p = await createLibp2p({
-      privateKey: await generateKeyPairFromSeed('Ed25519', db.deviceKeySeed()),
-      addresses: { listen },
-      // WebSockets: a relay behind an HTTP proxy or a firewall that only lets web traffic
-      // through (listen on /ip4/.../tcp/N/ws to accept it).
-      transports,
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      peerDiscovery: mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
-      connectionManager: { maxConnections: options.maxConnections ?? 64 },
-      services: {
-        identify: identify(),
-        ping: ping(),
-        ...(relayServer ? { circuitRelay: relayServer } : {}),
-      },
+    const seed = db.deviceKeySeed();
+    const trust = options.token !== undefined && looksLikeJwt(options.token) ? loadTrust(db) : undefined;
+    const libp2p = await createHost({
+      seed,
+      listen,
+      webrtcClient: webrtcPeer,
+      ...(relayRole && options.webrtc ? { relayServer: RELAY_LIMITS } : {}),
+      ...(options.mdns ? { mdns: typeof options.mdns === 'object' ? options.mdns : {} } : {}),
+      maxConnections: options.maxConnections ?? 64,
     });
     const peer = new MeshPeer(db, options, libp2p, relays, lan);
+    peer.#trust = trust;
     try {
       await peer.#begin();
     } catch (err) {
@@ -308,7 +289,12 @@ export class MeshPeer implements SyncNetwork {
       duplex: streamDuplex(stream),
       role: this.#role,
       credentials: tokenCredentials(this.#options.token, db.dbId, db.nodeId),
-      authorize: meshAuthorizer(remote, this.#options.token, new Set(this.#relays.keys())),
+      authorize: meshAuthorizer(remote, {
+        token: this.#options.token,
+        relays: new Set(this.#relays.keys()),
+        trust: () => this.#trust,
+        bindings: this.#tokenBindings,
+      }),
       // Anyone can open a connection to us: they see our HELLO only once theirs passed.
       helloAfterPeer: kind === 'inbound',
       scheduler: realScheduler,
@@ -325,6 +311,7 @@ export class MeshPeer implements SyncNetwork {
       this.#policy.connected(peer);
       this.#emit('peer:connected', { peer, kind });
       if (kind === 'relay' && this.#options.webrtc) void this.#askRelay(peer);
+      if (kind === 'relay' && this.#options.token !== undefined && looksLikeJwt(this.#options.token)) void this.#learnTrust(peer);
       this.#updateState();
     });
     session.onAck(() => this.#updateState());
@@ -377,6 +364,20 @@ export class MeshPeer implements SyncNetwork {
         this.#emit('error', err as Error);
       }
       await new Promise((resolve) => setTimeout(resolve, this.#options.introductionsIntervalMs ?? 30_000).unref());
+    }
+  }
+
+  /** Asks a relay for its token key (JWT mode) and keeps it, in the store too (LAN-only restarts). */
+  async #learnTrust(relay: string): Promise<void> {
+    try {
+      const address = this.#relays.get(relay);
+      if (!address) return;
+      const answer = await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS);
+      const trust = parseTrust(answer);
+      this.#trust = trust;
+      saveTrust(this.#db, trust);
+    } catch (err) {
+      if (!this.#stopped) this.#emit('error', err as Error);
     }
   }
 
@@ -490,4 +491,29 @@ function parseAddresses(option: string, given: string | readonly string[] | unde
     out.set(peer, address);
   }
   return out;
+}
+
+const META_TOKEN_TRUST = 'mesh_token_trust';
+
+function loadTrust(db: BlazeDB): TokenTrust | undefined {
+  const bytes = db.engine.storage.getMeta(META_TOKEN_TRUST);
+  if (!bytes) return undefined;
+  try {
+    return parseTrust(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch {
+    return undefined; // asked of the relay again
+  }
+}
+
+function saveTrust(db: BlazeDB, trust: TokenTrust): void {
+  db.engine.write(() => db.engine.storage.setMeta(META_TOKEN_TRUST, new TextEncoder().encode(JSON.stringify(trust))));
+}
+
+/** A relay's answer on RELAY_INFO_PROTOCOL, checked. */
+function parseTrust(answer: unknown): TokenTrust {
+  const a = answer as { issuer?: unknown; tokenKey?: { kty?: unknown; crv?: unknown; x?: unknown } };
+  const key = a?.tokenKey;
+  if (typeof a?.issuer !== 'string' || key?.kty !== 'OKP' || key.crv !== 'Ed25519' || typeof key.x !== 'string')
+    throw new Error('the relay sent no usable token key');
+  return { issuer: a.issuer, tokenKey: { kty: 'OKP', crv: 'Ed25519', x: key.x } };
 }

@@ -108,13 +108,14 @@ export class BlazeDB {
   static openSync(options: OpenOptions = {}): BlazeDB {
     if (options.dbId !== undefined) validateDbId(options.dbId);
     if (options.encryption !== undefined) validateEncryptionOptions(options.encryption);
+    if (options.identitySeed !== undefined) identityFromSeed(options.identitySeed); // throws on a bad seed
     const gc = resolveGcOptions(options.gc);
     const random = options.random ?? cryptoRandom;
     const storage = openStorage(options);
     try {
       const { identity, dbId, cipher } = storage.transaction(() => {
         const cipher = setUpCipher(storage, options.encryption, random);
-        return { ...loadOrCreateIdentity(storage, cipher, random, options.dbId), cipher };
+        return { ...loadOrCreateIdentity(storage, cipher, random, options.dbId, options.identitySeed), cipher };
       });
       const clock = new HybridClock({
         wallClock: options.wallClock ?? systemClock,

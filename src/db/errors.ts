@@ -25,6 +25,14 @@ export class DatabaseIdMismatchError extends BlazeError {
   }
 }
 
+/** The store was created with another identity than the one it was opened with. */
+export class IdentityMismatchError extends BlazeError {
+  override name = 'IdentityMismatchError';
+  constructor(stored: string) {
+    super(`this store's node id is ${stored}, not the one of the identity given`);
+  }
+}
+
 /** The database was closed. */
 export class ClosedError extends BlazeError {
   override name = 'ClosedError';

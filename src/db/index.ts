@@ -14,7 +14,7 @@ export {
   validateDbId,
 } from './database.ts';
 export { type CommittedChange, Engine } from './engine.ts';
-export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, NotFoundError } from './errors.ts';
+export { AlreadyExistsError, ClosedError, DatabaseIdMismatchError, IdentityMismatchError, NotFoundError } from './errors.ts';
 export { type FieldChange, type HistoryEntry, HistoryRetentionError, OpNotFoundError, type TimePoint } from './history.ts';
 export type { LiveResult } from './live.ts';
 export {

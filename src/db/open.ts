@@ -24,7 +24,7 @@ import { startCheckpointer } from '../platform/checkpointer.ts';
 import type { Random, Scheduler, WallClock } from '../runtime.ts';
 import { type Durability, MemoryStorage, NotABlazeStoreError, SqliteStorage, type Storage } from '../storage/index.ts';
 import { toHex } from '../util/hex.ts';
-import { DatabaseIdMismatchError } from './errors.ts';
+import { DatabaseIdMismatchError, IdentityMismatchError } from './errors.ts';
 
 /** The file inside a store directory that holds the SQLite database. */
 export const STORE_FILE = 'blaze.db';
@@ -62,6 +62,12 @@ export interface OpenOptions {
   gc?: GcOptions;
   /** Injected timers for background work (default: real timers). */
   scheduler?: Scheduler;
+  /**
+   * The 32-byte Ed25519 seed of this node's identity, instead of a new random one: a relay
+   * gives every database it serves its own key (peers check that a node id is the one its
+   * connection key names). Only when creating; reopening with another seed is an error.
+   */
+  identitySeed?: Uint8Array;
 }
 
 const META_DB_ID = 'db_id';
@@ -125,17 +131,25 @@ export function setUpCipher(storage: Storage, encryption: EncryptionOptions | un
   return EncryptingCipher.create({ storage, kek: deriveKek(encryption, params), random, ...rotate });
 }
 
-export function loadOrCreateIdentity(storage: Storage, cipher: PayloadCipher, random: Random, askedDbId: string | undefined) {
+export function loadOrCreateIdentity(
+  storage: Storage,
+  cipher: PayloadCipher,
+  random: Random,
+  askedDbId: string | undefined,
+  seed: Uint8Array | undefined,
+) {
   const storedId = storage.getMeta(META_DB_ID);
   if (storedId) {
     const dbId = fromUtf8.decode(storedId);
     if (askedDbId !== undefined && askedDbId !== dbId) throw new DatabaseIdMismatchError(dbId, askedDbId);
-    const seed = storage.getMeta(META_IDENTITY);
-    if (!seed) throw new NotABlazeStoreError('the store has a database id but no identity: it is damaged');
-    return { dbId, identity: identityFromSeed(cipher.open('identity', seed)) };
+    const stored = storage.getMeta(META_IDENTITY);
+    if (!stored) throw new NotABlazeStoreError('the store has a database id but no identity: it is damaged');
+    const identity = identityFromSeed(cipher.open('identity', stored));
+    if (seed !== undefined && identityFromSeed(seed).nodeId !== identity.nodeId) throw new IdentityMismatchError(identity.nodeId);
+    return { dbId, identity };
   }
   const dbId = askedDbId ?? toHex(random.bytes(16));
-  const identity = identityFromSeed(random.bytes(32));
+  const identity = identityFromSeed(seed ?? random.bytes(32));
   storage.setMeta(META_DB_ID, utf8.encode(dbId));
   storage.setMeta(META_IDENTITY, cipher.seal('identity', identity.seed));
   return { dbId, identity };

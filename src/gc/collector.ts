@@ -48,6 +48,10 @@ export interface GcStatus {
   readonly historyFrom: Date | null;
   readonly members: readonly MemberStatus[];
   readonly lastCompaction: { readonly at: Date; readonly removed: number } | null;
+  /** Compaction runs since this process opened the store (metrics count them). */
+  readonly runs: number;
+  /** Ops those runs removed. */
+  readonly removedOps: number;
 }
 
 export class Collector {
@@ -61,6 +65,8 @@ export class Collector {
   #timer: Cancel | undefined;
   readonly #evictedListeners = new Set<(announcement: GcAnnouncement) => void>();
   #last: { at: Date; removed: number } | null = null;
+  #runs = 0;
+  #removedOps = 0;
 
   constructor(engine: Engine, acks: AckTracker, self: () => NodeId, sign: GcSigner, options: ResolvedGcOptions) {
     this.#engine = engine;
@@ -114,6 +120,8 @@ export class Collector {
       done = step.done;
       if (step.removed === 0) break;
     }
+    this.#runs++;
+    this.#removedOps += removed;
     if (removed > 0) {
       const at = this.#engine.clock.wallMs();
       this.#engine.write(() => this.#engine.storage.setMeta(META_LAST_COMPACTION, encodeValue([at, removed])));
@@ -200,6 +208,8 @@ export class Collector {
       historyFrom: wall > 0 ? new Date(wall) : null,
       members,
       lastCompaction: this.#last,
+      runs: this.#runs,
+      removedOps: this.#removedOps,
     };
   }
 }

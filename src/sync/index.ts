@@ -11,6 +11,7 @@ export { createPipe, DuplexHandlers, type FrameDuplex, type PipeOptions } from '
 export { databaseSource } from './engine-source.ts';
 export { type CloseCode, SyncError } from './errors.ts';
 export { type CollectionFilterSpec, FilterError, SyncFilter, type SyncFilterSpec } from './filter.ts';
+export { type FirstHello, NoHelloError, readHello, refuse } from './first-hello.ts';
 export { type Ack, type AckLevel, decodeMessage, encodeMessage, type Hello, type Message, type Role } from './messages.ts';
 export {
   type Authorizer,

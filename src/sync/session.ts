@@ -150,8 +150,11 @@ export interface SyncSource {
   receiveMembers(members: readonly GossipedMember[], from: NodeId): void;
 }
 
-/** Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. */
-export type Authorizer = (hello: Hello) => true | string;
+/**
+ * Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. It may
+ * answer later (a JWT check): frames that arrive meanwhile wait, in order, for the verdict.
+ */
+export type Authorizer = (hello: Hello) => true | string | Promise<true | string>;
 
 export interface SyncSessionInit {
   source: SyncSource;
@@ -293,6 +296,9 @@ export class SyncSession {
   #helloTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
   readonly #helloAfterPeer: boolean;
+  /** Frames that arrived while an asynchronous authorizer judged the peer's HELLO. */
+  #awaitingVerdict: Uint8Array[] | undefined;
+  #awaitingVerdictBytes = 0;
   readonly #defer: (fn: () => void) => void;
   /** The version vector last acknowledged to the peer: ACKs send what moved since. */
   #lastAcked: Map<NodeId, number> | undefined;
@@ -361,7 +367,21 @@ export class SyncSession {
       }),
     );
     this.#stopOnDbClose = this.#source.onClose(() => this.close('local-close', 'the database closed'));
-    this.#duplex.onClose(() => this.#end(new SyncError('peer-closed', 'the transport closed')));
+    this.#duplex.onClose(() => this.#end(this.#closeWhileJudged() ?? new SyncError('peer-closed', 'the transport closed')));
+  }
+
+  /** The peer's CLOSE among frames that waited for a verdict (its reason, not just "closed"). */
+  #closeWhileJudged(): SyncError | undefined {
+    for (const frame of this.#awaitingVerdict ?? []) {
+      try {
+        const message = decodeMessage(frame, this.#maxFrameBytes, this.#inStream);
+        if (message.type === 'close')
+          return new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`);
+      } catch {
+        // Not a frame to learn a reason from.
+      }
+    }
+    return undefined;
   }
 
   get state(): SessionState {
@@ -438,6 +458,13 @@ export class SyncSession {
 
   #onFrame(frame: Uint8Array): void {
     if (this.#state === 'closed') return;
+    if (this.#awaitingVerdict) {
+      // Bounded: a peer may not pile up frames while it is being judged.
+      this.#awaitingVerdictBytes += frame.length;
+      if (this.#awaitingVerdictBytes > 4 * this.#maxFrameBytes) this.close('protocol', 'too many frames before the verdict on the HELLO');
+      else this.#awaitingVerdict.push(frame);
+      return;
+    }
     this.#stats.bytesReceived += frame.length;
     if (frame.length > this.#maxFrameBytes) {
       this.close('frame-too-large', `frame of ${frame.length} bytes, limit ${this.#maxFrameBytes}`);
@@ -514,11 +541,37 @@ export class SyncSession {
       this.close('protocol', "the peer has this node's own id");
       return;
     }
-    const verdict = this.#authorize(hello);
+    let verdict: true | string | Promise<true | string>;
+    try {
+      verdict = this.#authorize(hello);
+    } catch (err) {
+      verdict = `the authorizer failed: ${(err as Error).message}`;
+    }
+    if (verdict instanceof Promise) {
+      this.#awaitingVerdict = [];
+      verdict.then(
+        (v) => this.#guard(() => this.#onVerdict(hello, v)),
+        (err: Error) => this.#guard(() => this.#onVerdict(hello, `the authorizer failed: ${err.message}`)),
+      );
+      return;
+    }
+    this.#onVerdict(hello, verdict);
+  }
+
+  /** Admits the peer (or refuses it), then handles the frames that waited for the verdict. */
+  #onVerdict(hello: Hello, verdict: true | string): void {
+    const waiting = this.#awaitingVerdict ?? [];
+    this.#awaitingVerdict = undefined;
+    if (this.#state === 'closed') return;
     if (verdict !== true) {
       this.close('unauthorized', verdict);
       return;
     }
+    this.#admit(hello);
+    for (const frame of waiting) this.#guard(() => this.#onFrame(frame));
+  }
+
+  #admit(hello: Hello): void {
     // The accepting side says who it is (and what it holds) only to a peer it let in.
     if (this.#helloAfterPeer) this.#sendHello();
     this.#source.noteRemoteVersion(hello.version);

@@ -234,6 +234,40 @@ describe('sync sessions', () => {
     assert.equal(received.length, 2); // its HELLO and the CLOSE, no ops
   });
 
+  it('should wait for an asynchronous authorizer, keeping the frames that arrive meanwhile in order', async () => {
+    const { db: a } = await openDb('one');
+    const { db: b } = await openDb('one');
+    for (let k = 0; k < 50; k++) await a.collection('bugs').insert({ k });
+    await b.collection('bugs').insert({ k: 100 });
+    const slowYes = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return true as const;
+    };
+    // b judges slowly; a (which does not wait) sends its ops right after its HELLO.
+    const pipe = createPipe();
+    const sa = new SyncSession({ source: databaseSource(a), duplex: pipe[0] });
+    const sb = new SyncSession({ source: databaseSource(b), duplex: pipe[1], authorize: slowYes });
+    sa.start();
+    sb.start();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await settle();
+    assert.equal(sb.closeReason, undefined);
+    assert.equal(await b.collection('bugs').count(), 51);
+    assert.equal(await a.collection('bugs').count(), 51);
+
+    const { db: c } = await openDb('one');
+    const slowNo = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return 'token expired';
+    };
+    const [sa2, sc] = connect(a, c, { authorize: slowNo });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await settle();
+    assert.equal(sc.closeReason?.code, 'unauthorized');
+    assert.equal(sa2.closeReason?.code, 'unauthorized');
+    assert.equal(await c.collection('bugs').count(), 0);
+  });
+
   it('should still send a peer what it lacks after the peer sent back an op this side already had', async () => {
     // Found by the simulator: a duplicate from the peer used to mark everything this side held
     // of that origin as held by the peer, so ops waiting for the batch window never went.

@@ -1,0 +1,72 @@
+/**
+ * The libp2p host every BlazeDB node runs, peer or relay: TCP and WebSockets, Noise, Yamux,
+ * identify and ping, plus what a role asks for (WebRTC through circuit relay for peers behind
+ * NAT, the circuit relay server on a relay, mDNS on a LAN). Optional parts load only when
+ * asked for: a peer without WebRTC saves ~30 MB.
+ */
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { webSockets } from '@libp2p/websockets';
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
+
+export interface HostOptions {
+  /** The node's Ed25519 seed: its peer id. */
+  seed: Uint8Array;
+  listen: readonly string[];
+  /** Dial and be reached by WebRTC through relays (adds circuit relay transport + WebRTC). */
+  webrtcClient?: boolean;
+  /** Serve circuit relay v2 (reservations, signalling) with these limits. */
+  relayServer?: RelayServerLimits;
+  /** Find LAN peers by mDNS (with a query interval, or libp2p's default of 10 s). */
+  mdns?: { intervalMs?: number };
+  maxConnections: number;
+}
+
+export interface RelayServerLimits {
+  maxReservations: number;
+  reservationTtlMs: number;
+  /** Per relayed connection. */
+  durationLimitMs: number;
+  dataLimitBytes: bigint;
+}
+
+export async function createHost(options: HostOptions): Promise<Libp2p> {
+  const transports: NonNullable<Libp2pOptions['transports']> = [tcp(), webSockets()];
+  if (options.webrtcClient) {
+    const [{ circuitRelayTransport }, { webRTC }] = await Promise.all([import('@libp2p/circuit-relay-v2'), import('@libp2p/webrtc')]);
+    transports.push(circuitRelayTransport(), webRTC());
+  }
+  const limits = options.relayServer;
+  const relayServer = limits
+    ? (await import('@libp2p/circuit-relay-v2')).circuitRelayServer({
+        reservations: {
+          maxReservations: limits.maxReservations,
+          reservationTtl: limits.reservationTtlMs,
+          defaultDurationLimit: limits.durationLimitMs,
+          defaultDataLimit: limits.dataLimitBytes,
+        },
+      })
+    : undefined;
+  const mdns = options.mdns ? (await import('@libp2p/mdns')).mdns : undefined;
+  const mdnsInterval = options.mdns?.intervalMs;
+  return createLibp2p({
+    privateKey: await generateKeyPairFromSeed('Ed25519', options.seed),
+    addresses: { listen: [...options.listen] },
+    // WebSockets: a relay behind an HTTP proxy or a firewall that only lets web traffic
+    // through (listen on /ip4/.../tcp/N/ws to accept it).
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
+    connectionManager: { maxConnections: options.maxConnections },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      ...(relayServer ? { circuitRelay: relayServer } : {}),
+    },
+  });
+}

@@ -1,0 +1,337 @@
+/**
+ * The relay's sync hub: one libp2p host (its identity from the data directory) serving many
+ * databases, one BlazeDB store each, opened when a device first syncs one. Every stream on
+ * `/blazedb/sync/1` goes through the same checks before a SyncSession (src/sync, the code
+ * every peer runs) is created for it:
+ *
+ *   peer's HELLO (first frame)  ->  node id is the connection key's   ->  database served
+ *     ->  device token (JWT, node/mesh/tokens.ts) for that database, bound to that peer id
+ *     ->  SyncSession(role relay) on that database's store
+ *
+ * A refusal is a CLOSE with a typed reason and nothing else: no HELLO of ours, no ops.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { serveAnswers } from '../node/mesh/ask.ts';
+import { createHost } from '../node/mesh/host.ts';
+import { serveIntroductions } from '../node/mesh/introductions.ts';
+import { streamDuplex } from '../node/mesh/stream-duplex.ts';
+import { type DeviceClaims, RELAY_INFO_PROTOCOL, TokenError, verifyDeviceToken } from '../node/mesh/tokens.ts';
+import { BlazeDB } from '../src/db/index.ts';
+import { validateDbId } from '../src/db/open.ts';
+import { nodeIdFromPublicKey } from '../src/identity/identity.ts';
+import { realScheduler, systemClock } from '../src/platform/index.ts';
+import {
+  type CloseCode,
+  databaseSource,
+  type FrameDuplex,
+  type Hello,
+  NoHelloError,
+  PROTOCOL_ID,
+  readHello,
+  refuse,
+  type SessionStats,
+  SyncSession,
+} from '../src/sync/index.ts';
+import { TokenBindings } from './bindings.ts';
+import type { RelayConfig } from './config.ts';
+import { databasesDir, type RelayKeys } from './data-dir.ts';
+import type { Logger } from './log.ts';
+import { RelayMetrics } from './metrics.ts';
+
+/** A connection must send its HELLO within this. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+interface HubSession {
+  readonly dbId: string;
+  readonly peer: string;
+  readonly claims: DeviceClaims;
+  readonly stream: Stream;
+  /** What the metrics have counted of this session's stats so far. */
+  counted: SessionStats;
+}
+
+type Verdict = { ok: true; claims: DeviceClaims } | { ok: false; code: CloseCode; message: string; reason?: string };
+
+export class RelayHub {
+  readonly metrics: RelayMetrics;
+  readonly #config: RelayConfig;
+  readonly #keys: RelayKeys;
+  readonly #log: Logger;
+  readonly #libp2p: Libp2p;
+  readonly #bindings: TokenBindings;
+  readonly #databases = new Map<string, Promise<BlazeDB>>();
+  readonly #opened = new Map<string, BlazeDB>();
+  readonly #sessions = new Map<SyncSession, HubSession>();
+  #stopping = false;
+
+  private constructor(config: RelayConfig, keys: RelayKeys, log: Logger, libp2p: Libp2p) {
+    this.#config = config;
+    this.#keys = keys;
+    this.#log = log;
+    this.#libp2p = libp2p;
+    this.#bindings = new TokenBindings(keys.dir);
+    this.metrics = new RelayMetrics({
+      sessionCounts: () => {
+        const counts = new Map<string, number>();
+        for (const s of this.#sessions.values()) counts.set(s.dbId, (counts.get(s.dbId) ?? 0) + 1);
+        return counts;
+      },
+      databases: () => this.#opened,
+      harvest: () => {
+        for (const [session, entry] of this.#sessions) this.#count(session, entry);
+      },
+    });
+  }
+
+  static async start(config: RelayConfig, keys: RelayKeys, log: Logger): Promise<RelayHub> {
+    const libp2p = await createHost({
+      seed: keys.identitySeed,
+      listen: config.listen,
+      ...(config.circuitRelay
+        ? {
+            relayServer: {
+              // Relayed connections carry only WebRTC signalling (sync then runs direct), so
+              // reservations are many and each relayed connection small and short.
+              maxReservations: config.circuitRelay.maxReservations,
+              reservationTtlMs: 2 * 60 * 60_000,
+              durationLimitMs: 2 * 60_000,
+              dataLimitBytes: 1n << 20n,
+            },
+          }
+        : {}),
+      maxConnections: config.maxConnections,
+    });
+    const hub = new RelayHub(config, keys, log, libp2p);
+    try {
+      await hub.#begin();
+    } catch (err) {
+      await libp2p.stop();
+      hub.#bindings.close();
+      throw err;
+    }
+    return hub;
+  }
+
+  get peerId(): string {
+    return this.#libp2p.peerId.toString();
+  }
+
+  /** Dialable addresses, each ending in /p2p/<peer id>. */
+  get addresses(): string[] {
+    return this.#libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** The store of a database this relay serves (opened, and created, on first use). */
+  database(dbId: string): Promise<BlazeDB> {
+    let db = this.#databases.get(dbId);
+    if (!db) {
+      db = BlazeDB.open({
+        path: join(databasesDir(this.#keys.dir), dbId),
+        dbId,
+        identitySeed: this.#keys.identitySeed,
+        durability: this.#config.durability,
+        gc: { authority: this.#config.gcAuthority, evictAfterMs: this.#config.evictAfterSeconds * 1000 },
+      }).then((opened) => {
+        this.#opened.set(dbId, opened);
+        opened.startBackgroundGc();
+        this.#log.info({ db: dbId, ops: opened.stats().opCount }, 'database opened');
+        return opened;
+      });
+      db.catch(() => this.#databases.delete(dbId));
+      this.#databases.set(dbId, db);
+    }
+    return db;
+  }
+
+  /** Databases opened since the relay started. */
+  databaseIds(): string[] {
+    return [...this.#opened.keys()];
+  }
+
+  /** Open sync sessions. */
+  sessions(): { dbId: string; peer: string; sub: string; session: SyncSession }[] {
+    return [...this.#sessions].map(([session, s]) => ({ dbId: s.dbId, peer: s.peer, sub: s.claims.sub, session }));
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every session with a reason (its CLOSE goes out),
+   * store what is pending and close the stores, stop the host.
+   */
+  async stop(reason = 'relay shutting down'): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await this.#libp2p.unhandle(PROTOCOL_ID);
+    const streams = [...this.#sessions.values()].map((s) => s.stream);
+    for (const session of [...this.#sessions.keys()]) session.close('local-close', reason);
+    await Promise.allSettled(streams.map((stream) => stream.close({ signal: AbortSignal.timeout(1_000) })));
+    const databases = await Promise.allSettled(this.#databases.values());
+    for (const db of databases) if (db.status === 'fulfilled') await db.value.close();
+    await this.#libp2p.stop();
+    this.#bindings.close();
+    this.#log.info({ reason }, 'stopped');
+  }
+
+  async #begin(): Promise<void> {
+    // Every store already here: its GC keeps running and its metrics show before anyone syncs.
+    for (const entry of readdirSync(databasesDir(this.#keys.dir), { withFileTypes: true }))
+      if (entry.isDirectory() && isDbId(entry.name)) await this.database(entry.name);
+    await this.#libp2p.handle(PROTOCOL_ID, (stream, connection) => void this.#accept(stream, connection), {
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    });
+    // The token key is public: LAN peers fetch it to check each other's tokens offline.
+    await serveAnswers(this.#libp2p, RELAY_INFO_PROTOCOL, () => ({
+      issuer: this.#keys.tokenKey.issuer,
+      tokenKey: this.#keys.tokenKey.publicKey,
+    }));
+    if (this.#config.circuitRelay) await serveIntroductions(this.#libp2p, (asker) => this.#introductionsFor(asker));
+  }
+
+  async #accept(stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer;
+    const peer = remote.toString();
+    if (this.#stopping) {
+      stream.abort(new Error('relay shutting down'));
+      return;
+    }
+    const duplex = streamDuplex(stream, { maxFrameBytes: this.#config.maxFrameBytes });
+    const first = readHello(duplex, this.#config.maxFrameBytes);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NoHelloError(`no HELLO within ${HELLO_TIMEOUT_MS} ms`)), HELLO_TIMEOUT_MS);
+    });
+    let hello: Hello;
+    try {
+      hello = await Promise.race([first.hello, deadline]);
+    } catch (err) {
+      this.#refuse(duplex, peer, { ok: false, code: 'protocol', message: (err as Error).message });
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    const verdict = await this.#judge(hello, remote);
+    if (!verdict.ok) {
+      this.#refuse(duplex, peer, verdict, hello.dbId);
+      return;
+    }
+    let db: BlazeDB;
+    try {
+      db = await this.database(hello.dbId);
+    } catch (err) {
+      this.#log.error({ db: hello.dbId, err }, 'cannot open the database');
+      this.#refuse(duplex, peer, { ok: false, code: 'apply-failed', message: 'the relay cannot open this database' }, hello.dbId);
+      return;
+    }
+    if (this.#stopping) {
+      this.#refuse(duplex, peer, { ok: false, code: 'local-close', message: 'relay shutting down' }, hello.dbId);
+      return;
+    }
+    this.#run(db, first.duplex, stream, peer, verdict.claims);
+  }
+
+  /** The checks before a session (see the module comment). */
+  async #judge(hello: Hello, remote: PeerId): Promise<Verdict> {
+    const key = remote.publicKey;
+    if (key?.type !== 'Ed25519' || nodeIdFromPublicKey(key.raw) !== hello.nodeId)
+      return { ok: false, code: 'unauthorized', message: 'node id does not match the connection key', reason: 'key' };
+    if (hello.role === 'relay') return { ok: false, code: 'unauthorized', message: 'this relay peers with no other relay', reason: 'role' };
+    try {
+      validateDbId(hello.dbId);
+    } catch {
+      return { ok: false, code: 'wrong-database', message: 'not a database id' };
+    }
+    if (this.#config.databases && !this.#config.databases.includes(hello.dbId))
+      return { ok: false, code: 'wrong-database', message: `this relay does not serve database '${hello.dbId}'` };
+    const peer = remote.toString();
+    let claims: DeviceClaims;
+    try {
+      claims = await verifyDeviceToken(hello.credentials, {
+        publicKey: this.#keys.tokenKey.publicKey,
+        issuer: this.#keys.tokenKey.issuer,
+        dbId: hello.dbId,
+        peerId: peer,
+      });
+    } catch (err) {
+      if (err instanceof TokenError) return { ok: false, code: 'unauthorized', message: err.message, reason: err.reason };
+      throw err;
+    }
+    // A token that names no peer belongs to the first peer id that presented it.
+    if (claims.peer === undefined) {
+      const bound = this.#bindings.bind(claims.tokenId, peer, systemClock.now());
+      if (bound !== peer)
+        return { ok: false, code: 'unauthorized', message: `token refused (peer): bound to peer ${bound}`, reason: 'peer' };
+    }
+    return { ok: true, claims };
+  }
+
+  #refuse(duplex: FrameDuplex, peer: string, verdict: Extract<Verdict, { ok: false }>, dbId?: string): void {
+    this.metrics.sessionsRefused.inc({ code: verdict.code });
+    if (verdict.reason) this.metrics.authFailures.inc({ reason: verdict.reason });
+    this.#log.warn({ peer, db: dbId, code: verdict.code, reason: verdict.message }, 'session refused');
+    refuse(duplex, verdict.code, verdict.message);
+  }
+
+  #run(db: BlazeDB, duplex: FrameDuplex, stream: Stream, peer: string, claims: DeviceClaims): void {
+    const session = new SyncSession({
+      source: databaseSource(db),
+      duplex,
+      role: 'relay',
+      // Checked above, before this session existed.
+      authorize: () => true,
+      helloAfterPeer: true,
+      scheduler: realScheduler,
+      maxFrameBytes: this.#config.maxFrameBytes,
+    });
+    const entry: HubSession = { dbId: db.dbId, peer, claims, stream, counted: session.stats };
+    this.#sessions.set(session, entry);
+    this.metrics.sessionsOpened.inc({ db: db.dbId });
+    this.#log.info({ peer, db: db.dbId, sub: claims.sub }, 'session opened');
+    session.onClose((reason) => {
+      this.#count(session, entry);
+      this.#sessions.delete(session);
+      if (reason.code !== 'local-close' && reason.code !== 'peer-closed') this.metrics.sessionsRefused.inc({ code: reason.code });
+      this.#log.info({ peer, db: db.dbId, code: reason.code, reason: reason.message }, 'session closed');
+    });
+    session.start();
+  }
+
+  /** Adds a session's traffic since the last count to the metrics. */
+  #count(session: SyncSession, entry: HubSession): void {
+    const now = session.stats;
+    const was = entry.counted;
+    const db = entry.dbId;
+    this.metrics.opsReceived.inc({ db }, now.opsReceived - was.opsReceived);
+    this.metrics.opsSent.inc({ db }, now.opsSent - was.opsSent);
+    this.metrics.bytesReceived.inc({ db }, now.bytesReceived - was.bytesReceived);
+    this.metrics.bytesSent.inc({ db }, now.bytesSent - was.bytesSent);
+    entry.counted = now;
+  }
+
+  /**
+   * For a peer in sync here: the other peers of its databases that hold a circuit reservation
+   * here (reachable by WebRTC through this relay). Undefined for anyone else.
+   */
+  #introductionsFor(asker: string): string[] | undefined {
+    const dbs = new Set([...this.#sessions].filter(([s, e]) => e.peer === asker && s.state === 'syncing').map(([, e]) => e.dbId));
+    if (dbs.size === 0) return undefined;
+    const server = (this.#libp2p.services as { circuitRelay?: { reservations: { has(peer: PeerId): boolean } } }).circuitRelay;
+    const peers = new Set<string>();
+    for (const [session, e] of this.#sessions) {
+      if (e.peer === asker || !dbs.has(e.dbId) || session.state !== 'syncing') continue;
+      const id = this.#libp2p.getConnections().find((c) => c.remotePeer.toString() === e.peer)?.remotePeer;
+      if (id && server?.reservations.has(id)) peers.add(e.peer);
+    }
+    return [...peers];
+  }
+}
+
+function isDbId(name: string): boolean {
+  try {
+    validateDbId(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
