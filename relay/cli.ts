@@ -13,9 +13,6 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { BlazeError } from '../src/errors.ts';
 import { DEFAULT_CONFIG, loadConfig, type RelayConfig, START_FLAGS, settingsHelp } from './config.ts';
 import { initDataDir, loadDataDir, type RelayKeys } from './data-dir.ts';
-import { httpAddress, startHttp } from './http.ts';
-import { RelayHub } from './hub.ts';
-import { createLogger } from './log.ts';
 import { issueDeviceToken, parseDuration } from './token-issuer.ts';
 
 const HELP = `blaze-node: the always-on BlazeDB relay
@@ -42,7 +39,10 @@ const OPTIONS = {
   claims: { type: 'string' },
   ttl: { type: 'string' },
   ...Object.fromEntries(
-    Object.keys(START_FLAGS).map((flag) => [flag, { type: 'string', ...(flag === 'listen' ? { multiple: true } : {}) }]),
+    Object.keys(START_FLAGS).map((flag) => [
+      flag,
+      { type: 'string', ...(flag === 'listen' || flag === 'relays' ? { multiple: true } : {}) },
+    ]),
   ),
 } as const;
 
@@ -126,6 +126,12 @@ async function start(values: Record<string, unknown>): Promise<number> {
     if (value !== undefined) flags[key] = Array.isArray(value) ? value.join(',') : String(value);
   }
   const config = loadConfig(flags, process.env, stringOption(values, 'config'));
+  // Loaded only to run the relay: init and token start fast without libp2p.
+  const [{ RelayHub }, { httpAddress, startHttp }, { createLogger }] = await Promise.all([
+    import('./hub.ts'),
+    import('./http.ts'),
+    import('./log.ts'),
+  ]);
   const log = createLogger(config.logLevel);
   let keys: RelayKeys;
   if (existsSync(join(config.data, 'identity.key'))) keys = await loadDataDir(config.data);

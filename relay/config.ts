@@ -32,6 +32,8 @@ export interface RelayConfig {
   gcAuthority: boolean;
   /** A member silent longer than this is evicted from the GC frontier (seconds). */
   evictAfterSeconds: number;
+  /** Other relays of the deployment (multiaddrs ending in /p2p/<peer id>): every database is synced with them. */
+  relays: string[];
   /** Circuit relay v2 reservations for peers behind NAT (WebRTC signalling). */
   circuitRelay: { maxReservations: number } | null;
   logLevel: LogLevel;
@@ -48,6 +50,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   durability: 'process',
   gcAuthority: true,
   evictAfterSeconds: 30 * 86_400,
+  relays: [],
   circuitRelay: { maxReservations: 1_024 },
   logLevel: 'info',
 };
@@ -78,6 +81,7 @@ const SETTINGS: { [K in Key]: { flag: string; env: string; parse: (text: string,
   durability: { flag: '--durability', env: 'BLAZE_NODE_DURABILITY', parse: (t, s) => oneOf(t, s, ['process', 'power'] as const) },
   gcAuthority: { flag: '--gc-authority', env: 'BLAZE_NODE_GC_AUTHORITY', parse: boolean },
   evictAfterSeconds: { flag: '--evict-after', env: 'BLAZE_NODE_EVICT_AFTER', parse: (t, s) => duration(t, s) },
+  relays: { flag: '--relays', env: 'BLAZE_NODE_RELAYS', parse: (t, s) => list(t).map((a) => relayAddress(a, s)) },
   circuitRelay: {
     flag: '--circuit-relay-reservations',
     env: 'BLAZE_NODE_CIRCUIT_RELAY_RESERVATIONS',
@@ -172,6 +176,15 @@ function address(text: string, source: string): string {
   } catch (err) {
     throw new RelayConfigError(source, `not a multiaddr: ${text} (${(err as Error).message})`);
   }
+}
+
+function relayAddress(text: string, source: string): string {
+  const a = address(text, source);
+  const peer = multiaddr(a)
+    .getComponents()
+    .findLast((c) => c.name === 'p2p')?.value;
+  if (!peer) throw new RelayConfigError(source, `a relay address ends in /p2p/<peer id>: ${text}`);
+  return a;
 }
 
 function hostPort(text: string, source: string): RelayConfig['http'] {

@@ -9,10 +9,17 @@
  *     ->  SyncSession(role relay) on that database's store
  *
  * A refusal is a CLOSE with a typed reason and nothing else: no HELLO of ours, no ops.
+ *
+ * Relays of one deployment (config `relays`) sync every database with each other over the same
+ * protocol, role relay on both sides: a relay is admitted by its key (its peer id is
+ * configured), not by a token. Each side dials for the databases it holds, with the backoff of
+ * the ConnectionPolicy every peer runs.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { serveAnswers } from '../node/mesh/ask.ts';
 import { createHost } from '../node/mesh/host.ts';
 import { serveIntroductions } from '../node/mesh/introductions.ts';
@@ -21,7 +28,8 @@ import { type DeviceClaims, RELAY_INFO_PROTOCOL, TokenError, verifyDeviceToken }
 import { BlazeDB } from '../src/db/index.ts';
 import { validateDbId } from '../src/db/open.ts';
 import { nodeIdFromPublicKey } from '../src/identity/identity.ts';
-import { realScheduler, systemClock } from '../src/platform/index.ts';
+import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
+import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
 import {
   type CloseCode,
   databaseSource,
@@ -39,20 +47,24 @@ import type { RelayConfig } from './config.ts';
 import { databasesDir, type RelayKeys } from './data-dir.ts';
 import type { Logger } from './log.ts';
 import { RelayMetrics } from './metrics.ts';
+import { TokenBucket } from './rate-limit.ts';
 
+/** A peer may send this many seconds' worth of its op rate at once. */
+const RATE_BURST_SECONDS = 5;
 /** A connection must send its HELLO within this. */
 const HELLO_TIMEOUT_MS = 10_000;
 
 interface HubSession {
   readonly dbId: string;
   readonly peer: string;
-  readonly claims: DeviceClaims;
+  /** The device token's claims; undefined for another relay of the deployment. */
+  readonly claims: DeviceClaims | undefined;
   readonly stream: Stream;
   /** What the metrics have counted of this session's stats so far. */
   counted: SessionStats;
 }
 
-type Verdict = { ok: true; claims: DeviceClaims } | { ok: false; code: CloseCode; message: string; reason?: string };
+type Verdict = { ok: true; claims: DeviceClaims | undefined } | { ok: false; code: CloseCode; message: string; reason?: string };
 
 export class RelayHub {
   readonly metrics: RelayMetrics;
@@ -64,6 +76,11 @@ export class RelayHub {
   readonly #databases = new Map<string, Promise<BlazeDB>>();
   readonly #opened = new Map<string, BlazeDB>();
   readonly #sessions = new Map<SyncSession, HubSession>();
+  /** Other relays of the deployment, by peer id. */
+  readonly #peerRelays: Map<string, Multiaddr>;
+  /** Redials relay links, one per (database, relay): keys are `${dbId} ${peerId}`. */
+  readonly #relayLinks: ConnectionPolicy;
+  readonly #buckets = new Map<string, TokenBucket>();
   #stopping = false;
 
   private constructor(config: RelayConfig, keys: RelayKeys, log: Logger, libp2p: Libp2p) {
@@ -72,6 +89,18 @@ export class RelayHub {
     this.#log = log;
     this.#libp2p = libp2p;
     this.#bindings = new TokenBindings(keys.dir);
+    this.#peerRelays = new Map(
+      config.relays.map((text) => {
+        const address = multiaddr(text);
+        return [address.getComponents().findLast((c) => c.name === 'p2p')?.value as string, address];
+      }),
+    );
+    this.#relayLinks = new ConnectionPolicy({
+      self: libp2p.peerId.toString(),
+      scheduler: realScheduler,
+      random: cryptoRandom,
+      dial: (link) => void this.#dialRelay(link),
+    });
     this.metrics = new RelayMetrics({
       sessionCounts: () => {
         const counts = new Map<string, number>();
@@ -136,6 +165,10 @@ export class RelayHub {
       }).then((opened) => {
         this.#opened.set(dbId, opened);
         opened.startBackgroundGc();
+        opened.engine.onOps((ops, source) => {
+          if (source instanceof SyncSession) this.#meter(source, ops.length);
+        });
+        for (const peer of this.#peerRelays.keys()) this.#relayLinks.discovered(`${dbId} ${peer}`, 'relay');
         this.#log.info({ db: dbId, ops: opened.stats().opCount }, 'database opened');
         return opened;
       });
@@ -152,7 +185,7 @@ export class RelayHub {
 
   /** Open sync sessions. */
   sessions(): { dbId: string; peer: string; sub: string; session: SyncSession }[] {
-    return [...this.#sessions].map(([session, s]) => ({ dbId: s.dbId, peer: s.peer, sub: s.claims.sub, session }));
+    return [...this.#sessions].map(([session, s]) => ({ dbId: s.dbId, peer: s.peer, sub: s.claims?.sub ?? 'relay', session }));
   }
 
   /**
@@ -162,6 +195,7 @@ export class RelayHub {
   async stop(reason = 'relay shutting down'): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#relayLinks.stop();
     await this.#libp2p.unhandle(PROTOCOL_ID);
     const streams = [...this.#sessions.values()].map((s) => s.stream);
     for (const session of [...this.#sessions.keys()]) session.close('local-close', reason);
@@ -236,7 +270,10 @@ export class RelayHub {
     const key = remote.publicKey;
     if (key?.type !== 'Ed25519' || nodeIdFromPublicKey(key.raw) !== hello.nodeId)
       return { ok: false, code: 'unauthorized', message: 'node id does not match the connection key', reason: 'key' };
-    if (hello.role === 'relay') return { ok: false, code: 'unauthorized', message: 'this relay peers with no other relay', reason: 'role' };
+    const peer = remote.toString();
+    const fromRelay = this.#peerRelays.has(peer);
+    if (hello.role === 'relay' && !fromRelay)
+      return { ok: false, code: 'unauthorized', message: "says it is a relay but is not one of this relay's peers", reason: 'role' };
     try {
       validateDbId(hello.dbId);
     } catch {
@@ -244,7 +281,8 @@ export class RelayHub {
     }
     if (this.#config.databases && !this.#config.databases.includes(hello.dbId))
       return { ok: false, code: 'wrong-database', message: `this relay does not serve database '${hello.dbId}'` };
-    const peer = remote.toString();
+    // Another relay of the deployment: its key is the credential.
+    if (hello.role === 'relay') return { ok: true, claims: undefined };
     let claims: DeviceClaims;
     try {
       claims = await verifyDeviceToken(hello.credentials, {
@@ -273,21 +311,22 @@ export class RelayHub {
     refuse(duplex, verdict.code, verdict.message);
   }
 
-  #run(db: BlazeDB, duplex: FrameDuplex, stream: Stream, peer: string, claims: DeviceClaims): void {
+  #run(db: BlazeDB, duplex: FrameDuplex, stream: Stream, peer: string, claims: DeviceClaims | undefined, dialed?: string): SyncSession {
     const session = new SyncSession({
       source: databaseSource(db),
       duplex,
       role: 'relay',
-      // Checked above, before this session existed.
-      authorize: () => true,
-      helloAfterPeer: true,
+      // Inbound: checked above, before this session existed. Dialed: a configured relay,
+      // whose key Noise checked against the address; its HELLO must say it is that relay.
+      authorize: dialed === undefined ? () => true : (hello) => this.#isRelayHello(hello, peer),
+      helloAfterPeer: dialed === undefined,
       scheduler: realScheduler,
       maxFrameBytes: this.#config.maxFrameBytes,
     });
     const entry: HubSession = { dbId: db.dbId, peer, claims, stream, counted: session.stats };
     this.#sessions.set(session, entry);
     this.metrics.sessionsOpened.inc({ db: db.dbId });
-    this.#log.info({ peer, db: db.dbId, sub: claims.sub }, 'session opened');
+    this.#log.info({ peer, db: db.dbId, sub: claims?.sub, relay: claims === undefined }, 'session opened');
     session.onClose((reason) => {
       this.#count(session, entry);
       this.#sessions.delete(session);
@@ -295,6 +334,53 @@ export class RelayHub {
       this.#log.info({ peer, db: db.dbId, code: reason.code, reason: reason.message }, 'session closed');
     });
     session.start();
+    return session;
+  }
+
+  #isRelayHello(hello: Hello, peer: string): true | string {
+    const key = peerIdFromString(peer).publicKey;
+    if (key?.type !== 'Ed25519' || nodeIdFromPublicKey(key.raw) !== hello.nodeId) return 'node id does not match the connection key';
+    return hello.role === 'relay' ? true : 'a configured relay that does not say it is one';
+  }
+
+  /** Opens the sync session of one database with another relay (a ConnectionPolicy dial). */
+  async #dialRelay(link: string): Promise<void> {
+    const [dbId, peer] = link.split(' ') as [string, string];
+    const db = this.#opened.get(dbId);
+    const address = this.#peerRelays.get(peer);
+    if (!db || !address || this.#stopping) return;
+    let stream: Stream;
+    try {
+      stream = await this.#libp2p.dialProtocol(address, PROTOCOL_ID, { signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      this.#log.warn({ relay: peer, db: dbId, err: (err as Error).message }, 'cannot reach a peer relay');
+      this.#relayLinks.disconnected(link);
+      return;
+    }
+    if (this.#stopping) {
+      stream.abort(new Error('relay shutting down'));
+      return;
+    }
+    const session = this.#run(db, streamDuplex(stream, { maxFrameBytes: this.#config.maxFrameBytes }), stream, peer, undefined, link);
+    session.onStateChange((state) => {
+      if (state === 'syncing') this.#relayLinks.connected(link);
+    });
+    session.onClose(() => this.#relayLinks.disconnected(link));
+  }
+
+  /** Counts ops a session brought against its peer's rate; a peer over it is cut off. */
+  #meter(session: SyncSession, ops: number): void {
+    const entry = this.#sessions.get(session);
+    if (!entry || entry.claims === undefined) return; // relays of the deployment are not limited
+    const now = systemClock.now();
+    let bucket = this.#buckets.get(entry.peer);
+    if (!bucket) {
+      bucket = new TokenBucket(this.#config.maxOpsPerSecondPerPeer, RATE_BURST_SECONDS, now);
+      this.#buckets.set(entry.peer, bucket);
+    }
+    if (bucket.take(ops, now)) return;
+    this.#log.warn({ peer: entry.peer, db: entry.dbId, limit: this.#config.maxOpsPerSecondPerPeer }, 'peer over its op rate: cut off');
+    session.close('rate-limited', `more than ${this.#config.maxOpsPerSecondPerPeer} ops/s`);
   }
 
   /** Adds a session's traffic since the last count to the metrics. */

@@ -25,7 +25,9 @@ export type CloseCode =
   /** A snapshot chunk failed its checksum: nothing of it was applied; the next session fetches it again. */
   | 'corrupt-snapshot'
   /** The peer lacks ops compacted away, and no snapshot can be made for it (docs/gc.md). */
-  | 'snapshot-unavailable';
+  | 'snapshot-unavailable'
+  /** The peer sent ops faster than the node allows (a relay's per-peer limit); it may come back later. */
+  | 'rate-limited';
 
 const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'version-unsupported',
@@ -40,6 +42,7 @@ const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'local-close',
   'corrupt-snapshot',
   'snapshot-unavailable',
+  'rate-limited',
 ]);
 
 export function isCloseCode(code: string): code is CloseCode {

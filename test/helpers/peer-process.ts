@@ -27,6 +27,7 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
   insert: (c) => db.collection(text(c.collection)).insert((c.fields ?? {}) as never),
   get: async (c) => (await db.collection(text(c.collection)).get(text(c.recordId))) ?? null,
   version: async () => db.stats().versionVector,
+  count: (c) => db.collection(text(c.collection)).count((c.where ?? {}) as never),
   /** Inserts `count` records in transactions of `batch`. */
   insertMany: async (c) => {
     const bugs = db.collection(text(c.collection));
@@ -35,6 +36,21 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
       await bugs.insertMany(Array.from({ length: n }, (_, i) => ({ n: done + i, title: `record ${done + i}` })));
     }
     return db.stats().versionVector;
+  },
+  /**
+   * Inserts `count` records, `batch` at a time, each batch awaited relay-durable; prints
+   * {"event":"durable","n"} with the records acknowledged so far (a relay crash test's ledger).
+   */
+  writeDurably: async (c) => {
+    const bugs = db.collection(text(c.collection));
+    for (let done = 0; done < (c.count as number); ) {
+      const n = Math.min(c.batch as number, (c.count as number) - done);
+      await bugs.insertMany(Array.from({ length: n }, (_, i) => ({ writer: text(c.writer), n: done + i })));
+      await db.synced('relay-durable');
+      done += n;
+      print({ event: 'durable', writer: c.writer, n: done });
+    }
+    return c.count;
   },
   /** Prints {"event":"seen","probe","at"} whenever a record's `probe` field changes here. */
   watch: async (c) => {

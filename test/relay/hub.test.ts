@@ -17,8 +17,11 @@ async function device(dbId = 'team') {
   return { db, peerId: await peerIdOfSeed(db.deviceKeySeed()) };
 }
 
-/** Starts `db` syncing with the relay; resolves with the close reason if the relay refuses it. */
-async function refusedWith(db: BlazeDB, relay: string, token: string): Promise<string> {
+/**
+ * Starts `db` syncing with the relay; resolves with the reason its first session ended. Unless
+ * `admitted`, a session that reaches sync fails the test (the relay was to refuse it).
+ */
+async function refusedWith(db: BlazeDB, relay: string, token: string, admitted = false): Promise<string> {
   const mesh = await MeshPeer.start(db, { ...FAST, relay, token });
   try {
     return await new Promise<string>((resolve, reject) => {
@@ -27,7 +30,7 @@ async function refusedWith(db: BlazeDB, relay: string, token: string): Promise<s
         clearTimeout(timer);
         resolve(reason);
       });
-      mesh.on('peer:connected', () => reject(new Error('admitted')));
+      if (!admitted) mesh.on('peer:connected', () => reject(new Error('admitted')));
     });
   } finally {
     await mesh.stop();
@@ -109,6 +112,26 @@ describe('blaze-node hub', () => {
       assert.match(metrics, /blaze_auth_failures_total\{reason="peer"\} 2/);
     } finally {
       for (const d of [owner, thief, first]) await d.db.close();
+    }
+  });
+
+  it('should cut off a peer that sends ops faster than its limit, leaving the others syncing', async () => {
+    await using relay = await startHub({ maxOpsPerSecondPerPeer: 100 }); // bursts of 500
+    const flood = await device();
+    const calm = await device();
+    try {
+      const calmMesh = await MeshPeer.start(calm.db, { ...FAST, relay: relay.address, token: await relay.token('cal', 'team') });
+      await flood.db.collection('bugs').insertMany(Array.from({ length: 2000 }, (_, n) => ({ n })));
+      const why = await refusedWith(flood.db, relay.address, await relay.token('flo', 'team'), true);
+      assert.match(why, /rate-limited/);
+      assert.match(await relay.hub.metrics.text(), /blaze_sessions_refused_total\{code="rate-limited"\} [1-9]/);
+      await calm.db.collection('bugs').insert({ calm: true });
+      await calm.db.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+      assert.equal(calmMesh.state === 'offline', false);
+      await calmMesh.stop();
+    } finally {
+      await flood.db.close();
+      await calm.db.close();
     }
   });
 
