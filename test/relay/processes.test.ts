@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,6 +7,12 @@ import { BlazeDB } from '../../node/index.ts';
 import { tempDir } from '../helpers/db.ts';
 import { PeerClient } from '../helpers/peer-client.ts';
 import { blazeNode, freePort, RelayProcess } from '../helpers/relay-process.ts';
+
+const BLAZE = new URL('../../node/cli/blaze.ts', import.meta.url).pathname;
+function blazeCli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BLAZE, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
 
 const run = (argv: string[]) => spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
 
@@ -104,6 +110,19 @@ describe('blaze-node processes', () => {
         assert.ok(Date.now() < deadline, 'clients converged after the restart');
         await new Promise((r) => setTimeout(r, 200));
       }
+      // The blaze CLI with a device token: caught up both ways, or refused with the reason.
+      const phone = join(dir.path, 'phone');
+      const addressNow = (started.addresses as string[])[0] as string;
+      assert.equal(blazeCli('--db', phone, 'init', '--db-id', 'team').code, 0);
+      assert.equal(blazeCli('--db', phone, 'insert', 'bugs', '{"writer":"phone"}').code, 0);
+      const phoneToken = blazeNode(['token', '--data', dir.path, '--sub', 'phone', '--db-id', 'team']).stdout.trim();
+      const synced = blazeCli('--db', phone, 'sync', '--once', '--relay', addressNow, '--token', phoneToken);
+      assert.equal(synced.code, 0, synced.stderr);
+      assert.equal(blazeCli('--db', phone, 'find', 'bugs', '{}', '--json').stdout.split('"writer"').length - 1, 6001);
+      const wrongDb = blazeNode(['token', '--data', dir.path, '--sub', 'phone', '--db-id', 'elsewhere']).stdout.trim();
+      const refused = blazeCli('--db', phone, 'sync', '--once', '--relay', addressNow, '--token', wrongDb);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /unauthorized.*audience/);
       // SIGTERM: sessions end with the relay's reason, the process exits 0.
       assert.equal(await relay.kill('SIGTERM'), 0);
       await a.waitFor((e) => e.event === 'disconnected' && /relay shutting down/.test(e.reason as string));
@@ -112,7 +131,7 @@ describe('blaze-node processes', () => {
       try {
         for (const [writer, n] of Object.entries(ackedBeforeKill))
           assert.ok((await store.collection('bugs').count({ writer })) >= n, writer);
-        assert.equal(await store.collection('bugs').count(), 6000);
+        assert.equal(await store.collection('bugs').count(), 6001);
       } finally {
         await store.close();
       }
