@@ -68,6 +68,10 @@ function groups(): Group[] {
     ['snapshot sync 1M records (< 10 s)', 'snapshot.initial_sync_s_1m', 10, 'max'],
     ['snapshot bytes/record (<= 100)', 'snapshot.bytes_per_record', 100, 'max'],
     ['client memory, sync + GC (< 10 MB)', 'gc.client_memory_delta_mb', 10, 'max'],
+    ['relay ingest, 100 peers (>= 50k/s)', 'relay.ingest_ops_per_s_100_peers', 50_000, 'min'],
+    ['relay fan-out (>= 200k/s)', 'relay.fanout_deliveries_per_s', 200_000, 'min'],
+    ['relay RSS per idle connection (<= 0.2 MB)', 'relay.rss_mb_per_idle_connection', 0.2, 'max'],
+    ['relay p99, 500 peers (< 50 ms)', 'relay.p99_ms_500_peers', 50, 'max'],
   ];
   const share: Bar[] = [];
   for (const [label, name, target, kind] of targets) {

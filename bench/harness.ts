@@ -12,7 +12,8 @@ export interface Figure {
 export interface Benchmark {
   /** Name prefix of the figures it reports, for --filter. */
   prefix: string;
-  run(): Figure[] | Promise<Figure[]>;
+  /** `filter`: the --filter prefix; a benchmark with several costly parts may run only those it matches. */
+  run(filter?: string): Figure[] | Promise<Figure[]>;
 }
 
 /** Calls `fn` `runs` times after `warmup` untimed calls; returns the median seconds per call. */

@@ -8,6 +8,7 @@ import { codecBenchmark } from './codec.bench.ts';
 import { gcBenchmark, snapshotBenchmark } from './gc.bench.ts';
 import type { Benchmark, Figure } from './harness.ts';
 import { meshBenchmark } from './mesh.bench.ts';
+import { relayBenchmark } from './relay.bench.ts';
 import { replicaBenchmark } from './replica.bench.ts';
 import { simBenchmark } from './sim.bench.ts';
 import { storeBenchmark } from './store.bench.ts';
@@ -19,6 +20,7 @@ const BENCHMARKS: Benchmark[] = [
   storeBenchmark,
   syncBenchmark,
   meshBenchmark,
+  relayBenchmark,
   simBenchmark,
   gcBenchmark,
   snapshotBenchmark,
@@ -43,7 +45,7 @@ if (selected.length === 0) usage(`no benchmark matches --filter ${filter}`);
 const figures: Figure[] = [];
 for (const benchmark of selected) {
   if (!args.json) process.stderr.write(`running ${benchmark.prefix}* ...\n`);
-  for (const figure of await benchmark.run()) {
+  for (const figure of await benchmark.run(filter)) {
     if (!figure.name.startsWith(filter)) continue;
     figures.push(figure);
     if (args.json) console.log(JSON.stringify(figure));

@@ -164,6 +164,8 @@ export class RelayHub {
         gc: { authority: this.#config.gcAuthority, evictAfterMs: this.#config.evictAfterSeconds * 1000 },
       }).then((opened) => {
         this.#opened.set(dbId, opened);
+        // Many partial peers catching up read the same docs: keep more of them (about 13 MB).
+        opened.engine.docCacheSize = 65_536;
         opened.startBackgroundGc();
         opened.engine.onOps((ops, source) => {
           if (source instanceof SyncSession) this.#meter(source, ops.length);

@@ -29,6 +29,8 @@ export class MemoryStorage implements Storage {
   readonly #meta = new Map<string, Uint8Array>();
   readonly #ops = new Map<string, OpRow>();
   readonly #opsByNode = new Map<string, number[]>();
+  /** Op keys of each record: opsOfRecord without scanning every op. */
+  readonly #opKeysByRecord = new Map<string, Set<string>>();
   /** Ops appended per record, compacted ones included (compaction leaves it alone). */
   readonly #opsPerRecord = new Map<string, number>();
   readonly #records = new Map<string, Map<string, RecordRow>>();
@@ -47,6 +49,7 @@ export class MemoryStorage implements Storage {
     for (const [k, v] of this.#meta) copy.#meta.set(k, v);
     for (const [k, v] of this.#ops) copy.#ops.set(k, v);
     for (const [k, v] of this.#opsByNode) copy.#opsByNode.set(k, [...v]);
+    for (const [k, v] of this.#opKeysByRecord) copy.#opKeysByRecord.set(k, new Set(v));
     for (const [k, v] of this.#opsPerRecord) copy.#opsPerRecord.set(k, v);
     for (const [k, v] of this.#records) copy.#records.set(k, new Map(v));
     for (const [k, v] of this.#versions) copy.#versions.set(k, v);
@@ -126,8 +129,10 @@ export class MemoryStorage implements Storage {
     list.splice(at, 0, row.seq);
     const recordKey = `${row.collection}\0${row.record}`;
     this.#opsPerRecord.set(recordKey, (this.#opsPerRecord.get(recordKey) ?? 0) + 1);
+    this.#indexOp(recordKey, key, true);
     this.#onUndo(() => {
       this.#ops.delete(key);
+      this.#indexOp(recordKey, key, false);
       list.splice(list.indexOf(row.seq), 1);
       this.#opsPerRecord.set(recordKey, (this.#opsPerRecord.get(recordKey) ?? 1) - 1);
     });
@@ -150,7 +155,22 @@ export class MemoryStorage implements Storage {
 
   opsOfRecord(collection: string, record: string): StoredOp[] {
     this.#open();
-    return [...this.#ops.values()].filter((r) => r.collection === collection && r.record === record).map(stored);
+    const keys = this.#opKeysByRecord.get(`${collection}\0${record}`) ?? [];
+    return [...keys].map((k) => stored(this.#ops.get(k) as OpRow));
+  }
+
+  #indexOp(recordKey: string, key: string, add: boolean): void {
+    let keys = this.#opKeysByRecord.get(recordKey);
+    if (add) {
+      if (!keys) {
+        keys = new Set();
+        this.#opKeysByRecord.set(recordKey, keys);
+      }
+      keys.add(key);
+    } else if (keys) {
+      keys.delete(key);
+      if (keys.size === 0) this.#opKeysByRecord.delete(recordKey);
+    }
   }
 
   *opsOfCollection(collection: string): Iterable<StoredOp> {
@@ -175,10 +195,16 @@ export class MemoryStorage implements Storage {
     // A node's seqs are sorted: the ops to remove are a prefix.
     const n = Math.max(0, Math.min(limit, upperBound(seqs, throughSeq)));
     const removed = seqs.splice(0, n).map((seq) => this.#ops.get(opKey(node, seq)) as OpRow);
-    for (const r of removed) this.#ops.delete(opKey(node, r.seq));
+    for (const r of removed) {
+      this.#ops.delete(opKey(node, r.seq));
+      this.#indexOp(`${r.collection}\0${r.record}`, opKey(node, r.seq), false);
+    }
     this.#onUndo(() => {
       seqs.splice(0, 0, ...removed.map((r) => r.seq));
-      for (const r of removed) this.#ops.set(opKey(node, r.seq), r);
+      for (const r of removed) {
+        this.#ops.set(opKey(node, r.seq), r);
+        this.#indexOp(`${r.collection}\0${r.record}`, opKey(node, r.seq), true);
+      }
     });
     return removed.map((r) => ({ seq: r.seq, collection: r.collection, record: r.record }));
   }

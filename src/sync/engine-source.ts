@@ -1,9 +1,33 @@
 /** The local database as a sync source: the glue between a session and the engine. */
 
 import { hasCompactedHistory } from '../db/bases.ts';
+import type { Engine } from '../db/engine.ts';
 import type { BlazeDB } from '../db/index.ts';
+import type { Op } from '../ops/op.ts';
 import { parseOptions, parseQuery } from '../query/index.ts';
 import type { SyncSession, SyncSource } from './session.ts';
+
+/** Per engine, the answers of startsRecord by dot: every session serving a partial peer asks about the same ops. */
+const startsRecordCache = new WeakMap<Engine, Map<string, boolean>>();
+const STARTS_RECORD_CACHE_SIZE = 65_536;
+
+/** Whether `op` is its record's first op here (an insert of a new record), see SyncSource.startsRecord. */
+function startsRecord(engine: Engine, op: Op): boolean {
+  if (op.kind !== 'insert') return false;
+  let cache = startsRecordCache.get(engine);
+  if (!cache) {
+    cache = new Map();
+    startsRecordCache.set(engine, cache);
+  }
+  const dot = `${op.node}:${op.seq}`;
+  let answer = cache.get(dot);
+  if (answer === undefined) {
+    answer = engine.storage.opCountOfRecord(op.collection, op.record) === 1 && !hasCompactedHistory(engine, op.collection, op.record);
+    cache.set(dot, answer);
+    if (cache.size > STARTS_RECORD_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  }
+  return answer;
+}
 
 export function databaseSource(db: BlazeDB): SyncSource {
   const engine = db.engine;
@@ -27,7 +51,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     filter: () => engine.filter,
     onMembership: (listener) => engine.onMembership(listener),
     onFilterChange: (listener) => engine.onFilterChange(listener),
-    recordDoc: (collection, id) => engine.readDoc(collection, id),
+    recordDoc: (collection, id) => engine.readDocShared(collection, id),
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
     incompleteRecords: () => engine.incompleteRecords(),
@@ -44,6 +68,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
       return records;
     },
     hasCompactedHistory: (collection, id) => hasCompactedHistory(engine, collection, id),
+    startsRecord: (op) => startsRecord(engine, op),
     snapshotProgress: (progress) => db.reportSnapshotProgress(progress),
     memberAcks: () => gc.memberAcks(),
     onMemberAck: (listener) => db.acks.onChange(listener),

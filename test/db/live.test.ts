@@ -197,3 +197,41 @@ describe('live queries and other processes', () => {
     }
   });
 });
+
+describe('docs shared with the sync layer', () => {
+  it('should answer the doc a record has now: after local writes, a rolled-back write and another process', async () => {
+    const dir = tempDir();
+    try {
+      const db = await BlazeDB.open({ path: dir.path, dbId: 'shared-docs' });
+      db.engine.onOps(() => {}); // as a sync session would: writes fill the cache
+      const bugs = db.collection('bugs');
+      const id = await bugs.insert({ title: 'first' });
+      assert.equal(db.engine.readDocShared('bugs', id)?.title, 'first');
+      await bugs.update(id, { title: 'second' });
+      assert.equal(db.engine.readDocShared('bugs', id)?.title, 'second');
+      assert.throws(() =>
+        db.engine.write(() => {
+          bugs.updateNow(id, { title: 'rolled back' });
+          assert.equal(db.engine.readDocShared('bugs', id)?.title, 'rolled back'); // cached within the write
+          throw new Error('abort');
+        }),
+      );
+      assert.equal(db.engine.readDocShared('bugs', id)?.title, 'second');
+      await bugs.delete(id);
+      assert.equal(db.engine.readDocShared('bugs', id), undefined);
+      const other = await BlazeDB.open({ path: dir.path });
+      const elsewhere = await other.collection('bugs').insert({ title: 'elsewhere' });
+      await other.collection('bugs').update(elsewhere, { title: 'elsewhere, changed' });
+      assert.equal(db.engine.readDocShared('bugs', elsewhere)?.title, 'elsewhere, changed'); // now cached
+      await other.collection('bugs').update(elsewhere, { title: 'elsewhere, again' });
+      await other.close();
+      db.engine.pickUpExternalWrites();
+      assert.equal(db.engine.readDocShared('bugs', elsewhere)?.title, 'elsewhere, again');
+      db.engine.docCacheSize = 1;
+      assert.equal(db.engine.readDocShared('bugs', elsewhere)?.title, 'elsewhere, again');
+      await db.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

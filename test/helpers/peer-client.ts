@@ -36,18 +36,20 @@ export class PeerClient {
   /** `launch(argv)` runs a command line (e.g. inside a namespace); the peer-process file and config are appended. */
   static async start(
     launch: (argv: string[]) => ChildProcess,
-    config: { dbId: string; mesh: Record<string, unknown>; path?: string },
+    config: { dbId: string; mesh: Record<string, unknown>; path?: string } | Record<string, unknown>,
+    /** Another script speaking the same JSON lines (bench/relay-load.ts), and how long it may take to be ready. */
+    script: { path: string; readyMs: number } = { path: PEER_PROCESS, readyMs: 20_000 },
   ): Promise<PeerClient> {
-    const client = new PeerClient(launch([process.execPath, PEER_PROCESS, JSON.stringify(config)]));
+    const client = new PeerClient(launch([process.execPath, script.path, JSON.stringify(config)]));
     let ready: PeerEvent;
     try {
-      ready = await client.waitFor((e) => e.event === 'ready', 20_000);
+      ready = await client.waitFor((e) => e.event === 'ready', script.readyMs);
     } catch (err) {
       client.#child.kill('SIGKILL');
       throw err;
     }
-    client.peerId = ready.peerId as string;
-    client.addresses = ready.addresses as string[];
+    client.peerId = (ready.peerId as string | undefined) ?? '';
+    client.addresses = (ready.addresses as string[] | undefined) ?? [];
     return client;
   }
 

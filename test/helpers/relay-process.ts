@@ -40,8 +40,13 @@ export class RelayProcess {
   /** Starts `blaze-node start ARGS` and waits for its 'relay started' line. */
   static async start(args: string[]): Promise<{ relay: RelayProcess; started: Record<string, unknown> }> {
     const relay = new RelayProcess(spawn(process.execPath, [CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
-    const started = await relay.waitForLog((l) => l.msg === 'relay started', 20_000);
-    return { relay, started };
+    try {
+      const started = await relay.waitForLog((l) => l.msg === 'relay started', 20_000);
+      return { relay, started };
+    } catch (err) {
+      relay.child.kill('SIGKILL');
+      throw err;
+    }
   }
 
   async waitForLog(match: (line: Record<string, unknown>) => boolean, ms = 10_000): Promise<Record<string, unknown>> {

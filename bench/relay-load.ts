@@ -1,0 +1,125 @@
+/**
+ * A load process for the relay benchmarks and load test: many mesh peers (in-memory stores,
+ * one libp2p host each) in one process, all syncing with one relay. Driven over stdin/stdout in
+ * JSON lines like test/helpers/peer-process.ts.
+ *
+ * argv[2]: {"relay", "dbId", "tokens": [one per peer], "own"?: each peer syncs only its own
+ * records (a selective-sync filter on `owner`), "ackIntervalMs"?}
+ * Prints {"event":"ready"} once every peer is in sync with the relay, then answers commands.
+ */
+import { createInterface } from 'node:readline';
+import { BlazeDB } from '../node/index.ts';
+import { MeshPeer } from '../node/mesh/mesh-peer.ts';
+
+interface Config {
+  relay: string;
+  dbId: string;
+  tokens: string[];
+  own?: boolean;
+  ackIntervalMs?: number;
+}
+
+const config = JSON.parse(process.argv[2] as string) as Config;
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+const wallMs = () => performance.timeOrigin + performance.now();
+
+interface Peer {
+  db: BlazeDB;
+  mesh: MeshPeer;
+  owner: string;
+}
+
+async function startPeer(token: string, index: number): Promise<Peer> {
+  const owner = `${process.pid}-${index}`;
+  const db = await BlazeDB.open({ storage: 'memory', dbId: config.dbId });
+  if (config.own) await db.setSyncFilter({ collections: { bugs: { where: { owner } } } });
+  const mesh = await MeshPeer.start(db, {
+    relay: config.relay,
+    token,
+    listen: [],
+    backoffBaseMs: 200,
+    backoffCapMs: 5_000,
+    ...(config.ackIntervalMs !== undefined ? { ackIntervalMs: config.ackIntervalMs } : {}),
+  });
+  await new Promise<void>((resolve) => {
+    if (mesh.state === 'live') resolve();
+    const off = mesh.on('state', (s) => {
+      if (s === 'live') {
+        off();
+        resolve();
+      }
+    });
+  });
+  return { db, mesh, owner };
+}
+
+// Started a few at a time: a hundred handshakes at once would measure the relay's start-up.
+const peers: Peer[] = [];
+for (let i = 0; i < config.tokens.length; i += 10) {
+  peers.push(...(await Promise.all(config.tokens.slice(i, i + 10).map((t, j) => startPeer(t, i + j)))));
+  if (process.env.RELAY_LOAD_DEBUG) process.stderr.write(`load ${process.pid}: ${peers.length} live\n`);
+}
+print({ event: 'ready', peers: peers.length });
+
+type Command = Record<string, unknown> & { id: number; cmd: string };
+
+const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
+  /** The first `writers` peers (default all) each insert `count` records in transactions of `batch`, then wait relay-durable. */
+  write: async (c) => {
+    const writers = peers.slice(0, (c.writers as number | undefined) ?? peers.length);
+    const startedAt = wallMs();
+    await Promise.all(
+      writers.map(async (p) => {
+        const bugs = p.db.collection('bugs');
+        for (let done = 0; done < (c.count as number); done += c.batch as number) {
+          const n = Math.min(c.batch as number, (c.count as number) - done);
+          await bugs.insertMany(Array.from({ length: n }, (_, i) => ({ owner: p.owner, n: done + i, title: `record ${done + i}` })));
+        }
+        if (process.env.RELAY_LOAD_DEBUG) process.stderr.write(`load ${process.pid}: ${p.owner} wrote, waiting\n`);
+        await p.db.synced('relay-durable');
+        if (process.env.RELAY_LOAD_DEBUG) process.stderr.write(`load ${process.pid}: ${p.owner} durable\n`);
+      }),
+    );
+    return { startedAt, doneAt: wallMs() };
+  },
+  /** Resolves when every peer holds at least `n` records; returns when the last got there. */
+  waitCount: async (c) => {
+    const deadline = Date.now() + ((c.timeoutMs as number | undefined) ?? 120_000);
+    for (;;) {
+      const counts = await Promise.all(peers.map((p) => p.db.collection('bugs').count()));
+      if (counts.every((k) => k >= (c.n as number))) return { at: wallMs(), min: Math.min(...counts) };
+      if (Date.now() > deadline) return { at: null, min: Math.min(...counts) };
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  },
+  /** Peer 0 prints {"event":"seen","probe","at"} whenever a record's `probe` changes there. */
+  watch: async () => {
+    (peers[0] as Peer).db.collection('probes').subscribe({ probe: { $exists: true } }, (r) => {
+      const at = wallMs();
+      for (const rec of [...r.added, ...r.changed]) print({ event: 'seen', probe: rec.probe, at });
+    });
+    return true;
+  },
+  /** Peer 0 sets `probe` on one record `count` times, `intervalMs` apart; returns [value, resolved at]. */
+  probe: async (c) => {
+    const probes = (peers[0] as Peer).db.collection('probes');
+    const id = await probes.insert({ probe: -1 });
+    const out: [number, number][] = [];
+    for (let i = 0; i < (c.count as number); i++) {
+      await probes.update(id, { probe: i });
+      out.push([i, wallMs()]);
+      await new Promise((r) => setTimeout(r, c.intervalMs as number));
+    }
+    return out;
+  },
+  /** How many peers are live now. */
+  live: async () => peers.filter((p) => p.mesh.state === 'live').length,
+  rss: async () => process.memoryUsage().rss,
+};
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = JSON.parse(line) as Command;
+  const run = COMMANDS[command.cmd];
+  print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
+}
+await Promise.all(peers.map(async (p) => p.mesh.stop().then(() => p.db.close())));

@@ -1,0 +1,164 @@
+/**
+ * Relay figures: a real `blaze-node start` process on loopback, driven by at most four load
+ * processes (bench/relay-load.ts), each holding many mesh peers (in-memory stores, one libp2p
+ * host and device token each). Everything shares this machine's cores, the relay included.
+ * - ingest_ops_per_s_100_peers: 100 peers, each syncing only its own records, each inserts
+ *   500 in transactions of 100; ops / time until every peer's writes are relay-durable.
+ * - fanout_deliveries_per_s: 100 peers holding everything; 4 of them insert 1,000 each;
+ *   deliveries (ops x receiving peers) / time until every peer holds all 4,000.
+ * - rss_mb_per_idle_connection: the relay's RSS with 200 idle peers in sync minus before, / 200.
+ * - p99_ms_500_peers: with 500 peers connected, a write on one peer to its live query firing
+ *   on another (300 writes at 50/s; the first 50 skipped as warm-up).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { initDataDir, loadDataDir } from '../relay/data-dir.ts';
+import { issueDeviceToken } from '../relay/token-issuer.ts';
+import { tempDir } from '../test/helpers/db.ts';
+import { PeerClient } from '../test/helpers/peer-client.ts';
+import { RelayProcess } from '../test/helpers/relay-process.ts';
+import type { Figure } from './harness.ts';
+
+const LOAD = { path: new URL('./relay-load.ts', import.meta.url).pathname, readyMs: 600_000 };
+const launch = (argv: string[]) => spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const LOAD_PROCESSES = 4;
+
+interface Relay {
+  process: RelayProcess;
+  address: string;
+  tokens(dbId: string, n: number): Promise<string[]>;
+  rssMb(): number;
+}
+
+async function startRelay(dir: string): Promise<Relay> {
+  await initDataDir(dir);
+  const keys = await loadDataDir(dir);
+  const { relay, started } = await RelayProcess.start([
+    '--data',
+    dir,
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--http',
+    'off',
+    '--log-level',
+    'info',
+    '--max-connections',
+    '4096',
+    '--max-ops-per-second',
+    '10000000',
+  ]);
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    process: relay,
+    address: (started.addresses as string[])[0] as string,
+    tokens: (dbId, n) =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          issueDeviceToken(keys.tokenKey, { sub: `user${i}`, dbId, ttlSeconds: 86_400, nowSeconds: now }),
+        ),
+      ),
+    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${relay.child.pid}/status`, 'utf8'))?.[1]) / 1024,
+  };
+}
+
+/** `peers` peers of `dbId` split over the load processes; resolves once all are in sync. */
+async function startLoad(relay: Relay, dbId: string, peers: number, extra: Record<string, unknown> = {}): Promise<PeerClient[]> {
+  const tokens = await relay.tokens(dbId, peers);
+  const per = Math.ceil(peers / LOAD_PROCESSES);
+  const groups = Array.from({ length: LOAD_PROCESSES }, (_, i) => tokens.slice(i * per, (i + 1) * per)).filter((g) => g.length > 0);
+  process.stderr.write(`  ${peers} peers of ${dbId} connecting ...\n`);
+  return Promise.all(groups.map((group) => PeerClient.start(launch, { relay: relay.address, dbId, tokens: group, ...extra }, LOAD)));
+}
+
+async function stopLoad(loads: PeerClient[]): Promise<void> {
+  await Promise.all(loads.map((l) => l.stop()));
+}
+
+async function ingest(relay: Relay): Promise<Figure> {
+  const loads = await startLoad(relay, 'ingest', 100, { own: true });
+  try {
+    const count = 500;
+    const results = (await Promise.all(loads.map((l) => l.call('write', { count, batch: 100 })))) as {
+      startedAt: number;
+      doneAt: number;
+    }[];
+    const seconds = (Math.max(...results.map((r) => r.doneAt)) - Math.min(...results.map((r) => r.startedAt))) / 1000;
+    return { name: 'relay.ingest_ops_per_s_100_peers', value: Math.round((100 * count) / seconds), unit: 'ops/s' };
+  } finally {
+    await stopLoad(loads);
+  }
+}
+
+async function fanout(relay: Relay): Promise<Figure> {
+  const loads = await startLoad(relay, 'fanout', 100);
+  try {
+    const perWriter = 1_000;
+    const total = perWriter * loads.length;
+    const waits = loads.map((l) => l.call('waitCount', { n: total, timeoutMs: 300_000 }));
+    const started = performance.timeOrigin + performance.now();
+    await Promise.all(loads.map((l) => l.call('write', { writers: 1, count: perWriter, batch: 100 })));
+    const done = (await Promise.all(waits)) as { at: number | null; min: number }[];
+    if (done.some((d) => d.at === null)) throw new Error(`fanout did not complete: ${JSON.stringify(done)}`);
+    const seconds = (Math.max(...done.map((d) => d.at as number)) - started) / 1000;
+    // Each op goes to every peer but its writer.
+    return { name: 'relay.fanout_deliveries_per_s', value: Math.round((total * 99) / seconds), unit: 'deliveries/s' };
+  } finally {
+    await stopLoad(loads);
+  }
+}
+
+async function idleRss(relay: Relay): Promise<Figure> {
+  await new Promise((r) => setTimeout(r, 2_000));
+  const before = relay.rssMb();
+  const loads = await startLoad(relay, 'idle', 200);
+  try {
+    await new Promise((r) => setTimeout(r, 5_000));
+    const after = relay.rssMb();
+    return { name: 'relay.rss_mb_per_idle_connection', value: round((after - before) / 200, 3), unit: 'MB' };
+  } finally {
+    await stopLoad(loads);
+  }
+}
+
+async function p99(relay: Relay): Promise<Figure> {
+  const loads = await startLoad(relay, 'crowd', 500);
+  try {
+    const [a, b] = loads as [PeerClient, PeerClient];
+    await b.call('watch');
+    const writes = (await a.call('probe', { count: 300, intervalMs: 20 })) as [number, number][];
+    await new Promise((r) => setTimeout(r, 1_000));
+    const seenAt = new Map<number, number>();
+    for (const e of b.events) if (e.event === 'seen' && !seenAt.has(e.probe as number)) seenAt.set(e.probe as number, e.at as number);
+    const latencies = writes
+      .slice(50)
+      .map(([v, at]) => (seenAt.has(v) ? (seenAt.get(v) as number) - at : Number.POSITIVE_INFINITY))
+      .sort((x, y) => x - y);
+    const value = latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))] as number;
+    return { name: 'relay.p99_ms_500_peers', value: round(value), unit: 'ms' };
+  } finally {
+    await stopLoad(loads);
+  }
+}
+
+export const relayBenchmark = {
+  prefix: 'relay.',
+  async run(filter = ''): Promise<Figure[]> {
+    const dir = tempDir('blaze-relay-bench-');
+    const relay = await startRelay(dir.path);
+    try {
+      const figures: Figure[] = [];
+      const steps: [string, (relay: Relay) => Promise<Figure>][] = [
+        ['relay.ingest_ops_per_s_100_peers', ingest],
+        ['relay.fanout_deliveries_per_s', fanout],
+        ['relay.rss_mb_per_idle_connection', idleRss],
+        ['relay.p99_ms_500_peers', p99],
+      ];
+      for (const [name, step] of steps) if (name.startsWith(filter) || filter.startsWith(name)) figures.push(await step(relay));
+      return figures;
+    } finally {
+      await relay.process.kill('SIGTERM');
+      dir.cleanup();
+    }
+  },
+};
