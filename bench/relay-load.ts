@@ -7,9 +7,9 @@
  * records (a selective-sync filter on `owner`), "ackIntervalMs"?}
  * Prints {"event":"ready"} once every peer is in sync with the relay, then answers commands.
  */
-import { createInterface } from 'node:readline';
 import { BlazeDB } from '../node/index.ts';
 import { MeshPeer } from '../node/mesh/mesh-peer.ts';
+import { type Command, serveCommands, wallMs, watchProbes, writeProbes } from '../test/helpers/probes.ts';
 
 interface Config {
   relay: string;
@@ -21,7 +21,6 @@ interface Config {
 
 const config = JSON.parse(process.argv[2] as string) as Config;
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
-const wallMs = () => performance.timeOrigin + performance.now();
 
 interface Peer {
   db: BlazeDB;
@@ -61,8 +60,6 @@ for (let i = 0; i < config.tokens.length; i += 10) {
 }
 print({ event: 'ready', peers: peers.length });
 
-type Command = Record<string, unknown> & { id: number; cmd: string };
-
 const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
   /** The first `writers` peers (default all) each insert `count` records in transactions of `batch`, then wait relay-durable. */
   write: async (c) => {
@@ -94,32 +91,15 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
   },
   /** Peer 0 prints {"event":"seen","probe","at"} whenever a record's `probe` changes there. */
   watch: async () => {
-    (peers[0] as Peer).db.collection('probes').subscribe({ probe: { $exists: true } }, (r) => {
-      const at = wallMs();
-      for (const rec of [...r.added, ...r.changed]) print({ event: 'seen', probe: rec.probe, at });
-    });
+    watchProbes((peers[0] as Peer).db.collection('probes'), print);
     return true;
   },
   /** Peer 0 sets `probe` on one record `count` times, `intervalMs` apart; returns [value, resolved at]. */
-  probe: async (c) => {
-    const probes = (peers[0] as Peer).db.collection('probes');
-    const id = await probes.insert({ probe: -1 });
-    const out: [number, number][] = [];
-    for (let i = 0; i < (c.count as number); i++) {
-      await probes.update(id, { probe: i });
-      out.push([i, wallMs()]);
-      await new Promise((r) => setTimeout(r, c.intervalMs as number));
-    }
-    return out;
-  },
+  probe: (c) => writeProbes((peers[0] as Peer).db.collection('probes'), c.count as number, c.intervalMs as number),
   /** How many peers are live now. */
   live: async () => peers.filter((p) => p.mesh.state === 'live').length,
   rss: async () => process.memoryUsage().rss,
 };
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const command = JSON.parse(line) as Command;
-  const run = COMMANDS[command.cmd];
-  print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
-}
+await serveCommands(COMMANDS, print);
 await Promise.all(peers.map(async (p) => p.mesh.stop().then(() => p.db.close())));

@@ -21,13 +21,13 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { serveAnswers } from '../node/mesh/ask.ts';
-import { createHost } from '../node/mesh/host.ts';
+import { nodeIdOfPeer } from '../node/mesh/auth.ts';
+import { createHost, RELAY_LIMITS } from '../node/mesh/host.ts';
 import { serveIntroductions } from '../node/mesh/introductions.ts';
 import { streamDuplex } from '../node/mesh/stream-duplex.ts';
 import { type DeviceClaims, RELAY_INFO_PROTOCOL, TokenError, verifyDeviceToken } from '../node/mesh/tokens.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { validateDbId } from '../src/db/open.ts';
-import { nodeIdFromPublicKey } from '../src/identity/identity.ts';
 import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
 import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
 import {
@@ -118,18 +118,7 @@ export class RelayHub {
     const libp2p = await createHost({
       seed: keys.identitySeed,
       listen: config.listen,
-      ...(config.circuitRelay
-        ? {
-            relayServer: {
-              // Relayed connections carry only WebRTC signalling (sync then runs direct), so
-              // reservations are many and each relayed connection small and short.
-              maxReservations: config.circuitRelay.maxReservations,
-              reservationTtlMs: 2 * 60 * 60_000,
-              durationLimitMs: 2 * 60_000,
-              dataLimitBytes: 1n << 20n,
-            },
-          }
-        : {}),
+      ...(config.circuitRelay ? { relayServer: { ...RELAY_LIMITS, maxReservations: config.circuitRelay.maxReservations } } : {}),
       maxConnections: config.maxConnections,
     });
     const hub = new RelayHub(config, keys, log, libp2p);
@@ -269,8 +258,7 @@ export class RelayHub {
 
   /** The checks before a session (see the module comment). */
   async #judge(hello: Hello, remote: PeerId): Promise<Verdict> {
-    const key = remote.publicKey;
-    if (key?.type !== 'Ed25519' || nodeIdFromPublicKey(key.raw) !== hello.nodeId)
+    if (nodeIdOfPeer(remote) !== hello.nodeId)
       return { ok: false, code: 'unauthorized', message: 'node id does not match the connection key', reason: 'key' };
     const peer = remote.toString();
     const fromRelay = this.#peerRelays.has(peer);
@@ -340,8 +328,7 @@ export class RelayHub {
   }
 
   #isRelayHello(hello: Hello, peer: string): true | string {
-    const key = peerIdFromString(peer).publicKey;
-    if (key?.type !== 'Ed25519' || nodeIdFromPublicKey(key.raw) !== hello.nodeId) return 'node id does not match the connection key';
+    if (nodeIdOfPeer(peerIdFromString(peer)) !== hello.nodeId) return 'node id does not match the connection key';
     return hello.role === 'relay' ? true : 'a configured relay that does not say it is one';
   }
 
@@ -408,8 +395,7 @@ export class RelayHub {
     const peers = new Set<string>();
     for (const [session, e] of this.#sessions) {
       if (e.peer === asker || !dbs.has(e.dbId) || session.state !== 'syncing') continue;
-      const id = this.#libp2p.getConnections().find((c) => c.remotePeer.toString() === e.peer)?.remotePeer;
-      if (id && server?.reservations.has(id)) peers.add(e.peer);
+      if (server?.reservations.has(peerIdFromString(e.peer))) peers.add(e.peer);
     }
     return [...peers];
   }

@@ -38,6 +38,18 @@ export class RelayMetrics {
     this.authFailures = counter('blaze_auth_failures_total', 'Sessions refused for their token or key, by check', ['reason']);
     this.sessionsRefused = counter('blaze_sessions_refused_total', 'Sessions refused or cut off, by close code', ['code']);
     this.sessionsOpened = counter('blaze_sessions_opened_total', 'Sync sessions admitted', ['db']);
+    /** A gauge with one value per database, read when scraped. */
+    const perDatabase = (name: string, help: string, value: (db: BlazeDB) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['db'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [id, db] of source.databases()) this.set({ db: id }, value(db));
+        },
+      });
     new Gauge({
       name: 'blaze_peers_connected',
       help: 'Open sync sessions',
@@ -48,16 +60,7 @@ export class RelayMetrics {
         for (const [db, n] of source.sessionCounts()) this.set({ db }, n);
       },
     });
-    new Gauge({
-      name: 'blaze_op_log_ops',
-      help: 'Ops in the op log (GC keeps it bounded)',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [id, db] of source.databases()) this.set({ db: id }, db.stats().opCount);
-      },
-    });
+    perDatabase('blaze_op_log_ops', 'Ops in the op log (GC keeps it bounded)', (db) => db.stats().opCount);
     new Gauge({
       name: 'blaze_frontier_lag_ops',
       help: 'Ops this relay holds that a GC member has not acknowledged',
@@ -70,26 +73,8 @@ export class RelayMetrics {
             if (m.lagOps !== undefined && !m.evicted) this.set({ db: id, member: m.id }, m.lagOps);
       },
     });
-    new Gauge({
-      name: 'blaze_gc_runs',
-      help: 'Compaction runs since the relay started',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [id, db] of source.databases()) this.set({ db: id }, db.gcCollector.status().runs);
-      },
-    });
-    new Gauge({
-      name: 'blaze_gc_removed_ops',
-      help: 'Ops compaction removed since the relay started',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [id, db] of source.databases()) this.set({ db: id }, db.gcCollector.status().removedOps);
-      },
-    });
+    perDatabase('blaze_gc_runs', 'Compaction runs since the relay started', (db) => db.gcCollector.status().runs);
+    perDatabase('blaze_gc_removed_ops', 'Ops compaction removed since the relay started', (db) => db.gcCollector.status().removedOps);
   }
 
   text(): Promise<string> {

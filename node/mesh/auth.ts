@@ -27,7 +27,7 @@ export interface TokenTrust {
 }
 
 /** The node id a libp2p peer id names (both come from the device's Ed25519 key). */
-function nodeIdOfPeer(peer: PeerId): string | undefined {
+export function nodeIdOfPeer(peer: PeerId): string | undefined {
   const key = peer.publicKey;
   return key?.type === 'Ed25519' ? nodeIdFromPublicKey(key.raw) : undefined;
 }

@@ -34,6 +34,19 @@ export interface RelayServerLimits {
   dataLimitBytes: bigint;
 }
 
+/**
+ * Circuit relay limits, set on purpose: libp2p's defaults allow about 15 reservations and cut
+ * relayed connections after 2 minutes or 128 KiB. Here a relayed connection only carries
+ * WebRTC signalling (sync runs on the direct connection), so reservations are many and data
+ * per relayed connection small.
+ */
+export const RELAY_LIMITS: RelayServerLimits = {
+  maxReservations: 1_024,
+  reservationTtlMs: 2 * 60 * 60_000,
+  durationLimitMs: 2 * 60_000,
+  dataLimitBytes: 1n << 20n,
+};
+
 export async function createHost(options: HostOptions): Promise<Libp2p> {
   const transports: NonNullable<Libp2pOptions['transports']> = [tcp(), webSockets()];
   if (options.webrtcClient) {

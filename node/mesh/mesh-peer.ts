@@ -21,7 +21,7 @@ import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-pol
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
 import { ask } from './ask.ts';
 import { meshAuthorizer, type TokenTrust, tokenCredentials } from './auth.ts';
-import { createHost, type RelayServerLimits } from './host.ts';
+import { createHost, RELAY_LIMITS } from './host.ts';
 import { askForIntroductions, serveIntroductions } from './introductions.ts';
 import { streamDuplex } from './stream-duplex.ts';
 import { looksLikeJwt, RELAY_INFO_PROTOCOL } from './tokens.ts';
@@ -65,19 +65,6 @@ type MeshEvents = SyncNetworkEvents;
 type Handlers = { [K in keyof MeshEvents]: Set<(event: MeshEvents[K]) => void> };
 
 const DIAL_TIMEOUT_MS = 10_000;
-
-/**
- * Circuit relay limits, set on purpose: libp2p's defaults allow about 15 reservations and cut
- * relayed connections after 2 minutes or 128 KiB. Here a relayed connection only carries
- * WebRTC signalling (sync runs on the direct connection), so reservations are many and data
- * per relayed connection small.
- */
-export const RELAY_LIMITS: RelayServerLimits = {
-  maxReservations: 1_024,
-  reservationTtlMs: 2 * 60 * 60_000,
-  durationLimitMs: 2 * 60_000,
-  dataLimitBytes: 1n << 20n,
-};
 
 export class MeshPeer implements SyncNetwork {
   readonly #db: BlazeDB;

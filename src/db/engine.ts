@@ -591,7 +591,12 @@ export class Engine {
   #cacheDoc(key: string, doc: Doc | undefined): void {
     this.#docCache.delete(key);
     this.#docCache.set(key, doc);
-    if (this.#docCache.size > this.#docCacheSize) this.#docCache.delete(this.#docCache.keys().next().value as string);
+    this.#trimDocCache();
+  }
+
+  /** Drops the oldest docs beyond the cache's size. */
+  #trimDocCache(): void {
+    while (this.#docCache.size > this.#docCacheSize) this.#docCache.delete(this.#docCache.keys().next().value as string);
   }
 
   /**
@@ -600,7 +605,7 @@ export class Engine {
    */
   set docCacheSize(size: number) {
     this.#docCacheSize = size;
-    while (this.#docCache.size > size) this.#docCache.delete(this.#docCache.keys().next().value as string);
+    this.#trimDocCache();
   }
 
   readDoc(collection: string, id: string): Doc | undefined {
@@ -753,9 +758,11 @@ export class Engine {
       const stateBytes = this.cipher.seal(recordAad('state', collection, id, version), encoded);
       this.storage.putRecord(collection, id, { state: stateBytes, doc });
       this.#catalog.update(collection, id, before, after);
-      if (this.#docCache.size > 0 || this.#opsListeners.size > 0) this.#cacheDoc(recordKey(collection, id), after);
-      if (this.#listeners.size === 0) continue;
+      const caching = this.#docCache.size > 0 || this.#opsListeners.size > 0;
+      if (!caching && this.#listeners.size === 0) continue;
       const key = recordKey(collection, id);
+      if (caching) this.#cacheDoc(key, after);
+      if (this.#listeners.size === 0) continue;
       const earlier = this.#committed.get(key);
       this.#committed.set(key, { collection, id, before: earlier ? earlier.before : before, after });
     }

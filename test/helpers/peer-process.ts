@@ -5,22 +5,20 @@
  * then every mesh event as {"event", ...}. Reads commands {"id", "cmd", ...} and answers
  * {"reply": id, "result"}; see COMMANDS.
  */
-import { createInterface } from 'node:readline';
 import { BlazeDB } from '../../node/index.ts';
 import { type MeshOptions, MeshPeer } from '../../node/mesh/mesh-peer.ts';
+import { type Command, serveCommands, watchProbes, writeProbes } from './probes.ts';
 
 const config = JSON.parse(process.argv[2] as string) as { dbId: string; mesh: MeshOptions; path?: string };
 const db = await BlazeDB.open(config.path ? { path: config.path, dbId: config.dbId } : { storage: 'memory', dbId: config.dbId });
 const mesh = (await db.enableSync({ ...config.mesh, network: (d, o) => MeshPeer.start(d, o as MeshOptions) })) as MeshPeer;
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
-const wallMs = () => performance.timeOrigin + performance.now();
 print({ event: 'ready', peerId: mesh.peerId, addresses: mesh.addresses });
 mesh.on('state', (state) => print({ event: 'state', state }));
 mesh.on('peer:found', (e) => print({ event: 'found', ...e }));
 mesh.on('peer:connected', (e) => print({ event: 'connected', ...e }));
 mesh.on('peer:disconnected', (e) => print({ event: 'disconnected', ...e }));
 
-type Command = Record<string, unknown> & { id: number; cmd: string };
 const text = (v: unknown) => v as string;
 
 const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
@@ -54,24 +52,11 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
   },
   /** Prints {"event":"seen","probe","at"} whenever a record's `probe` field changes here. */
   watch: async (c) => {
-    db.collection(text(c.collection)).subscribe({ probe: { $exists: true } }, (r) => {
-      const at = wallMs();
-      for (const rec of [...r.added, ...r.changed]) print({ event: 'seen', probe: rec.probe, at });
-    });
+    watchProbes(db.collection(text(c.collection)), print);
     return true;
   },
   /** Sets `probe` on one record `count` times, `intervalMs` apart; returns [value, resolved at]. */
-  probe: async (c) => {
-    const bugs = db.collection(text(c.collection));
-    const id = await bugs.insert({ probe: -1 });
-    const out: [number, number][] = [];
-    for (let i = 0; i < (c.count as number); i++) {
-      await bugs.update(id, { probe: i });
-      out.push([i, wallMs()]);
-      await new Promise((r) => setTimeout(r, c.intervalMs as number));
-    }
-    return out;
-  },
+  probe: (c) => writeProbes(db.collection(text(c.collection)), c.count as number, c.intervalMs as number),
   /** Traffic of every open session, summed. */
   stats: async () => {
     const sum = { bytesSent: 0, bytesReceived: 0, opsReceived: 0, duplicateOpsReceived: 0, duplicateBytesReceived: 0 };
@@ -100,9 +85,5 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
   cpu: async () => process.cpuUsage(),
 };
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const command = JSON.parse(line) as Command;
-  const run = COMMANDS[command.cmd];
-  print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
-}
+await serveCommands(COMMANDS, print);
 await db.close();

@@ -1,0 +1,45 @@
+/**
+ * Write-to-visible latency probes, run inside peer processes (test/helpers/peer-process.ts,
+ * bench/relay-load.ts): one side updates a record's `probe` field at a steady rate and notes
+ * when each write resolved; the other prints when each value became visible in a live query.
+ * Also the JSON-line command loop those processes answer on.
+ */
+import { createInterface } from 'node:readline';
+import type { Collection } from '../../src/db/index.ts';
+
+/** Milliseconds since the epoch, sub-millisecond, comparable across processes on one machine. */
+export const wallMs = () => performance.timeOrigin + performance.now();
+
+/** Prints {"event":"seen","probe","at"} whenever a record's `probe` field changes in `collection`. */
+export function watchProbes(collection: Collection, print: (value: unknown) => void): void {
+  collection.subscribe({ probe: { $exists: true } }, (r) => {
+    const at = wallMs();
+    for (const rec of [...r.added, ...r.changed]) print({ event: 'seen', probe: rec.probe, at });
+  });
+}
+
+/** Sets `probe` on one record `count` times, `intervalMs` apart; returns [value, resolved at]. */
+export async function writeProbes(collection: Collection, count: number, intervalMs: number): Promise<[number, number][]> {
+  const id = await collection.insert({ probe: -1 });
+  const out: [number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    await collection.update(id, { probe: i });
+    out.push([i, wallMs()]);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return out;
+}
+
+export type Command = Record<string, unknown> & { id: number; cmd: string };
+
+/** Answers JSON-line commands on stdin with {"reply": id, "result"} until stdin ends. */
+export async function serveCommands(
+  commands: Record<string, (c: Command) => Promise<unknown>>,
+  print: (value: unknown) => void,
+): Promise<void> {
+  for await (const line of createInterface({ input: process.stdin })) {
+    const command = JSON.parse(line) as Command;
+    const run = commands[command.cmd];
+    print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
+  }
+}
