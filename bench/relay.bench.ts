@@ -31,23 +31,35 @@ interface Relay {
   rssMb(): number;
 }
 
+/** RELAY_BENCH_PROFILE=DIR: the relay writes a CPU profile there when it stops. */
+const PROFILE_DIR = process.env.RELAY_BENCH_PROFILE;
+/** RELAY_BENCH_SCALE=0.2: fewer peers and ops (for a quick run or a profile); figures then say so. */
+const SCALE = Number(process.env.RELAY_BENCH_SCALE ?? 1);
+if (!(SCALE > 0 && SCALE <= 1)) throw new Error(`RELAY_BENCH_SCALE must be in (0, 1], not '${process.env.RELAY_BENCH_SCALE}'`);
+const scaled = (n: number) => Math.max(2, Math.round(n * SCALE));
+const named = (name: string) => (SCALE < 1 ? `${name}_at_scale_${SCALE}` : name);
+
 async function startRelay(dir: string): Promise<Relay> {
   await initDataDir(dir);
   const keys = await loadDataDir(dir);
-  const { relay, started } = await RelayProcess.start([
-    '--data',
-    dir,
-    '--listen',
-    '/ip4/127.0.0.1/tcp/0',
-    '--http',
-    'off',
-    '--log-level',
-    'info',
-    '--max-connections',
-    '4096',
-    '--max-ops-per-second',
-    '10000000',
-  ]);
+  const nodeFlags = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const { relay, started } = await RelayProcess.start(
+    [
+      '--data',
+      dir,
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--http',
+      'off',
+      '--log-level',
+      'info',
+      '--max-connections',
+      '4096',
+      '--max-ops-per-second',
+      '10000000',
+    ],
+    nodeFlags,
+  );
   const now = Math.floor(Date.now() / 1000);
   return {
     process: relay,
@@ -76,7 +88,8 @@ async function stopLoad(loads: PeerClient[]): Promise<void> {
 }
 
 async function ingest(relay: Relay): Promise<Figure> {
-  const loads = await startLoad(relay, 'ingest', 100, { own: true });
+  const peers = scaled(100);
+  const loads = await startLoad(relay, 'ingest', peers, { own: true });
   try {
     const count = 500;
     const results = (await Promise.all(loads.map((l) => l.call('write', { count, batch: 100 })))) as {
@@ -84,14 +97,15 @@ async function ingest(relay: Relay): Promise<Figure> {
       doneAt: number;
     }[];
     const seconds = (Math.max(...results.map((r) => r.doneAt)) - Math.min(...results.map((r) => r.startedAt))) / 1000;
-    return { name: 'relay.ingest_ops_per_s_100_peers', value: Math.round((100 * count) / seconds), unit: 'ops/s' };
+    return { name: named('relay.ingest_ops_per_s_100_peers'), value: Math.round((peers * count) / seconds), unit: 'ops/s' };
   } finally {
     await stopLoad(loads);
   }
 }
 
 async function fanout(relay: Relay): Promise<Figure> {
-  const loads = await startLoad(relay, 'fanout', 100);
+  const peers = scaled(100);
+  const loads = await startLoad(relay, 'fanout', peers);
   try {
     const perWriter = 1_000;
     const total = perWriter * loads.length;
@@ -102,7 +116,7 @@ async function fanout(relay: Relay): Promise<Figure> {
     if (done.some((d) => d.at === null)) throw new Error(`fanout did not complete: ${JSON.stringify(done)}`);
     const seconds = (Math.max(...done.map((d) => d.at as number)) - started) / 1000;
     // Each op goes to every peer but its writer.
-    return { name: 'relay.fanout_deliveries_per_s', value: Math.round((total * 99) / seconds), unit: 'deliveries/s' };
+    return { name: named('relay.fanout_deliveries_per_s'), value: Math.round((total * (peers - 1)) / seconds), unit: 'deliveries/s' };
   } finally {
     await stopLoad(loads);
   }
@@ -111,18 +125,19 @@ async function fanout(relay: Relay): Promise<Figure> {
 async function idleRss(relay: Relay): Promise<Figure> {
   await new Promise((r) => setTimeout(r, 2_000));
   const before = relay.rssMb();
-  const loads = await startLoad(relay, 'idle', 200);
+  const peers = scaled(200);
+  const loads = await startLoad(relay, 'idle', peers);
   try {
     await new Promise((r) => setTimeout(r, 5_000));
     const after = relay.rssMb();
-    return { name: 'relay.rss_mb_per_idle_connection', value: round((after - before) / 200, 3), unit: 'MB' };
+    return { name: named('relay.rss_mb_per_idle_connection'), value: round((after - before) / peers, 3), unit: 'MB' };
   } finally {
     await stopLoad(loads);
   }
 }
 
 async function p99(relay: Relay): Promise<Figure> {
-  const loads = await startLoad(relay, 'crowd', 500);
+  const loads = await startLoad(relay, 'crowd', scaled(500));
   try {
     const [a, b] = loads as [PeerClient, PeerClient];
     await b.call('watch');
@@ -135,7 +150,7 @@ async function p99(relay: Relay): Promise<Figure> {
       .map(([v, at]) => (seenAt.has(v) ? (seenAt.get(v) as number) - at : Number.POSITIVE_INFINITY))
       .sort((x, y) => x - y);
     const value = latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))] as number;
-    return { name: 'relay.p99_ms_500_peers', value: round(value), unit: 'ms' };
+    return { name: named('relay.p99_ms_500_peers'), value: round(value), unit: 'ms' };
   } finally {
     await stopLoad(loads);
   }

@@ -32,6 +32,8 @@ export interface RelayConfig {
   gcAuthority: boolean;
   /** A member silent longer than this is evicted from the GC frontier (seconds). */
   evictAfterSeconds: number;
+  /** How often each database compacts what every member holds (seconds). */
+  gcIntervalSeconds: number;
   /** Other relays of the deployment (multiaddrs ending in /p2p/<peer id>): every database is synced with them. */
   relays: string[];
   /** Circuit relay v2 reservations for peers behind NAT (WebRTC signalling). */
@@ -50,6 +52,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   durability: 'process',
   gcAuthority: true,
   evictAfterSeconds: 30 * 86_400,
+  gcIntervalSeconds: 60,
   relays: [],
   circuitRelay: { maxReservations: 1_024 },
   logLevel: 'info',
@@ -81,6 +84,7 @@ const SETTINGS: { [K in Key]: { flag: string; env: string; parse: (text: string,
   durability: { flag: '--durability', env: 'BLAZE_NODE_DURABILITY', parse: (t, s) => oneOf(t, s, ['process', 'power'] as const) },
   gcAuthority: { flag: '--gc-authority', env: 'BLAZE_NODE_GC_AUTHORITY', parse: boolean },
   evictAfterSeconds: { flag: '--evict-after', env: 'BLAZE_NODE_EVICT_AFTER', parse: (t, s) => duration(t, s) },
+  gcIntervalSeconds: { flag: '--gc-interval', env: 'BLAZE_NODE_GC_INTERVAL', parse: (t, s) => duration(t, s) },
   relays: { flag: '--relays', env: 'BLAZE_NODE_RELAYS', parse: (t, s) => list(t).map((a) => relayAddress(a, s)) },
   circuitRelay: {
     flag: '--circuit-relay-reservations',

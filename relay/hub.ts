@@ -150,7 +150,11 @@ export class RelayHub {
         dbId,
         identitySeed: this.#keys.identitySeed,
         durability: this.#config.durability,
-        gc: { authority: this.#config.gcAuthority, evictAfterMs: this.#config.evictAfterSeconds * 1000 },
+        gc: {
+          authority: this.#config.gcAuthority,
+          evictAfterMs: this.#config.evictAfterSeconds * 1000,
+          intervalMs: this.#config.gcIntervalSeconds * 1000,
+        },
       }).then((opened) => {
         this.#opened.set(dbId, opened);
         // Many partial peers catching up read the same docs: keep more of them (about 13 MB).

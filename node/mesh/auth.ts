@@ -67,9 +67,15 @@ export function meshAuthorizer(remote: PeerId, options: MeshAuthOptions): Author
   };
 }
 
+/**
+ * A LAN peer's token cannot be checked before this peer learned the relay's token key (its first
+ * relay session): a refusal for now, not for good (the mesh peer dials again).
+ */
+export const NO_TRUST_YET = 'cannot check device tokens yet: this peer has not reached its relay once';
+
 async function checkLanToken(hello: Hello, peer: string, options: MeshAuthOptions): Promise<true | string> {
   const trust = options.trust();
-  if (!trust) return 'cannot check device tokens yet: this peer has not reached its relay once';
+  if (!trust) return NO_TRUST_YET;
   try {
     const claims = await verifyDeviceToken(hello.credentials, {
       publicKey: trust.tokenKey,

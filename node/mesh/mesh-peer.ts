@@ -20,7 +20,7 @@ import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
 import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
 import { ask } from './ask.ts';
-import { meshAuthorizer, type TokenTrust, tokenCredentials } from './auth.ts';
+import { meshAuthorizer, NO_TRUST_YET, type TokenTrust, tokenCredentials } from './auth.ts';
 import { createHost, RELAY_LIMITS } from './host.ts';
 import { askForIntroductions, serveIntroductions } from './introductions.ts';
 import { streamDuplex } from './stream-duplex.ts';
@@ -310,7 +310,10 @@ export class MeshPeer implements SyncNetwork {
       else this.#syncingWith.delete(peer);
       if (this.#stopped) return;
       this.#emit('peer:disconnected', { peer, reason: `${reason.code}: ${reason.message}` });
-      if (REFUSALS.has(reason.code)) {
+      if (reason.code === 'unauthorized' && reason.message.includes(NO_TRUST_YET)) {
+        // One side has not met its relay yet: dialed again (with backoff) until both have.
+        this.#policy.disconnected(peer);
+      } else if (REFUSALS.has(reason.code)) {
         // Refused (either way): asking again gives the same answer.
         this.#policy.forget(peer);
         this.#emit('error', new MeshRefusedError(peer, `${reason.code}: ${reason.message}`));

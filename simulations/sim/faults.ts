@@ -28,7 +28,7 @@ export interface FaultPlan {
    * Devices whose writes up to a time may be lost if nobody else held them: gone forever (up to
    * when they left), or restored from a backup (up to the restore).
    */
-  readonly lossWindows: Map<string, number>;
+  readonly lossWindows: Map<string, number[]>;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -156,7 +156,7 @@ export function planFaults(context: FaultContext): FaultPlan {
         for (const n of named) {
           n.crash();
           plan.goneForever.add(n.id);
-          plan.lossWindows.set(n.id, world.now);
+          plan.lossWindows.set(n.id, [...(plan.lossWindows.get(n.id) ?? []), world.now]);
         }
         record(
           fault,
@@ -181,7 +181,7 @@ export function planFaults(context: FaultContext): FaultPlan {
             node.crash();
             node.storage = backup;
             node.mustSyncBeforeWriting = true;
-            plan.lossWindows.set(node.id, world.now);
+            plan.lossWindows.set(node.id, [...(plan.lossWindows.get(node.id) ?? []), world.now]);
             start(node);
             log(`restore ${node.id}`);
           }

@@ -334,8 +334,10 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   const grace =
     2 * (scenario.links.wan.latencyMs + scenario.links.wan.jitterMs + scenario.session.batchWindowMs) + 2 * (scenario.activeMs / SAMPLES);
   const mayBeLost = (w: Timed) => {
-    const until = faults.lossWindows.get(w.device);
-    if (until === undefined || w.at > until || (heldElsewhere.get(w.node) ?? 0) >= w.seq) return false;
+    // The first loss after the write is what could destroy it (a restore, then going for good:
+    // a write the restore wiped is not on the device when it comes back online).
+    const until = faults.lossWindows.get(w.device)?.find((t) => t >= w.at);
+    if (until === undefined || (heldElsewhere.get(w.node) ?? 0) >= w.seq) return false;
     return !(onlineAt.get(w.device) ?? []).some((t) => t >= w.at + grace && t <= until);
   };
   if (violations.length === 0) checkFinal(live(), written, relayHeld, mayBeLost, archive, fail);

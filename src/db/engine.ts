@@ -60,7 +60,17 @@ export interface RecordKey {
  * After a commit of a partial replica: records it dropped (they left its filter), and records
  * it got ops of without holding them (to be asked for whole).
  */
-export type MembershipListener = (change: { readonly evicted: readonly RecordKey[]; readonly needed: readonly RecordKey[] }) => void;
+/**
+ * A partial replica's commit changed what it holds: records dropped (they left its filter),
+ * records received whole (with no new op, if their ops were already in the log), and records
+ * it got ops of without holding them, to ask for whole.
+ */
+export type MembershipListener = (change: MembershipChange) => void;
+export interface MembershipChange {
+  readonly evicted: readonly RecordKey[];
+  readonly entered: readonly RecordKey[];
+  readonly needed: readonly RecordKey[];
+}
 
 /** What a sync session hands the engine to apply, in one transaction, in order. */
 export type SyncItem =
@@ -145,6 +155,8 @@ export class Engine {
   /** Origins whose vector entry moved without an op (skipped dots). */
   readonly #accountedNodes = new Set<NodeId>();
   #evicted: RecordKey[] = [];
+  /** Records a partial replica received whole in this write (see onMembership). */
+  #entered: RecordKey[] = [];
   /**
    * Records a partial replica shows because its own write put them in its filter, without the
    * rest of their ops (they may exist elsewhere): not listed as held, so a server sends them
@@ -204,6 +216,7 @@ export class Engine {
       this.#pendingDots.clear();
       this.#accountedNodes.clear();
       this.#evicted = [];
+      this.#entered = [];
       this.#parked.clear();
       this.#rebuilt.clear();
       this.#incompleteChanged = false;
@@ -226,10 +239,18 @@ export class Engine {
     this.#committed.clear();
     const ops = this.#committedOps;
     const source = this.#source;
-    const evicted = this.#evicted;
+    // A record dropped and sent whole again in one write (GONE then RECORD) is held: only where
+    // each one ended up counts.
+    const held = (r: RecordKey) => this.#replica.recordState(r.collection, r.id)?.held ?? false;
+    const evicted = this.#evicted.length > 0 ? this.#evicted.filter((r) => !held(r)) : this.#evicted;
+    // Entered whole: an incomplete record (sent by a server that lacked ops this side counted)
+    // is not, until a complete one comes.
+    const whole = (r: RecordKey) => held(r) && !this.#incomplete.has(recordKey(r.collection, r.id));
+    const entered = this.#entered.length > 0 ? this.#entered.filter(whole) : this.#entered;
     const needed = [...this.#parked.values()];
     this.#committedOps = [];
     this.#evicted = [];
+    this.#entered = [];
     this.#parked.clear();
     this.#source = undefined;
     this.#replica.evictClean(RECORD_CACHE_SIZE);
@@ -237,7 +258,9 @@ export class Engine {
     this.#notify(() => {
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
       if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
-      if (evicted.length > 0 || needed.length > 0) for (const listener of this.#membershipListeners) listener({ evicted, needed });
+      if (evicted.length > 0 || entered.length > 0 || needed.length > 0) {
+        for (const listener of this.#membershipListeners) listener({ evicted, entered, needed });
+      }
     });
     return result;
   }
@@ -487,6 +510,7 @@ export class Engine {
     for (const op of this.opsOfRecord(collection, id)) scratch.apply(op);
     this.#replica.replaceRecord(collection, id, scratch.recordState(collection, id) ?? new RecordState());
     this.#rebuilt.add(recordKey(collection, id));
+    this.#entered.push({ collection, id });
     this.#setIncomplete(collection, id, !complete);
   }
 

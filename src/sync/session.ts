@@ -20,7 +20,7 @@
  */
 
 import { BatchReadContext, BatchWriteContext, encodeOp } from '../codec/index.ts';
-import { type Doc, type RecordKey, recordKey as recordKeyOf, type SyncItem } from '../db/engine.ts';
+import { type Doc, type MembershipChange, type RecordKey, recordKey as recordKeyOf, type SyncItem } from '../db/engine.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
@@ -108,7 +108,7 @@ export interface SyncSource {
   /** This replica's selective-sync filter (undefined: a full replica). */
   filter(): SyncFilter | undefined;
   /** After a partial replica's commit: records it dropped, and records it needs whole. */
-  onMembership(listener: (change: { readonly evicted: readonly RecordKey[]; readonly needed: readonly RecordKey[] }) => void): () => void;
+  onMembership(listener: (change: MembershipChange) => void): () => void;
   /** A record's current doc (undefined: absent or deleted). */
   recordDoc(collection: string, id: string): Doc | undefined;
   /** Every stored op of one record. */
@@ -318,6 +318,17 @@ export class SyncSession {
   readonly #peerHolds = new Set<string>();
   #peerHoldsKnown = false;
   #sweep: RecordKey[] | undefined;
+  /**
+   * This partial replica serving a partial peer: records the peer listed that this side does
+   * not hold, judged gone once this side holds everything the peer held at its HELLO.
+   */
+  #unjudged = new Set<string>();
+  /**
+   * A full replica serving a partial one: records the peer said it left (LEFT) while they match
+   * its filter here. It may have dropped them on another server's stale GONE: they are sent whole
+   * again once this side holds every op the peer holds (then this side's verdict is the fresher).
+   */
+  #leftMatching = new Set<string>();
   /**
    * Whether this side serves the peer everything it asks for (false when this side is a
    * partial replica and the peer wants more than it holds: then only this node's own writes
@@ -593,10 +604,12 @@ export class SyncSession {
       this.#stopFilterWatch = this.#source.onFilterChange(() => this.#guard(() => this.close('local-close', 'the sync filter changed')));
       // The server may think we hold them (and send ops we would not apply): tell it.
       // Records it needs whole are asked of every peer that can send them.
-      this.#stopMembership = this.#source.onMembership(({ evicted, needed }) =>
+      this.#stopMembership = this.#source.onMembership(({ evicted, entered, needed }) =>
         this.#guard(() => {
           this.#sendRecords('left', evicted);
           if (this.#servedAll) this.#sendRecords('need', needed);
+          const filter = this.#peer?.filter;
+          if (filter && this.#servesAll && this.#peerHoldsKnown) this.#passOnMembership(filter, evicted, entered);
         }),
       );
       // A server that serves us everything first learns what we hold (see #reconcile).
@@ -735,7 +748,13 @@ export class SyncSession {
       return;
     }
     if (m.type === 'left') {
-      for (const r of m.records) this.#peerHolds.delete(recordKey(r));
+      for (const r of m.records) {
+        const key = recordKey(r);
+        this.#peerHolds.delete(key);
+        // A full replica's state at its vector is exact; a partial one may itself hold a stale record.
+        if (this.#source.filter() === undefined && this.#leftMatching.size < MAX_HELD_RECORDS) this.#leftMatching.add(key);
+      }
+      this.#recheckLeft(filter);
       return;
     }
     if (!this.#servesAll) return; // it wants more than this partial replica holds: others answer
@@ -786,6 +805,8 @@ export class SyncSession {
     }
     if (this.#state !== 'syncing') return;
     this.#acknowledge();
+    this.#judgeUnheld();
+    if (this.#peer?.filter) this.#recheckLeft(this.#peer.filter);
   }
 
   /**
@@ -1209,12 +1230,80 @@ export class SyncSession {
     for (const key of this.#peerHolds) {
       if (matchingKeys.has(key)) continue;
       const ref = refOfKey(key);
-      if (partial && this.#source.recordDoc(ref.collection, ref.id) === undefined) continue;
+      if (partial && this.#source.recordDoc(ref.collection, ref.id) === undefined) {
+        this.#unjudged.add(key);
+        continue;
+      }
       this.#peerHolds.delete(key);
       gone.push(ref);
     }
     this.#sendRecords('gone', gone);
+    this.#judgeUnheld();
     this.#pump();
+  }
+
+  /**
+   * This partial replica serving a partial peer, after its holdings changed: records that left
+   * this side's filter left the peer's (a subset of it), and the peer would otherwise keep them,
+   * as the dots that moved them out reach it only as skips; records that came back whole (their
+   * ops already here, so no op tells the pump) go to the peer whole if they match its filter.
+   */
+  #passOnMembership(filter: SyncFilter, evicted: readonly RecordKey[], entered: readonly RecordKey[]): void {
+    this.#sendRecords(
+      'gone',
+      evicted.filter((r) => this.#peerHolds.delete(recordKey(r))),
+    );
+    for (const r of entered) {
+      if (!this.#peerHolds.has(recordKey(r)) && filter.matches(r.collection, this.#source.recordDoc(r.collection, r.id)))
+        this.#sendWhole(r, filter);
+    }
+  }
+
+  /** Records the peer left that match its filter here: whole again, once this side is not behind it. */
+  #recheckLeft(filter: SyncFilter): void {
+    if (this.#leftMatching.size === 0 || !this.#peerHoldsKnown) return;
+    // What it holds: its reports (every origin, including ones this side has never seen) and
+    // what was sent to it.
+    const reported = this.#peerAck?.version ?? this.#peerHelloVersion ?? new Map<NodeId, number>();
+    if (!this.#holdsAll(this.#peerHas) || !this.#holdsAll(reported)) return;
+    const keys = [...this.#leftMatching];
+    this.#leftMatching.clear();
+    for (const key of keys) {
+      const ref = refOfKey(key);
+      if (this.#peerHolds.has(key)) continue;
+      const doc = this.#source.recordDoc(ref.collection, ref.id);
+      if (doc === undefined || !filter.matches(ref.collection, doc)) continue;
+      // Only when the peer counted every op of it here: else the record it rebuilt would be
+      // older than this verdict (it would drop it again), and the pump sends it whole anyway
+      // with the op the peer lacks.
+      const counted = this.#source.opsOfRecord(ref.collection, ref.id).every((op) => op.seq <= (this.#peerHas.get(op.node) ?? 0));
+      if (counted) this.#sendWhole(ref, filter);
+    }
+  }
+
+  /** Whether this replica holds every dot of `version` (it is not behind it anywhere). */
+  #holdsAll(version: ReadonlyMap<NodeId, number>): boolean {
+    const local = this.#source.version();
+    for (const [node, seq] of version) if ((local.get(node) ?? 0) < seq) return false;
+    return true;
+  }
+
+  /**
+   * A partial replica holds exactly what its filter matches at its version vector. Once that
+   * vector covers everything the peer held at its HELLO, a record the peer holds and this side
+   * does not is out of this side's filter, so out of the peer's: gone. (If an op crossing this
+   * GONE brings it back, the record comes back whole, as on any server.)
+   */
+  #judgeUnheld(): void {
+    if (this.#unjudged.size === 0) return;
+    if (!this.#holdsAll(this.#peerHelloVersion ?? new Map())) return;
+    const gone: RecordRef[] = [];
+    for (const key of this.#unjudged) {
+      const ref = refOfKey(key);
+      if (this.#source.recordDoc(ref.collection, ref.id) === undefined && this.#peerHolds.delete(key)) gone.push(ref);
+    }
+    this.#unjudged.clear();
+    this.#sendRecords('gone', gone);
   }
 
   /** Sends the records reconciling found missing, as far as the transport takes them. */

@@ -37,9 +37,11 @@ export class RelayProcess {
     });
   }
 
-  /** Starts `blaze-node start ARGS` and waits for its 'relay started' line. */
-  static async start(args: string[]): Promise<{ relay: RelayProcess; started: Record<string, unknown> }> {
-    const relay = new RelayProcess(spawn(process.execPath, [CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  /** Starts `blaze-node start ARGS` (Node run with `nodeFlags`) and waits for its 'relay started' line. */
+  static async start(args: string[], nodeFlags: string[] = []): Promise<{ relay: RelayProcess; started: Record<string, unknown> }> {
+    const relay = new RelayProcess(
+      spawn(process.execPath, [...nodeFlags, CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
     try {
       const started = await relay.waitForLog((l) => l.msg === 'relay started', 20_000);
       return { relay, started };

@@ -35,6 +35,8 @@ describe('blaze-node configuration', () => {
       assert.equal(layered.logLevel, 'debug');
       assert.deepEqual(layered.http, { host: '::1', port: 9000 });
       assert.equal(loadConfig({ evictAfterSeconds: '7d', gcAuthority: 'false', databases: '*' }, {}).evictAfterSeconds, 7 * 86_400);
+      assert.equal(loadConfig({ gcIntervalSeconds: '5s' }, {}).gcIntervalSeconds, 5);
+      assert.equal(loadConfig({}, {}).gcIntervalSeconds, 60);
     } finally {
       dir.cleanup();
     }
@@ -51,6 +53,7 @@ describe('blaze-node configuration', () => {
         [{ maxConnections: '1.5' }, {}, /--max-connections/],
         [{ databases: 'ok,bad id' }, {}, /--databases/],
         [{ evictAfterSeconds: 'soon' }, {}, /--evict-after/],
+        [{ gcIntervalSeconds: '0s' }, {}, /--gc-interval/],
         [{ gcAuthority: 'yes' }, {}, /--gc-authority/],
         [{}, { BLAZE_NODE_DURABILITY: 'sometimes' }, /BLAZE_NODE_DURABILITY/],
         [{}, { BLAZE_NODE_LOG_LEVEL: 'loud' }, /BLAZE_NODE_LOG_LEVEL/],

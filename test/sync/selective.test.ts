@@ -182,6 +182,39 @@ describe('selective sync', () => {
     assert.deepEqual(laptop.stats().versionVector, server.stats().versionVector);
   });
 
+  it('should drop at a partial peer what left the filter of the partial replica serving it, live and at the next session', async () => {
+    const server = await seeded();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    connect(server, phone);
+    // The tablet wants less than the phone (no votes either): the phone serves it all it holds.
+    const tablet = await openDb();
+    await tablet.setSyncFilter({ collections: { bugs: { where: { assignee: 'ann' }, exclude: ['notes', 'votes'] } } });
+    const [toTablet] = connect(phone, tablet);
+    await settle();
+    assert.deepEqual(await ids(tablet), ['b0', 'b2', 'b4']);
+    // Live: the phone drops b0 on the server's GONE; the tablet only gets skipped dots from the
+    // phone, which no longer holds b0, so the phone must say it is gone.
+    await server.collection('bugs').update('b0', { assignee: 'bob' });
+    await settle();
+    assert.deepEqual(await ids(phone), ['b2', 'b4']);
+    assert.deepEqual(await ids(tablet), ['b2', 'b4']);
+    // Away: b2 leaves while the tablet is offline; the tablet lists it at the next session.
+    toTablet.close();
+    await settle();
+    await server.collection('bugs').update('b2', { assignee: 'bob' });
+    await settle();
+    assert.deepEqual(await ids(tablet), ['b2', 'b4']);
+    connect(phone, tablet);
+    await settle();
+    assert.deepEqual(await ids(tablet), ['b4']);
+    assert.deepEqual(
+      await tablet.collection('bugs').find({}, { sort: { title: 1 } }),
+      await expectedFor(server, { assignee: 'ann' }, ['notes', 'votes']),
+    );
+    assert.deepEqual(tablet.stats().versionVector, server.stats().versionVector);
+  });
+
   it('should bring what a wider filter adds at the next session, and drop what a narrower one removes at once', async () => {
     const server = await seeded();
     const phone = await openDb();

@@ -1,0 +1,222 @@
+/**
+ * `npm run demo`: a blaze-node relay (its own process, started by its CLI) and three peers: a
+ * laptop and a desktop on one "LAN" that sync with each other directly, and a phone that
+ * reaches them only through the relay. Each writes; the demo shows who talks to whom, the time
+ * to convergence, the shared counter's exact sum, and distributed GC shrinking every op log
+ * once all members acknowledged.
+ *
+ * Everything stays on loopback. The LAN peers dial each other by address (what mDNS would find
+ * them: mDNS multicasts on your real network, so the demo leaves it off). Bounded: it stops by
+ * itself (DEMO_TIMEOUT_S, default 120) and removes its temporary directory.
+ *
+ *   npm run demo                      # 300 records per peer
+ *   DEMO_RECORDS=50 npm run demo      # smaller
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { BlazeDB } from '../node/index.ts';
+import type { MeshPeer } from '../node/mesh/mesh-peer.ts';
+
+const CLI = new URL('../relay/cli.ts', import.meta.url).pathname;
+const DB_ID = 'demo';
+const RECORDS = positive('DEMO_RECORDS', 300);
+const TIMEOUT_MS = positive('DEMO_TIMEOUT_S', 120) * 1000;
+const GC_INTERVAL_S = 2;
+
+function positive(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    console.error(`${name} must be a positive integer, not '${text}'`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`.padStart(8);
+const step = (text: string) => console.log(`${elapsed()}  ${text}`);
+
+interface Device {
+  readonly name: string;
+  readonly db: BlazeDB;
+  readonly mesh: MeshPeer;
+  /** Peer ids it has a sync session with, and how (lan or relay). */
+  readonly links: Map<string, string>;
+}
+
+/** Runs `blaze-node ARGS` to the end and returns its stdout (exits the demo on failure). */
+function blazeNode(args: string[]): string {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+  if (result.status !== 0) throw new Error(`blaze-node ${args[0]} failed: ${result.stderr.trim()}`);
+  return result.stdout.trim();
+}
+
+/** Starts the relay process and waits for its 'relay started' log line. */
+async function startRelay(data: string): Promise<{ child: ChildProcess; address: string; http: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'start', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--gc-interval', `${GC_INTERVAL_S}s`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the relay did not start within 20 s')), 20_000);
+    child.once('exit', (code) => reject(new Error(`the relay exited (${code}) before it started`)));
+    lines.on('line', (text) => {
+      const entry = JSON.parse(text) as Record<string, unknown>;
+      if (entry.msg !== 'relay started') return;
+      clearTimeout(timer);
+      resolve(entry);
+    });
+  });
+  return { child, address: (line.addresses as string[])[0] as string, http: line.http as string };
+}
+
+async function startDevice(name: string, dir: string, options: { relay: string; token: string; peers?: string[] }): Promise<Device> {
+  const db = await BlazeDB.open({ path: join(dir, name), dbId: DB_ID, gc: { intervalMs: GC_INTERVAL_S * 1000 } });
+  const mesh = (await db.enableSync({
+    relay: options.relay,
+    token: options.token,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    ...(options.peers ? { peers: options.peers } : {}),
+    backoffBaseMs: 100,
+    backoffCapMs: 1_000,
+  })) as MeshPeer;
+  const links = new Map<string, string>();
+  mesh.on('peer:connected', ({ peer, kind }) => links.set(peer, kind));
+  mesh.on('peer:disconnected', ({ peer }) => links.delete(peer));
+  if (process.env.DEMO_DEBUG) mesh.on('error', (err) => step(`${name}: ${err.message}`));
+  return { name, db, mesh, links };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = started + TIMEOUT_MS;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The relay's Prometheus figure `name` for the demo database. */
+async function relayMetric(http: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${http}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{db="${DB_ID}"}`));
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+}
+
+/** Per member the relay knows: how many ops it lags behind the relay (blaze_frontier_lag_ops). */
+async function frontierLags(http: string): Promise<number[]> {
+  const text = await (await fetch(`http://${http}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`blaze_frontier_lag_ops{db="${DB_ID}"`))
+    .map((l) => Number(l.split(' ').at(-1)));
+}
+
+/** Each device's writes: its own tasks, updates of them, and likes on one shared record. */
+async function work(device: Device, shared: string): Promise<number> {
+  const tasks = device.db.collection('tasks');
+  let likes = 0;
+  for (let done = 0; done < RECORDS; done += 50) {
+    const n = Math.min(50, RECORDS - done);
+    const ids = await tasks.insertMany(
+      Array.from({ length: n }, (_, i) => ({ title: `${device.name} task ${done + i}`, done: false, owner: device.name })),
+    );
+    for (const id of ids.slice(0, n / 2)) await tasks.update(id, { done: true });
+    await tasks.increment(shared, 'likes', n);
+    likes += n;
+  }
+  return likes;
+}
+
+function vectorKey(db: BlazeDB): string {
+  return JSON.stringify(Object.entries(db.stats().versionVector).sort());
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'blaze-demo-'));
+  let relay: ChildProcess | undefined;
+  const devices: Device[] = [];
+  try {
+    const data = join(dir, 'relay');
+    blazeNode(['init', '--data', data]);
+    const started = await startRelay(data);
+    relay = started.child;
+    step(`relay up (its own process): ${started.address}, metrics on http://${started.http}/metrics`);
+    const token = (sub: string) => blazeNode(['token', '--data', data, '--sub', sub, '--db-id', DB_ID, '--ttl', '1h']);
+
+    const laptop = await startDevice('laptop', dir, { relay: started.address, token: token('ann') });
+    const desktop = await startDevice('desktop', dir, {
+      relay: started.address,
+      token: token('ann'),
+      peers: [laptop.mesh.addresses[0] as string],
+    });
+    const phone = await startDevice('phone', dir, { relay: started.address, token: token('bob') });
+    devices.push(laptop, desktop, phone);
+    const relayId = started.address.split('/p2p/')[1] as string;
+    const name = (peer: string) => (peer === relayId ? 'relay' : (devices.find((d) => d.mesh.peerId === peer)?.name ?? peer.slice(-8)));
+    await until(() => laptop.links.has(desktop.mesh.peerId) && devices.every((d) => d.links.has(relayId)), 'the connections');
+    for (const d of devices) step(`${d.name.padEnd(8)} syncs with ${[...d.links].map(([p, kind]) => `${name(p)} (${kind})`).join(', ')}`);
+
+    // One shared record every device likes; created on the laptop, seen everywhere first.
+    const shared = await laptop.db.collection('tasks').insert({ title: 'the shared task', owner: 'laptop' });
+    await laptop.db.collection('tasks').declare({ likes: 'counter' });
+    await until(
+      async () => (await Promise.all(devices.map((d) => d.db.collection('tasks').get(shared)))).every(Boolean),
+      'the shared task',
+    );
+
+    step(`writing: ${RECORDS} tasks per device, half of them updated, likes on the shared task, all at once`);
+    const writeStart = performance.now();
+    const likes = (await Promise.all(devices.map((d) => work(d, shared)))).reduce((a, b) => a + b, 0);
+    const written = performance.now();
+    step(`written in ${((written - writeStart) / 1000).toFixed(2)} s; waiting for every device to hold every op`);
+    await until(() => new Set(devices.map((d) => vectorKey(d.db))).size === 1, 'convergence');
+    const converged = performance.now();
+    const counts = await Promise.all(devices.map((d) => d.db.collection('tasks').count({})));
+    const sums = await Promise.all(devices.map(async (d) => (await d.db.collection('tasks').get(shared))?.likes));
+    step(`converged ${((converged - written) / 1000).toFixed(2)} s after the last write`);
+    for (const [i, d] of devices.entries()) step(`${d.name.padEnd(8)} ${counts[i]} tasks, likes ${sums[i]} (expected ${likes})`);
+    if (sums.some((s) => s !== likes) || new Set(counts).size !== 1) throw new Error('the devices do not agree');
+
+    // GC: every member acknowledged everything; the relay (home relay) announces the frontier,
+    // and each node compacts what is below it.
+    await Promise.all(devices.map((d) => d.db.synced('relay-durable', { signal: AbortSignal.timeout(TIMEOUT_MS) })));
+    const before = devices.map((d) => d.db.stats().opCount);
+    const relayBefore = await relayMetric(started.http, 'blaze_op_log_ops');
+    step(`relay-durable on every device; op logs: ${devices.map((d, i) => `${d.name} ${before[i]}`).join(', ')}, relay ${relayBefore}`);
+    await until(
+      async () => devices.every((d) => d.db.stats().opCount === 0) && (await relayMetric(started.http, 'blaze_op_log_ops')) === 0,
+      'GC',
+    );
+    const removed = await relayMetric(started.http, 'blaze_gc_removed_ops');
+    const lags = await frontierLags(started.http);
+    step(
+      `GC: every op log is empty (the relay removed ${removed} ops); the relay's frontier covers ${lags.length} members, lag ${lags.join(', ')} ops`,
+    );
+    for (const d of devices) step(`${d.name.padEnd(8)} ${await d.db.collection('tasks').count({})} tasks, op log ${d.db.stats().opCount}`);
+    // Still live after compaction: one more like from the phone reaches the laptop.
+    await phone.db.collection('tasks').increment(shared, 'likes', 1);
+    await until(async () => (await laptop.db.collection('tasks').get(shared))?.likes === likes + 1, 'a write after GC');
+    step(`after GC, a like on the phone reached the laptop: likes ${likes + 1}`);
+    step('done');
+  } finally {
+    for (const d of devices) await d.db.close().catch(() => {});
+    if (relay && relay.exitCode === null) {
+      const exited = new Promise((resolve) => relay?.once('exit', resolve));
+      relay.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`demo failed: ${err.message}`);
+  process.exitCode = 1;
+});
