@@ -29,6 +29,8 @@ interface Relay {
   address: string;
   tokens(dbId: string, n: number): Promise<string[]>;
   rssMb(): number;
+  /** CPU seconds the relay process used so far (user + system). */
+  cpuSeconds(): number;
 }
 
 /** RELAY_BENCH_PROFILE=DIR: the relay writes a CPU profile there when it stops. */
@@ -71,6 +73,11 @@ async function startRelay(dir: string): Promise<Relay> {
         ),
       ),
     rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${relay.child.pid}/status`, 'utf8'))?.[1]) / 1024,
+    cpuSeconds: () => {
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name): clock ticks.
+      const fields = readFileSync(`/proc/${relay.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
   };
 }
 
@@ -87,17 +94,23 @@ async function stopLoad(loads: PeerClient[]): Promise<void> {
   await Promise.all(loads.map((l) => l.stop()));
 }
 
-async function ingest(relay: Relay): Promise<Figure> {
+async function ingest(relay: Relay): Promise<Figure[]> {
   const peers = scaled(100);
   const loads = await startLoad(relay, 'ingest', peers, { own: true });
   try {
     const count = 500;
+    const cpuBefore = relay.cpuSeconds();
     const results = (await Promise.all(loads.map((l) => l.call('write', { count, batch: 100 })))) as {
       startedAt: number;
       doneAt: number;
     }[];
     const seconds = (Math.max(...results.map((r) => r.doneAt)) - Math.min(...results.map((r) => r.startedAt))) / 1000;
-    return { name: named('relay.ingest_ops_per_s_100_peers'), value: Math.round((peers * count) / seconds), unit: 'ops/s' };
+    const cpu = relay.cpuSeconds() - cpuBefore;
+    return [
+      { name: named('relay.ingest_ops_per_s_100_peers'), value: Math.round((peers * count) / seconds), unit: 'ops/s' },
+      // Whether the relay or the load processes (sharing its cores) set the pace.
+      { name: named('relay.ingest_relay_cpu_share'), value: round(cpu / seconds), unit: 'cores' },
+    ];
   } finally {
     await stopLoad(loads);
   }
@@ -163,13 +176,13 @@ export const relayBenchmark = {
     const relay = await startRelay(dir.path);
     try {
       const figures: Figure[] = [];
-      const steps: [string, (relay: Relay) => Promise<Figure>][] = [
+      const steps: [string, (relay: Relay) => Promise<Figure | Figure[]>][] = [
         ['relay.ingest_ops_per_s_100_peers', ingest],
         ['relay.fanout_deliveries_per_s', fanout],
         ['relay.rss_mb_per_idle_connection', idleRss],
         ['relay.p99_ms_500_peers', p99],
       ];
-      for (const [name, step] of steps) if (name.startsWith(filter) || filter.startsWith(name)) figures.push(await step(relay));
+      for (const [name, step] of steps) if (name.startsWith(filter) || filter.startsWith(name)) figures.push(...[await step(relay)].flat());
       return figures;
     } finally {
       await relay.process.kill('SIGTERM');

@@ -159,6 +159,8 @@ export class RelayHub {
         this.#opened.set(dbId, opened);
         // Many partial peers catching up read the same docs: keep more of them (about 13 MB).
         opened.engine.docCacheSize = 65_536;
+        // Every session reads every new op: keep the newest decoded (a few MB).
+        opened.engine.opCacheSize = 16_384;
         opened.startBackgroundGc();
         opened.engine.onOps((ops, source) => {
           if (source instanceof SyncSession) this.#meter(source, ops.length);

@@ -77,7 +77,7 @@ export class Collection<T extends Fields = Fields> {
     validateRecordId(id);
     this.#engine.write(() => {
       if (this.#exists(id)) throw new AlreadyExistsError(this.name, id);
-      this.#engine.local(this.#engine.replica.insert(this.name, id, fields));
+      this.#engine.local(this.#engine.replica.insert(this.name, id, fields), { freshId: options.id === undefined });
     });
     return id;
   }

@@ -30,6 +30,7 @@ import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
 import { SyncFilter } from '../sync/filter.ts';
 import { storeBase } from './bases.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
+import { OpTailCache } from './op-tail-cache.ts';
 import { recordKey } from './record-key.ts';
 
 export { recordKey };
@@ -107,6 +108,8 @@ export const MAX_OP_BYTES = 1024 * 1024;
 const RECORD_CACHE_SIZE = 10_000;
 /** Docs kept for the sync layer (readDocShared). */
 const DOC_CACHE_SIZE = 4_096;
+/** Newest ops kept decoded for sync sessions (see OpTailCache). */
+const OP_CACHE_SIZE = 4_096;
 const META_HLC = 'hlc';
 const META_SEQ = 'seq';
 /** Highest seq of this node's id that a peer reported holding beyond what this store issued. */
@@ -137,8 +140,12 @@ export class Engine {
   readonly #opsListeners = new Set<OpsListener>();
   /** Ops flushed in the current write, for the ops listeners after commit. */
   #committedOps: Op[] = [];
+  /** Stored size of each committed op (for the op cache). */
+  #committedSizes: number[] = [];
   /** Recently read or written docs, for the sync layer (see readDocShared); insertion-ordered. */
   readonly #docCache = new Map<string, Doc | undefined>();
+  /** Full replicas: the newest committed ops, decoded (a partial replica's log has gaps). */
+  readonly #opCache = new OpTailCache(OP_CACHE_SIZE);
   #docCacheSize = DOC_CACHE_SIZE;
   readonly #notifications: (() => void)[] = [];
   #notifying = false;
@@ -165,6 +172,8 @@ export class Engine {
   #incomplete = new Map<string, RecordKey>();
   #incompleteChanged = false;
   readonly #rebuilt = new Set<string>();
+  /** Records inserted in this write under ids generated here (whole from the start). */
+  readonly #freshIds = new Set<string>();
   readonly #membershipListeners = new Set<MembershipListener>();
   readonly #filterListeners = new Set<() => void>();
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
@@ -212,6 +221,7 @@ export class Engine {
     } catch (err) {
       this.#pendingOps = [];
       this.#committedOps = [];
+      this.#committedSizes = [];
       this.#committed.clear();
       this.#pendingDots.clear();
       this.#accountedNodes.clear();
@@ -219,6 +229,7 @@ export class Engine {
       this.#entered = [];
       this.#parked.clear();
       this.#rebuilt.clear();
+      this.#freshIds.clear();
       this.#incompleteChanged = false;
       this.#source = undefined;
       // Everything in memory goes back to what the store holds.
@@ -228,6 +239,7 @@ export class Engine {
       this.#replica = this.#loadReplica();
       this.#loadFilter();
       this.#docCache.clear();
+      this.#opCache.clear();
       this.#inWrite = false;
       for (const hook of this.#afterRollback) hook();
       this.#announceExternal();
@@ -248,6 +260,10 @@ export class Engine {
     const whole = (r: RecordKey) => held(r) && !this.#incomplete.has(recordKey(r.collection, r.id));
     const entered = this.#entered.length > 0 ? this.#entered.filter(whole) : this.#entered;
     const needed = [...this.#parked.values()];
+    if (!this.#filter) {
+      for (const [i, op] of ops.entries()) this.#opCache.add(op, this.#committedSizes[i] as number);
+    }
+    this.#committedSizes = [];
     this.#committedOps = [];
     this.#evicted = [];
     this.#entered = [];
@@ -299,6 +315,7 @@ export class Engine {
   #refreshIfChangedElsewhere(): number {
     if (!this.storage.changedElsewhere()) return 0;
     this.#docCache.clear();
+    this.#opCache.clear();
     const before = this.#replica.version.toMap();
     this.cipher.reload?.(false);
     this.#catalog.reload();
@@ -334,8 +351,13 @@ export class Engine {
   }
 
   /** Records a local op the replica just issued (inside `write`). */
-  local(op: Op): Op {
+  /**
+   * Records a local op. `freshId`: it inserts a record under an id this node just generated, so
+   * no other node can hold ops of it (a partial replica then holds it whole, see #applyFilter).
+   */
+  local(op: Op, options: { freshId?: boolean } = {}): Op {
     this.#pend(op);
+    if (options.freshId && this.#filter) this.#freshIds.add(recordKey(op.collection, op.record));
     return op;
   }
 
@@ -632,6 +654,23 @@ export class Engine {
     this.#trimDocCache();
   }
 
+  /**
+   * How many of the newest ops opsAfter keeps decoded (default 4,096): a relay serving many
+   * sessions raises it, as they read every new op each.
+   */
+  set opCacheSize(size: number) {
+    this.#opCache.limit = size;
+  }
+
+  /** Removes `node`'s ops through `throughSeq` from the log (compaction), `limit` at most. */
+  compactOps(node: string, throughSeq: number, limit: number): ReturnType<Storage['compactOps']> {
+    const removed = this.storage.compactOps(node, throughSeq, limit);
+    // Only what the log no longer holds (a step may stop short of throughSeq).
+    const through = removed.reduce((max, op) => Math.max(max, op.seq), 0);
+    if (through > 0) this.#opCache.forget(node, through);
+    return removed;
+  }
+
   readDoc(collection: string, id: string): Doc | undefined {
     if (this.#inWrite) this.#flush();
     if (!this.cipher.encrypted) {
@@ -691,6 +730,8 @@ export class Engine {
    * stored size passes `maxBytes` (always at least one), and never beyond `upTo`.
    */
   opsAfter(node: string, seq: number, limit: number, maxBytes = Number.POSITIVE_INFINITY, upTo = Number.POSITIVE_INFINITY): Op[] {
+    const cached = this.#opCache.opsAfter(node, seq, limit, maxBytes, upTo);
+    if (cached) return cached;
     const out: Op[] = [];
     let bytes = 0;
     for (const stored of this.storage.opsAfter(node, seq, limit)) {
@@ -766,6 +807,7 @@ export class Engine {
     if (this.#filter) {
       this.#applyFilter(changes);
       this.#rebuilt.clear();
+      this.#freshIds.clear();
       if (this.#incompleteChanged) {
         this.#incompleteChanged = false;
         this.storage.setMeta(META_INCOMPLETE, encodeValue([...this.#incomplete.values()].map((r) => [r.collection, r.id])));
@@ -816,7 +858,10 @@ export class Engine {
       }
       const payload = this.cipher.seal(opAad(op.node, op.seq), encoded);
       this.storage.appendOp({ node: op.node, seq: op.seq, collection: op.collection, record: op.record, payload });
-      if (this.#opsListeners.size > 0) this.#committedOps.push(op);
+      if (this.#opsListeners.size > 0) {
+        this.#committedOps.push(op);
+        this.#committedSizes.push(payload.length);
+      }
       this.#accountedNodes.add(op.node);
     }
     this.#pendingOps = [];
@@ -833,8 +878,10 @@ export class Engine {
       for (const field of filter.excluded(collection)) state.fields.delete(field);
       if (!state.held) continue;
       if (filter.matches(collection, state.view())) {
-        // Held now but not before, and not sent whole: this replica's own write did it.
-        if (!wasHeld && !this.#rebuilt.has(recordKey(collection, id))) this.#setIncomplete(collection, id, true);
+        // Held now but not before, and not sent whole: this replica's own write did it. Whole
+        // anyway if the write inserted it under an id generated here.
+        const key = recordKey(collection, id);
+        if (!wasHeld && !this.#rebuilt.has(key) && !this.#freshIds.has(key)) this.#setIncomplete(collection, id, true);
         continue;
       }
       this.#setIncomplete(collection, id, false);

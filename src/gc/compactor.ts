@@ -62,7 +62,7 @@ export function compactStep(engine: Engine, horizon: Horizon, target: Vector, ma
       if (exhausted) last = through;
       else if (!cut) done = false;
       if (last > from) {
-        engine.storage.compactOps(node, last, budget);
+        engine.compactOps(node, last, budget);
         next.set(node, last);
       }
     }

@@ -248,7 +248,7 @@ export function applySnapshot(engine: Engine, horizon: Horizon, version: Vector,
       }
     }
     engine.accountVersion(version);
-    for (const [node, seq] of version) engine.storage.compactOps(node, seq, Number.MAX_SAFE_INTEGER);
+    for (const [node, seq] of version) engine.compactOps(node, seq, Number.MAX_SAFE_INTEGER);
     horizon.store(next, wall);
   });
   horizon.adopt(next, wall);

@@ -15,6 +15,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Periodic ACK when the vector moved: often enough for GC and `synced`, rare enough to be free. */
 export const DEFAULT_ACK_INTERVAL_MS = 5000;
+/** How long skipped dots for a partial peer may wait to be merged into one SKIP (see SyncSessionInit). */
+export const DEFAULT_SKIP_DELAY_MS = 250;
 /** Ops per OPS frame at most: about 25 KB for W2-like updates, a fraction of the frame limit. */
 export const DEFAULT_BATCH_OPS = 1000;
 /** Compress a frame body only above this size: smaller ones rarely shrink enough to pay. */

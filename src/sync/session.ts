@@ -31,6 +31,7 @@ import {
   DEFAULT_FORWARD_DELAY_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_SKIP_DELAY_MS,
   MAX_DUPLICATE_ORIGINS,
   MAX_HELD_RECORDS,
   MAX_RECORD_REFS,
@@ -189,6 +190,12 @@ export interface SyncSessionInit {
    */
   forwardDelayMs?: number;
   /**
+   * With a scheduler: dots skipped for a partial peer (ops outside its filter) wait up to this
+   * long (default 250 ms), merged, unless an op or record goes first: a relay serving a hundred
+   * partial peers otherwise sent every one of them a SKIP frame per commit of any other.
+   */
+  skipDelayMs?: number;
+  /**
    * Send this side's HELLO only after the peer's passed the checks (the accepting side of a
    * connection anyone can open: its version vector and filter go to authorized peers only).
    * At most one side of a session may set it.
@@ -295,6 +302,10 @@ export class SyncSession {
   };
   readonly #ackIntervalMs: number;
   #ackTimer: Cancel | undefined;
+  readonly #skipDelayMs: number;
+  /** Skipped dot ranges not sent yet (see skipDelayMs), merged per origin, and their timer. */
+  #deferredSkips: SkipRange[] = [];
+  #skipTimer: Cancel | undefined;
   #helloTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
   readonly #helloAfterPeer: boolean;
@@ -366,6 +377,7 @@ export class SyncSession {
     this.#scheduler = init.scheduler;
     this.#batchWindowMs = init.batchWindowMs ?? 0;
     this.#ackIntervalMs = init.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
+    this.#skipDelayMs = init.skipDelayMs ?? DEFAULT_SKIP_DELAY_MS;
     this.#forwardDelayMs = init.forwardDelayMs ?? DEFAULT_FORWARD_DELAY_MS;
     this.#minForwardDelayMs = this.#forwardDelayMs;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
@@ -844,7 +856,12 @@ export class SyncSession {
       const doc = this.#source.recordDoc(op.collection, op.record);
       if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
       const inFilter = filter.matches(op.collection, doc);
-      if (inFilter && !this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
+      if (inFilter && !this.#peerHolds.has(key)) {
+        // The peer's own insert, the record's only op here: it holds the record whole already
+        // (sending it back cost a relay of 100 own-filter peers a frame per insert).
+        if (fromPeer && this.#source.startsRecord(op)) this.#peerHolds.add(key);
+        else this.#sendWhole(ref, filter);
+      }
       // Gone also when the peer may hold it without this side knowing: its own write put it
       // there, or an op that can move records did (a stale LEFT may have cleared peerHolds).
       else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer || moved.has(key))) gone.push(ref);
@@ -1116,7 +1133,7 @@ export class SyncSession {
     let gone: RecordRef[] = [];
     const flush = () => {
       if (gone.length > 0) this.#sendRecords('gone', gone);
-      if (skips.length > 0 && !this.#send({ type: 'skip', ranges: skips })) this.#blocked = true;
+      if (skips.length > 0) this.#sendSkips(skips);
       if (run.length > 0 && !this.#send({ type: 'ops', ops: run })) this.#blocked = true;
       gone = [];
       skips = [];
@@ -1328,8 +1345,34 @@ export class SyncSession {
     }
   }
 
+  /** SKIP now, or merged into the deferred ones (with a scheduler; see skipDelayMs). */
+  #sendSkips(ranges: readonly SkipRange[]): void {
+    if (!this.#scheduler || this.#skipDelayMs === 0) {
+      if (!this.#send({ type: 'skip', ranges })) this.#blocked = true;
+      return;
+    }
+    for (const r of ranges) {
+      const last = this.#deferredSkips.findLast((d) => d.node === r.node);
+      if (last && last.to + 1 === r.from)
+        this.#deferredSkips[this.#deferredSkips.lastIndexOf(last)] = { node: r.node, from: last.from, to: r.to };
+      else this.#deferredSkips.push(r);
+    }
+    this.#skipTimer ??= this.#scheduler.after(this.#skipDelayMs, () => this.#guard(() => this.#flushSkips()));
+  }
+
+  #flushSkips(): void {
+    this.#skipTimer?.();
+    this.#skipTimer = undefined;
+    if (this.#deferredSkips.length === 0) return;
+    const ranges = this.#deferredSkips;
+    this.#deferredSkips = [];
+    if (!this.#send({ type: 'skip', ranges })) this.#blocked = true;
+  }
+
   #send(message: Message): boolean {
     if (this.#state === 'closed') return false;
+    // Deferred skips go before any op or record: the peer must count those dots first.
+    if (this.#deferredSkips.length > 0 && (message.type === 'ops' || message.type === 'record')) this.#flushSkips();
     const frame = encodeMessage(message, this.#outStream);
     this.#stats.bytesSent += frame.length;
     if (message.type === 'ops') this.#stats.opsSent += message.ops.length;
@@ -1365,6 +1408,7 @@ export class SyncSession {
     this.#scheduledPump?.();
     this.#scheduledPump = undefined;
     this.#ackTimer?.();
+    this.#skipTimer?.();
     this.#ackTimer = undefined;
     this.#ackSoon?.();
     this.#ackSoon = undefined;
