@@ -26,7 +26,9 @@ export class PeerClient {
     createInterface({ input: child.stdout as Readable }).on('line', (line) => {
       const message = JSON.parse(line);
       if ('reply' in message) {
-        this.#replies.get(message.reply)?.resolve(message.result);
+        const waiting = this.#replies.get(message.reply);
+        if ('error' in message) waiting?.reject(new Error(`the peer process's command failed: ${message.error}`));
+        else waiting?.resolve(message.result);
         this.#replies.delete(message.reply);
       } else this.events.push(message);
       for (const wake of this.#waiters) wake();

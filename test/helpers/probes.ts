@@ -37,9 +37,17 @@ export async function serveCommands(
   commands: Record<string, (c: Command) => Promise<unknown>>,
   print: (value: unknown) => void,
 ): Promise<void> {
+  // Commands run side by side: a long one (waitCount) must not hold back the writes it waits for.
+  const running = new Set<Promise<void>>();
   for await (const line of createInterface({ input: process.stdin })) {
     const command = JSON.parse(line) as Command;
     const run = commands[command.cmd];
-    print({ reply: command.id, result: run ? await run(command) : { error: `unknown command ${command.cmd}` } });
+    const done = (run ? run(command) : Promise.resolve({ error: `unknown command ${command.cmd}` })).then(
+      (result) => print({ reply: command.id, result }),
+      (err: Error) => print({ reply: command.id, error: err.message }),
+    );
+    running.add(done);
+    void done.finally(() => running.delete(done));
   }
+  await Promise.all(running);
 }
