@@ -856,12 +856,10 @@ export class SyncSession {
       const doc = this.#source.recordDoc(op.collection, op.record);
       if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
       const inFilter = filter.matches(op.collection, doc);
-      if (inFilter && !this.#peerHolds.has(key)) {
-        // The peer's own insert, the record's only op here: it holds the record whole already
-        // (sending it back cost a relay of 100 own-filter peers a frame per insert).
-        if (fromPeer && this.#source.startsRecord(op)) this.#peerHolds.add(key);
-        else this.#sendWhole(ref, filter);
-      }
+      // Also for the peer's own insert: it may hold ops of the record it parked (another node's
+      // insert under the same id), which only a RECORD folds in. (Not sending it back saved a
+      // relay of 100 own-filter peers a frame per insert but left such records wrong.)
+      if (inFilter && !this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
       // Gone also when the peer may hold it without this side knowing: its own write put it
       // there, or an op that can move records did (a stale LEFT may have cleared peerHolds).
       else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer || moved.has(key))) gone.push(ref);
