@@ -12,15 +12,14 @@
  *   npm run demo                      # 300 records per peer
  *   DEMO_RECORDS=50 npm run demo      # smaller
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { BlazeDB } from '../node/index.ts';
 import type { MeshPeer } from '../node/mesh/mesh-peer.ts';
+import { until } from '../test/helpers/relay.ts';
+import { blazeNode, RelayProcess } from '../test/helpers/relay-process.ts';
 
-const CLI = new URL('../relay/cli.ts', import.meta.url).pathname;
 const DB_ID = 'demo';
 const RECORDS = positive('DEMO_RECORDS', 300);
 const TIMEOUT_MS = positive('DEMO_TIMEOUT_S', 120) * 1000;
@@ -49,32 +48,11 @@ interface Device {
   readonly links: Map<string, string>;
 }
 
-/** Runs `blaze-node ARGS` to the end and returns its stdout (exits the demo on failure). */
-function blazeNode(args: string[]): string {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
-  if (result.status !== 0) throw new Error(`blaze-node ${args[0]} failed: ${result.stderr.trim()}`);
+/** Runs `blaze-node ARGS` to the end and returns its stdout. */
+function runBlazeNode(args: string[]): string {
+  const result = blazeNode(args);
+  if (result.code !== 0) throw new Error(`blaze-node ${args[0]} failed: ${result.stderr.trim()}`);
   return result.stdout.trim();
-}
-
-/** Starts the relay process and waits for its 'relay started' log line. */
-async function startRelay(data: string): Promise<{ child: ChildProcess; address: string; http: string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'start', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--gc-interval', `${GC_INTERVAL_S}s`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the relay did not start within 20 s')), 20_000);
-    child.once('exit', (code) => reject(new Error(`the relay exited (${code}) before it started`)));
-    lines.on('line', (text) => {
-      const entry = JSON.parse(text) as Record<string, unknown>;
-      if (entry.msg !== 'relay started') return;
-      clearTimeout(timer);
-      resolve(entry);
-    });
-  });
-  return { child, address: (line.addresses as string[])[0] as string, http: line.http as string };
 }
 
 async function startDevice(name: string, dir: string, options: { relay: string; token: string; peers?: string[] }): Promise<Device> {
@@ -94,27 +72,16 @@ async function startDevice(name: string, dir: string, options: { relay: string; 
   return { name, db, mesh, links };
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = started + TIMEOUT_MS;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits for `check`, within what is left of the demo's time. */
+const within = (check: () => boolean | Promise<boolean>, what: string) =>
+  until(check, what, Math.max(0, started + TIMEOUT_MS - performance.now()));
 
-/** The relay's Prometheus figure `name` for the demo database. */
-async function relayMetric(http: string, name: string): Promise<number> {
-  const text = await (await fetch(`http://${http}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{db="${DB_ID}"}`));
-  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
-}
-
-/** Per member the relay knows: how many ops it lags behind the relay (blaze_frontier_lag_ops). */
-async function frontierLags(http: string): Promise<number[]> {
+/** The relay's Prometheus figure `name` for the demo database: one value per series (member). */
+async function relayMetric(http: string, name: string): Promise<number[]> {
   const text = await (await fetch(`http://${http}/metrics`)).text();
   return text
     .split('\n')
-    .filter((l) => l.startsWith(`blaze_frontier_lag_ops{db="${DB_ID}"`))
+    .filter((l) => l.startsWith(`${name}{db="${DB_ID}"`))
     .map((l) => Number(l.split(' ').at(-1)));
 }
 
@@ -140,33 +107,34 @@ function vectorKey(db: BlazeDB): string {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'blaze-demo-'));
-  let relay: ChildProcess | undefined;
+  let relay: RelayProcess | undefined;
   const devices: Device[] = [];
   try {
     const data = join(dir, 'relay');
-    blazeNode(['init', '--data', data]);
-    const started = await startRelay(data);
-    relay = started.child;
-    step(`relay up (its own process): ${started.address}, metrics on http://${started.http}/metrics`);
-    const token = (sub: string) => blazeNode(['token', '--data', data, '--sub', sub, '--db-id', DB_ID, '--ttl', '1h']);
+    runBlazeNode(['init', '--data', data]);
+    const up = await RelayProcess.start([
+      ...['--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0'],
+      ...['--gc-interval', `${GC_INTERVAL_S}s`],
+    ]);
+    relay = up.relay;
+    const address = (up.started.addresses as string[])[0] as string;
+    const http = up.started.http as string;
+    step(`relay up (its own process): ${address}, metrics on http://${http}/metrics`);
+    const token = (sub: string) => runBlazeNode(['token', '--data', data, '--sub', sub, '--db-id', DB_ID, '--ttl', '1h']);
 
-    const laptop = await startDevice('laptop', dir, { relay: started.address, token: token('ann') });
-    const desktop = await startDevice('desktop', dir, {
-      relay: started.address,
-      token: token('ann'),
-      peers: [laptop.mesh.addresses[0] as string],
-    });
-    const phone = await startDevice('phone', dir, { relay: started.address, token: token('bob') });
+    const laptop = await startDevice('laptop', dir, { relay: address, token: token('ann') });
+    const desktop = await startDevice('desktop', dir, { relay: address, token: token('ann'), peers: [laptop.mesh.addresses[0] as string] });
+    const phone = await startDevice('phone', dir, { relay: address, token: token('bob') });
     devices.push(laptop, desktop, phone);
-    const relayId = started.address.split('/p2p/')[1] as string;
+    const relayId = address.split('/p2p/')[1] as string;
     const name = (peer: string) => (peer === relayId ? 'relay' : (devices.find((d) => d.mesh.peerId === peer)?.name ?? peer.slice(-8)));
-    await until(() => laptop.links.has(desktop.mesh.peerId) && devices.every((d) => d.links.has(relayId)), 'the connections');
+    await within(() => laptop.links.has(desktop.mesh.peerId) && devices.every((d) => d.links.has(relayId)), 'the connections');
     for (const d of devices) step(`${d.name.padEnd(8)} syncs with ${[...d.links].map(([p, kind]) => `${name(p)} (${kind})`).join(', ')}`);
 
     // One shared record every device likes; created on the laptop, seen everywhere first.
     const shared = await laptop.db.collection('tasks').insert({ title: 'the shared task', owner: 'laptop' });
     await laptop.db.collection('tasks').declare({ likes: 'counter' });
-    await until(
+    await within(
       async () => (await Promise.all(devices.map((d) => d.db.collection('tasks').get(shared)))).every(Boolean),
       'the shared task',
     );
@@ -176,7 +144,7 @@ async function main(): Promise<void> {
     const likes = (await Promise.all(devices.map((d) => work(d, shared)))).reduce((a, b) => a + b, 0);
     const written = performance.now();
     step(`written in ${((written - writeStart) / 1000).toFixed(2)} s; waiting for every device to hold every op`);
-    await until(() => new Set(devices.map((d) => vectorKey(d.db))).size === 1, 'convergence');
+    await within(() => new Set(devices.map((d) => vectorKey(d.db))).size === 1, 'convergence');
     const converged = performance.now();
     const counts = await Promise.all(devices.map((d) => d.db.collection('tasks').count({})));
     const sums = await Promise.all(devices.map(async (d) => (await d.db.collection('tasks').get(shared))?.likes));
@@ -188,30 +156,26 @@ async function main(): Promise<void> {
     // and each node compacts what is below it.
     await Promise.all(devices.map((d) => d.db.synced('relay-durable', { signal: AbortSignal.timeout(TIMEOUT_MS) })));
     const before = devices.map((d) => d.db.stats().opCount);
-    const relayBefore = await relayMetric(started.http, 'blaze_op_log_ops');
+    const [relayBefore] = await relayMetric(http, 'blaze_op_log_ops');
     step(`relay-durable on every device; op logs: ${devices.map((d, i) => `${d.name} ${before[i]}`).join(', ')}, relay ${relayBefore}`);
-    await until(
-      async () => devices.every((d) => d.db.stats().opCount === 0) && (await relayMetric(started.http, 'blaze_op_log_ops')) === 0,
+    await within(
+      async () => devices.every((d) => d.db.stats().opCount === 0) && (await relayMetric(http, 'blaze_op_log_ops'))[0] === 0,
       'GC',
     );
-    const removed = await relayMetric(started.http, 'blaze_gc_removed_ops');
-    const lags = await frontierLags(started.http);
+    const [removed] = await relayMetric(http, 'blaze_gc_removed_ops');
+    const lags = await relayMetric(http, 'blaze_frontier_lag_ops');
     step(
       `GC: every op log is empty (the relay removed ${removed} ops); the relay's frontier covers ${lags.length} members, lag ${lags.join(', ')} ops`,
     );
     for (const d of devices) step(`${d.name.padEnd(8)} ${await d.db.collection('tasks').count({})} tasks, op log ${d.db.stats().opCount}`);
     // Still live after compaction: one more like from the phone reaches the laptop.
     await phone.db.collection('tasks').increment(shared, 'likes', 1);
-    await until(async () => (await laptop.db.collection('tasks').get(shared))?.likes === likes + 1, 'a write after GC');
+    await within(async () => (await laptop.db.collection('tasks').get(shared))?.likes === likes + 1, 'a write after GC');
     step(`after GC, a like on the phone reached the laptop: likes ${likes + 1}`);
     step('done');
   } finally {
     for (const d of devices) await d.db.close().catch(() => {});
-    if (relay && relay.exitCode === null) {
-      const exited = new Promise((resolve) => relay?.once('exit', resolve));
-      relay.kill('SIGTERM');
-      await exited;
-    }
+    await relay?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -25,8 +25,8 @@ export interface FaultPlan {
   /** Devices that left for good (their unsynced writes are expected losses). */
   readonly goneForever: Set<string>;
   /**
-   * Devices whose writes up to a time may be lost if nobody else held them: gone forever (up to
-   * when they left), or restored from a backup (up to the restore).
+   * Per device, the times its unsynced writes could be lost (nobody else held them): when it
+   * left for good, and each restore from a backup; a write is at risk from the first after it.
    */
   readonly lossWindows: Map<string, number[]>;
 }
@@ -49,6 +49,7 @@ export function planFaults(context: FaultContext): FaultPlan {
   const { scenario, world, network, directory, log, start, adopt } = context;
   const nodes = [...directory.values()];
   const plan: FaultPlan = { scheduled: [], goneForever: new Set(), lossWindows: new Map() };
+  const noteLoss = (id: string) => plan.lossWindows.set(id, [...(plan.lossWindows.get(id) ?? []), world.now]);
   /** Overlapping crashes of one node: it comes back when the last one ends. */
   const crashes = new Map<string, number>();
   for (const fault of scenario.faults) {
@@ -156,7 +157,7 @@ export function planFaults(context: FaultContext): FaultPlan {
         for (const n of named) {
           n.crash();
           plan.goneForever.add(n.id);
-          plan.lossWindows.set(n.id, [...(plan.lossWindows.get(n.id) ?? []), world.now]);
+          noteLoss(n.id);
         }
         record(
           fault,
@@ -181,7 +182,7 @@ export function planFaults(context: FaultContext): FaultPlan {
             node.crash();
             node.storage = backup;
             node.mustSyncBeforeWriting = true;
-            plan.lossWindows.set(node.id, [...(plan.lossWindows.get(node.id) ?? []), world.now]);
+            noteLoss(node.id);
             start(node);
             log(`restore ${node.id}`);
           }

@@ -78,13 +78,7 @@ export class OpTailCache {
   /** Drops `node`'s ops through `throughSeq` (compaction removed them from the log). */
   forget(node: string, throughSeq: number): void {
     const tail = this.#tails.get(node);
-    if (!tail || throughSeq < tail.from) return;
-    const drop = Math.min(tail.ops.length, throughSeq - tail.from + 1);
-    tail.ops.splice(0, drop);
-    tail.sizes.splice(0, drop);
-    tail.from += drop;
-    this.#size -= drop;
-    if (tail.ops.length === 0) this.#tails.delete(node);
+    if (tail && throughSeq >= tail.from) this.#dropFront(node, tail, throughSeq - tail.from + 1);
   }
 
   /** Over the limit: down to 90% of it, oldest first (in steps, so arrays are not shifted per op). */
@@ -93,12 +87,17 @@ export class OpTailCache {
     const target = Math.floor(this.#limit * 0.9);
     while (this.#size > target) {
       const [node, tail] = this.#tails.entries().next().value as [string, Tail];
-      const drop = Math.min(tail.ops.length, this.#size - target);
-      tail.ops.splice(0, drop);
-      tail.sizes.splice(0, drop);
-      tail.from += drop;
-      this.#size -= drop;
-      if (tail.ops.length === 0) this.#tails.delete(node);
+      this.#dropFront(node, tail, this.#size - target);
     }
+  }
+
+  /** Drops the first `count` ops of `node`'s run (all of it if it holds fewer). */
+  #dropFront(node: string, tail: Tail, count: number): void {
+    const drop = Math.min(tail.ops.length, count);
+    tail.ops.splice(0, drop);
+    tail.sizes.splice(0, drop);
+    tail.from += drop;
+    this.#size -= drop;
+    if (tail.ops.length === 0) this.#tails.delete(node);
   }
 }

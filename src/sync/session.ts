@@ -1139,9 +1139,7 @@ export class SyncSession {
     };
     const skip = (from: number, to: number) => {
       if (run.length > 0) flush();
-      const last = skips.at(-1);
-      if (last && last.to + 1 === from) skips[skips.length - 1] = { node: origin, from: last.from, to };
-      else skips.push({ node: origin, from, to });
+      addSkipRange(skips, { node: origin, from, to });
       this.#peerHas.set(origin, to);
     };
     const send = (op: Op) => {
@@ -1349,12 +1347,7 @@ export class SyncSession {
       if (!this.#send({ type: 'skip', ranges })) this.#blocked = true;
       return;
     }
-    for (const r of ranges) {
-      const last = this.#deferredSkips.findLast((d) => d.node === r.node);
-      if (last && last.to + 1 === r.from)
-        this.#deferredSkips[this.#deferredSkips.lastIndexOf(last)] = { node: r.node, from: last.from, to: r.to };
-      else this.#deferredSkips.push(r);
-    }
+    for (const r of ranges) addSkipRange(this.#deferredSkips, r);
     this.#skipTimer ??= this.#scheduler.after(this.#skipDelayMs, () => this.#guard(() => this.#flushSkips()));
   }
 
@@ -1582,6 +1575,14 @@ function refOfKey(key: string): RecordRef {
   const colon = key.indexOf(':');
   const length = Number(key.slice(0, colon));
   return { collection: key.slice(colon + 1, colon + 1 + length), id: key.slice(colon + 2 + length) };
+}
+
+/** Adds a skipped range, extending the origin's last one when it continues it. */
+function addSkipRange(ranges: SkipRange[], range: SkipRange): void {
+  const at = ranges.findLastIndex((r) => r.node === range.node);
+  const last = ranges[at];
+  if (last && last.to + 1 === range.from) ranges[at] = { node: range.node, from: last.from, to: range.to };
+  else ranges.push(range);
 }
 
 function listen<T>(handlers: T[], handler: T): () => void {
