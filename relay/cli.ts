@@ -3,7 +3,8 @@
  * `blaze-node`: the always-on relay.
  *   blaze-node init  --data DIR [--token-key-from DIR]
  *   blaze-node start [--data DIR] [--config FILE] [--listen MULTIADDR ...] [--http HOST:PORT] ...
- *   blaze-node token --data DIR --sub USER --db-id DBID [--peer PEER_ID] [--claims JSON] [--ttl 30d]
+ *   blaze-node token --data DIR --sub USER --db-id DBID [--peer PEER_ID | --query] [--claims JSON] [--ttl 30d]
+ *   blaze-node rules --rules FILE --sub USER [--claims JSON]
  * Exit 0 on success, 1 on an error, 2 on bad usage, with a one-line message on stderr.
  */
 import { existsSync } from 'node:fs';
@@ -20,8 +21,12 @@ const HELP = `blaze-node: the always-on BlazeDB relay
 usage:
   blaze-node init  --data DIR [--token-key-from DIR]    create the relay's identity and token key
   blaze-node start [--data DIR] [--config FILE] [settings]  run the relay (initializes DIR if new)
-  blaze-node token --data DIR --sub USER --db-id DBID [--peer PEER_ID] [--claims JSON] [--ttl 30d]
-                                                         print a device token
+  blaze-node token --data DIR --sub USER --db-id DBID [--peer PEER_ID | --query] [--claims JSON] [--ttl 30d]
+                                                         print a device token (--query: a token for
+                                                         POST /query instead, bound to no peer)
+  blaze-node rules --rules FILE --sub USER [--claims JSON]
+                                                         check a rules file; print the sync filter
+                                                         within which such a token may read
 
 settings (flag, environment variable, default; a --config FILE is JSON with the same names as
 docs/relay.md lists; flags beat the environment, which beats the file):
@@ -37,6 +42,7 @@ const OPTIONS = {
   'db-id': { type: 'string' },
   peer: { type: 'string' },
   claims: { type: 'string' },
+  query: { type: 'boolean' },
   ttl: { type: 'string' },
   ...Object.fromEntries(
     Object.keys(START_FLAGS).map((flag) => [
@@ -64,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'init') return await init(values);
     if (command === 'token') return await token(values);
     if (command === 'start') return await start(values);
-    return usage(`unknown command '${command}' (init, start, token)`);
+    if (command === 'rules') return rules(values);
+    return usage(`unknown command '${command}' (init, start, token, rules)`);
   } catch (err) {
     if (err instanceof UsageError) return usage(err.message);
     return fail(err);
@@ -90,31 +97,37 @@ async function init(values: Record<string, unknown>): Promise<number> {
 }
 
 async function token(values: Record<string, unknown>): Promise<number> {
-  allowOnly(values, ['data', 'sub', 'db-id', 'peer', 'claims', 'ttl']);
+  allowOnly(values, ['data', 'sub', 'db-id', 'peer', 'claims', 'ttl', 'query']);
   const dir = stringOption(values, 'data') ?? DEFAULT_CONFIG.data;
   const sub = stringOption(values, 'sub');
   const dbId = stringOption(values, 'db-id');
   if (sub === undefined || dbId === undefined) throw new UsageError('token needs --sub USER and --db-id DBID');
-  const claimsText = stringOption(values, 'claims');
-  let claims: Record<string, unknown> | undefined;
-  if (claimsText !== undefined) {
-    try {
-      claims = JSON.parse(claimsText);
-    } catch (err) {
-      throw new UsageError(`--claims is not JSON: ${(err as Error).message}`);
-    }
-  }
+  const claims = claimsOption(values);
   const peer = stringOption(values, 'peer');
+  if (peer !== undefined && values.query === true) throw new UsageError('a --query token is bound to no --peer');
   const keys = await loadDataDir(dir);
   const jwt = await issueDeviceToken(keys.tokenKey, {
     sub,
     dbId,
     ...(peer !== undefined ? { peer: checkPeerId(peer) } : {}),
     ...(claims !== undefined ? { claims } : {}),
+    ...(values.query === true ? { query: true } : {}),
     ttlSeconds: parseDuration('--ttl', stringOption(values, 'ttl') ?? '30d'),
     nowSeconds: Math.floor(Date.now() / 1000),
   });
   process.stdout.write(`${jwt}\n`);
+  return 0;
+}
+
+/** Checks a rules file and prints the filter a token with these claims may sync with. */
+function rules(values: Record<string, unknown>): number {
+  allowOnly(values, ['rules', 'sub', 'claims']);
+  const file = stringOption(values, 'rules');
+  const sub = stringOption(values, 'sub');
+  if (file === undefined || sub === undefined) throw new UsageError('rules needs --rules FILE and --sub USER');
+  const read = loadConfig({ rules: file }, {}).rules;
+  const allowed = read?.allowedFilter({ ...claimsOption(values), sub });
+  process.stdout.write(allowed ? `${JSON.stringify(allowed.spec)}\n` : 'nothing: these claims may read no collection\n');
   return 0;
 }
 
@@ -156,6 +169,16 @@ async function start(values: Record<string, unknown>): Promise<number> {
   });
   await stopped;
   return 0;
+}
+
+function claimsOption(values: Record<string, unknown>): Record<string, unknown> | undefined {
+  const text = stringOption(values, 'claims');
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--claims is not JSON: ${(err as Error).message}`);
+  }
 }
 
 function stringOption(values: Record<string, unknown>, name: string): string | undefined {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { multiaddr } from '@multiformats/multiaddr';
 import { validateDbId } from '../src/db/index.ts';
+import { ReadRules } from '../src/rules/index.ts';
 import { RelayConfigError } from './errors.ts';
 import { parseDuration } from './token-issuer.ts';
 
@@ -38,6 +39,8 @@ export interface RelayConfig {
   relays: string[];
   /** Circuit relay v2 reservations for peers behind NAT (WebRTC signalling). */
   circuitRelay: { maxReservations: number } | null;
+  /** Row-level read rules (a JSON file, docs/relay.md), or null: any valid token reads everything. */
+  rules: ReadRules | null;
   logLevel: LogLevel;
 }
 
@@ -55,6 +58,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   gcIntervalSeconds: 60,
   relays: [],
   circuitRelay: { maxReservations: 1_024 },
+  rules: null,
   logLevel: 'info',
 };
 
@@ -91,6 +95,7 @@ const SETTINGS: { [K in Key]: { flag: string; env: string; parse: (text: string,
     env: 'BLAZE_NODE_CIRCUIT_RELAY_RESERVATIONS',
     parse: (t, s) => (t === '0' ? null : { maxReservations: count(t, s, 1, 100_000) }),
   },
+  rules: { flag: '--rules', env: 'BLAZE_NODE_RULES', parse: (t, s) => (t === 'none' ? null : rulesFile(t, s)) },
   logLevel: {
     flag: '--log-level',
     env: 'BLAZE_NODE_LOG_LEVEL',
@@ -136,20 +141,33 @@ export function loadConfig(flags: Partial<Record<Key, string>>, env: Record<stri
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
+  const parsed = readJson(file, file);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RelayConfigError(file, 'not a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+function rulesFile(file: string, source: string): ReadRules {
+  const where = `${source}: ${file}`;
+  try {
+    return ReadRules.parse(readJson(file, where));
+  } catch (err) {
+    if (err instanceof RelayConfigError) throw err;
+    throw new RelayConfigError(where, (err as Error).message);
+  }
+}
+
+function readJson(file: string, source: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RelayConfigError(file, `cannot read: ${(err as Error).message}`);
+    throw new RelayConfigError(source, `cannot read: ${(err as Error).message}`);
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
-    throw new RelayConfigError(file, `not JSON: ${(err as Error).message}`);
+    throw new RelayConfigError(source, `not JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RelayConfigError(file, 'not a JSON object');
-  return parsed as Record<string, unknown>;
 }
 
 /** A config file value as the text its flag would take (null: none, for those that can be). */
@@ -157,7 +175,7 @@ function asText(key: Key, value: unknown, source: string): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(',');
-  const none: Partial<Record<Key, string>> = { http: 'off', databases: '*', circuitRelay: '0' };
+  const none: Partial<Record<Key, string>> = { http: 'off', databases: '*', circuitRelay: '0', rules: 'none' };
   if (value === null && none[key] !== undefined) return none[key];
   throw new RelayConfigError(source, `unexpected value ${JSON.stringify(value)}`);
 }

@@ -1,14 +1,21 @@
 /**
- * The relay's HTTP side: `GET /healthz` (200 with a JSON summary while the hub runs) and
- * `GET /metrics` (Prometheus text). Nothing else is served.
+ * The relay's HTTP side: `GET /healthz` (200 with a JSON summary while the hub runs),
+ * `GET /metrics` (Prometheus text) and `POST /query` (query.ts). Nothing else is served.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ValidationError } from '../src/errors.ts';
 import type { RelayHub } from './hub.ts';
 import type { Logger } from './log.ts';
+import { MAX_QUERY_BODY_BYTES, QueryRefusedError, runQuery } from './query.ts';
 
 export async function startHttp(hub: RelayHub, address: { host: string; port: number }, log: Logger): Promise<Server> {
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://relay').pathname;
+    if (path === '/query') {
+      if (request.method !== 'POST') response.writeHead(405, { allow: 'POST' }).end();
+      else void answerQuery(hub, request, response, log);
+      return;
+    }
     if (request.method !== 'GET') {
       response.writeHead(405, { allow: 'GET' }).end();
       return;
@@ -28,7 +35,7 @@ export async function startHttp(hub: RelayHub, address: { host: string; port: nu
       );
       return;
     }
-    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz and /metrics are served\n');
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz, /metrics and /query are served\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -38,6 +45,32 @@ export async function startHttp(hub: RelayHub, address: { host: string; port: nu
     });
   });
   return server;
+}
+
+async function answerQuery(hub: RelayHub, request: IncomingMessage, response: ServerResponse, log: Logger): Promise<void> {
+  const json = (status: number, body: unknown) =>
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  try {
+    const body = await readBody(request, MAX_QUERY_BODY_BYTES);
+    json(200, await runQuery(hub, request.headers.authorization, body));
+  } catch (err) {
+    const status = err instanceof QueryRefusedError ? err.status : err instanceof ValidationError ? 400 : 500;
+    if (status === 500) log.error({ err }, 'query failed');
+    const { name, message } = status === 500 ? { name: 'Error', message: 'the query failed' } : (err as Error);
+    json(status, { error: { name, message } });
+  }
+}
+
+/** The request body as text; a QueryRefusedError (413) past `limit` bytes. */
+async function readBody(request: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of request) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > limit) throw new QueryRefusedError(413, `the body is over ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The address a started server listens on (the port, when 0 was asked for). */

@@ -6,6 +6,7 @@
  *
  *   peer's HELLO (first frame)  ->  node id is the connection key's   ->  database served
  *     ->  device token (JWT, node/mesh/tokens.ts) for that database, bound to that peer id
+ *     ->  read rules (if configured): the peer's filter within what its claims may read
  *     ->  SyncSession(role relay) on that database's store
  *
  * A refusal is a CLOSE with a typed reason and nothing else: no HELLO of ours, no ops.
@@ -15,7 +16,7 @@
  * configured), not by a token. Each side dials for the databases it holds, with the backoff of
  * the ConnectionPolicy every peer runs.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -25,11 +26,12 @@ import { nodeIdOfPeer } from '../node/mesh/auth.ts';
 import { createHost, RELAY_LIMITS } from '../node/mesh/host.ts';
 import { serveIntroductions } from '../node/mesh/introductions.ts';
 import { streamDuplex } from '../node/mesh/stream-duplex.ts';
-import { type DeviceClaims, RELAY_INFO_PROTOCOL, TokenError, verifyDeviceToken } from '../node/mesh/tokens.ts';
+import { type DeviceClaims, RELAY_INFO_PROTOCOL, signRules, TokenError, verifyDeviceToken } from '../node/mesh/tokens.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { validateDbId } from '../src/db/open.ts';
 import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
 import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
+import { judgeRead, type ReadRules } from '../src/rules/index.ts';
 import {
   type CloseCode,
   databaseSource,
@@ -175,6 +177,23 @@ export class RelayHub {
     return db;
   }
 
+  /** A database this relay holds and serves, opened; undefined for any other (none is created). */
+  async heldDatabase(dbId: string): Promise<BlazeDB | undefined> {
+    if (!isDbId(dbId) || (this.#config.databases && !this.#config.databases.includes(dbId))) return undefined;
+    if (!this.#databases.has(dbId) && !existsSync(join(databasesDir(this.#keys.dir), dbId))) return undefined;
+    return this.database(dbId);
+  }
+
+  /** Checks a token for the HTTP query endpoint (TokenUse 'query'); throws TokenError. */
+  verifyQueryToken(token: string, dbId: string): Promise<DeviceClaims> {
+    return verifyDeviceToken(token, { publicKey: this.#keys.tokenKey.publicKey, issuer: this.#keys.tokenKey.issuer, dbId, use: 'query' });
+  }
+
+  /** The read rules every session and query is held to (null: none, everything readable). */
+  get readRules(): ReadRules | null {
+    return this.#config.rules;
+  }
+
   /** Databases opened since the relay started. */
   databaseIds(): string[] {
     return [...this.#opened.keys()];
@@ -212,10 +231,13 @@ export class RelayHub {
       maxInboundStreams: 4,
       maxOutboundStreams: 4,
     });
-    // The token key is public: LAN peers fetch it to check each other's tokens offline.
+    // The token key is public: LAN peers fetch it to check each other's tokens offline, and the
+    // rules signed with it to enforce them when they serve each other.
+    const rules = this.#config.rules ? await signRules(this.#config.rules, this.#keys.tokenKey) : undefined;
     await serveAnswers(this.#libp2p, RELAY_INFO_PROTOCOL, () => ({
       issuer: this.#keys.tokenKey.issuer,
       tokenKey: this.#keys.tokenKey.publicKey,
+      ...(rules ? { rules } : {}),
     }));
     if (this.#config.circuitRelay) await serveIntroductions(this.#libp2p, (asker) => this.#introductionsFor(asker));
   }
@@ -297,6 +319,9 @@ export class RelayHub {
       if (bound !== peer)
         return { ok: false, code: 'unauthorized', message: `token refused (peer): bound to peer ${bound}`, reason: 'peer' };
     }
+    const rules = this.#config.rules;
+    const read = rules ? judgeRead(rules, claims.payload, hello.filter) : true;
+    if (read !== true) return { ok: false, code: 'forbidden', message: read, reason: 'rules' };
     return { ok: true, claims };
   }
 

@@ -15,6 +15,8 @@ export interface TokenRequest {
   peer?: string;
   /** The app's own claims (`{"role":"admin"}`), read by rules as auth.<name>. */
   claims?: Record<string, unknown>;
+  /** A token for the relay's HTTP query endpoint instead of sync (node/mesh/tokens.ts TokenUse). */
+  query?: boolean;
   ttlSeconds: number;
   /** Injected clock, seconds since the epoch. */
   nowSeconds: number;
@@ -28,7 +30,12 @@ export async function issueDeviceToken(key: TokenKey, request: TokenRequest): Pr
   const claims = request.claims ?? {};
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new ValidationError('claims', 'a JSON object');
   for (const name of RESERVED_CLAIMS) if (name in claims) throw new ValidationError(`claims.${name}`, 'set by the issuer, not by --claims');
-  const token = await new SignJWT({ ...claims, ...(request.peer !== undefined ? { peer: request.peer } : {}) })
+  if (request.query && request.peer !== undefined) throw new ValidationError('peer', 'a query token is bound to no peer');
+  const token = await new SignJWT({
+    ...claims,
+    ...(request.peer !== undefined ? { peer: request.peer } : {}),
+    ...(request.query ? { use: 'query' } : {}),
+  })
     .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
     .setIssuer(key.issuer)
     .setSubject(request.sub)

@@ -7,6 +7,8 @@
  *   relays check it themselves, and LAN peers check each other's offline with the relay's
  *   public token key (fetched from the relay once, kept in the store; see tokens.ts). A relay
  *   is trusted by its key (the address the app configured names it), so it presents none.
+ *   With read rules (signed by the relay, served with its key), a LAN peer's filter must lie
+ *   within what its token's claims may read, as at the relay.
  * - With a shared secret instead (relay-less LANs): the credentials must be
  *   HMAC-SHA256(secret, database id and node id), proof of the secret bound to this device and
  *   database, so a captured HELLO is useless from another key.
@@ -17,13 +19,16 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { PeerId } from '@libp2p/interface';
 import type { JWK } from 'jose';
 import { nodeIdFromPublicKey } from '../../src/identity/identity.ts';
-import type { Authorizer, Hello } from '../../src/sync/index.ts';
+import { judgeRead, type ReadRules } from '../../src/rules/index.ts';
+import type { Authorizer, Hello, Verdict } from '../../src/sync/index.ts';
 import { looksLikeJwt, TokenError, verifyDeviceToken } from './tokens.ts';
 
 /** How to check device tokens offline: what the relay's `/blazedb/relay-info/1` answers. */
 export interface TokenTrust {
   readonly issuer: string;
   readonly tokenKey: JWK;
+  /** The relay's read rules, as it signed them (verified), when it has any. */
+  readonly rules?: { readonly signed: string; readonly rules: ReadRules };
 }
 
 /** The node id a libp2p peer id names (both come from the device's Ed25519 key). */
@@ -73,7 +78,7 @@ export function meshAuthorizer(remote: PeerId, options: MeshAuthOptions): Author
  */
 export const NO_TRUST_YET = 'cannot check device tokens yet: this peer has not reached its relay once';
 
-async function checkLanToken(hello: Hello, peer: string, options: MeshAuthOptions): Promise<true | string> {
+async function checkLanToken(hello: Hello, peer: string, options: MeshAuthOptions): Promise<Verdict> {
   const trust = options.trust();
   if (!trust) return NO_TRUST_YET;
   try {
@@ -88,7 +93,9 @@ async function checkLanToken(hello: Hello, peer: string, options: MeshAuthOption
       if (bound !== peer) return `token refused (peer): bound to peer ${bound}`;
       options.bindings.set(claims.tokenId, peer);
     }
-    return true;
+    // The relay's read rules hold on the LAN too: a peer gets from this one only what it may read.
+    const read = trust.rules ? judgeRead(trust.rules.rules, claims.payload, hello.filter) : true;
+    return read === true ? true : { code: 'forbidden', message: read };
   } catch (err) {
     if (err instanceof TokenError) return err.message;
     throw err;

@@ -24,7 +24,7 @@ import { meshAuthorizer, NO_TRUST_YET, type TokenTrust, tokenCredentials } from 
 import { createHost, RELAY_LIMITS } from './host.ts';
 import { askForIntroductions, serveIntroductions } from './introductions.ts';
 import { streamDuplex } from './stream-duplex.ts';
-import { looksLikeJwt, RELAY_INFO_PROTOCOL } from './tokens.ts';
+import { looksLikeJwt, RELAY_INFO_PROTOCOL, verifyRules } from './tokens.ts';
 
 export interface MeshOptions {
   /** Relay multiaddrs, each ending in /p2p/<peer id>: always dialed and kept. */
@@ -122,7 +122,7 @@ export class MeshPeer implements SyncNetwork {
     // A peer takes a reservation on its relays and listens for WebRTC set up through them.
     if (webrtcPeer) listen.push('/p2p-circuit', '/webrtc');
     const seed = db.deviceKeySeed();
-    const trust = options.token !== undefined && looksLikeJwt(options.token) ? loadTrust(db) : undefined;
+    const trust = options.token !== undefined && looksLikeJwt(options.token) ? await loadTrust(db) : undefined;
     const libp2p = await createHost({
       seed,
       listen,
@@ -363,7 +363,7 @@ export class MeshPeer implements SyncNetwork {
       const address = this.#relays.get(relay);
       if (!address) return;
       const answer = await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS);
-      const trust = parseTrust(answer);
+      const trust = await parseTrust(answer);
       this.#trust = trust;
       saveTrust(this.#db, trust);
     } catch (err) {
@@ -485,25 +485,29 @@ function parseAddresses(option: string, given: string | readonly string[] | unde
 
 const META_TOKEN_TRUST = 'mesh_token_trust';
 
-function loadTrust(db: BlazeDB): TokenTrust | undefined {
+async function loadTrust(db: BlazeDB): Promise<TokenTrust | undefined> {
   const bytes = db.engine.storage.getMeta(META_TOKEN_TRUST);
   if (!bytes) return undefined;
   try {
-    return parseTrust(JSON.parse(new TextDecoder().decode(bytes)));
+    return await parseTrust(JSON.parse(new TextDecoder().decode(bytes)));
   } catch {
     return undefined; // asked of the relay again
   }
 }
 
 function saveTrust(db: BlazeDB, trust: TokenTrust): void {
-  db.engine.write(() => db.engine.storage.setMeta(META_TOKEN_TRUST, new TextEncoder().encode(JSON.stringify(trust))));
+  const stored = { issuer: trust.issuer, tokenKey: trust.tokenKey, ...(trust.rules ? { rules: trust.rules.signed } : {}) };
+  db.engine.write(() => db.engine.storage.setMeta(META_TOKEN_TRUST, new TextEncoder().encode(JSON.stringify(stored))));
 }
 
-/** A relay's answer on RELAY_INFO_PROTOCOL, checked. */
-function parseTrust(answer: unknown): TokenTrust {
-  const a = answer as { issuer?: unknown; tokenKey?: { kty?: unknown; crv?: unknown; x?: unknown } };
+/** A relay's answer on RELAY_INFO_PROTOCOL, checked: its token key, and its rules if it signed any. */
+async function parseTrust(answer: unknown): Promise<TokenTrust> {
+  const a = answer as { issuer?: unknown; tokenKey?: { kty?: unknown; crv?: unknown; x?: unknown }; rules?: unknown };
   const key = a?.tokenKey;
   if (typeof a?.issuer !== 'string' || key?.kty !== 'OKP' || key.crv !== 'Ed25519' || typeof key.x !== 'string')
     throw new Error('the relay sent no usable token key');
-  return { issuer: a.issuer, tokenKey: { kty: 'OKP', crv: 'Ed25519', x: key.x } };
+  const trust = { issuer: a.issuer, tokenKey: { kty: 'OKP', crv: 'Ed25519', x: key.x } };
+  if (a.rules === undefined) return trust;
+  if (typeof a.rules !== 'string') throw new Error('the relay sent rules that are not signed');
+  return { ...trust, rules: { signed: a.rules, rules: await verifyRules(a.rules, trust) } };
 }

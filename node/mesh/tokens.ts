@@ -9,8 +9,9 @@
  * without `peer` is bound to the first peer id that presents it (see relay/bindings.ts), so a
  * stolen token cannot be used from another key either way.
  */
-import { errors, importJWK, type JWK, type JWTPayload, jwtVerify } from 'jose';
+import { CompactSign, compactVerify, errors, importJWK, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import { BlazeError } from '../../src/errors.ts';
+import { ReadRules } from '../../src/rules/index.ts';
 
 /** Protocol on which a relay tells peers how to check device tokens offline (ask.ts). */
 export const RELAY_INFO_PROTOCOL = '/blazedb/relay-info/1';
@@ -20,7 +21,14 @@ export const MAX_TOKEN_BYTES = 4_096;
 /** Clock skew allowed on exp and nbf. */
 export const TOKEN_CLOCK_TOLERANCE_S = 60;
 /** Claims a token's issuer sets; `--claims` may not override them. */
-export const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'peer'] as const;
+export const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'peer', 'use'] as const;
+
+/**
+ * What a token is for: `sync` (a device's, the default) or `query` (the relay's HTTP query
+ * endpoint: not bound to a peer id, since HTTP proves no key, and refused for sync, so a
+ * leaked query token cannot write).
+ */
+export type TokenUse = 'sync' | 'query';
 
 /** What a verified token grants. */
 export interface DeviceClaims {
@@ -29,6 +37,7 @@ export interface DeviceClaims {
   readonly tokenId: string;
   /** The peer id the token names, when it names one. */
   readonly peer?: string;
+  readonly use: TokenUse;
   /** Seconds since the epoch. */
   readonly expiresAt: number;
   /** Every claim, for rules (`auth.role`, ...). */
@@ -64,8 +73,10 @@ export interface TokenCheck {
   issuer: string;
   /** The database the session is for: the token's audience. */
   dbId: string;
-  /** The libp2p peer id of the connection that presented the token. */
-  peerId: string;
+  /** The libp2p peer id of the connection that presented the token (none for a query token). */
+  peerId?: string;
+  /** What the token must be for (default sync). */
+  use?: TokenUse;
   /** Injected clock (seconds since the epoch), for tests. */
   nowSeconds?: number;
 }
@@ -93,13 +104,18 @@ export async function verifyDeviceToken(token: string | Uint8Array, check: Token
   }
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new TokenError('claims', 'sub is not a user name');
   if (typeof payload.jti !== 'string' || payload.jti.length === 0) throw new TokenError('claims', 'jti is not a token id');
+  const use = payload.use ?? 'sync';
+  const wanted = check.use ?? 'sync';
+  if (use !== wanted) throw new TokenError('claims', `a token for ${String(use)} cannot be used for ${wanted}`);
   const peer = payload.peer;
   if (peer !== undefined && typeof peer !== 'string') throw new TokenError('claims', 'peer is not a peer id');
   if (peer !== undefined && peer !== check.peerId) throw new TokenError('peer', `issued to peer ${peer}, presented by ${check.peerId}`);
+  if (wanted === 'sync' && check.peerId === undefined) throw new TokenError('peer', 'a sync token is presented by a peer');
   return {
     sub: payload.sub,
     dbId: check.dbId,
     tokenId: payload.jti,
+    use: wanted,
     ...(peer !== undefined ? { peer } : {}),
     expiresAt: payload.exp as number,
     payload,
@@ -123,4 +139,36 @@ function refusal(err: unknown): TokenError {
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return new TokenError('algorithm', message);
   if (err instanceof errors.JWSSignatureVerificationFailed) return new TokenError('signature', message);
   return new TokenError('malformed', message);
+}
+
+/** Largest signed rules document a peer takes from a relay. */
+export const MAX_RULES_BYTES = 256 * 1024;
+
+/**
+ * The relay's read rules signed with its token key (a JWS, EdDSA), for LAN peers to enforce when
+ * they serve each other: they take rules only with the relay's signature.
+ */
+export async function signRules(rules: ReadRules, key: { issuer: string; privateKey: JWK }): Promise<string> {
+  const payload = new TextEncoder().encode(JSON.stringify({ iss: key.issuer, rules: rules.spec }));
+  return new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA' }).sign(await importJWK(key.privateKey, 'EdDSA'));
+}
+
+/** Checks rules a relay signed (signRules) against its token key; throws TokenError or RulesError. */
+export async function verifyRules(signed: string, trust: { issuer: string; tokenKey: JWK }): Promise<ReadRules> {
+  if (signed.length > MAX_RULES_BYTES)
+    throw new TokenError('oversize', `signed rules of ${signed.length} bytes, at most ${MAX_RULES_BYTES}`);
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await compactVerify(signed, await importJWK(trust.tokenKey, 'EdDSA'), { algorithms: ALGORITHMS }));
+  } catch (err) {
+    throw refusal(err);
+  }
+  let parsed: { iss?: unknown; rules?: unknown };
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    throw new TokenError('malformed', 'signed rules are not JSON');
+  }
+  if (parsed.iss !== trust.issuer) throw new TokenError('issuer', `rules signed for issuer ${String(parsed.iss)}`);
+  return ReadRules.parse(parsed.rules);
 }

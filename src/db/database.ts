@@ -29,7 +29,15 @@ import { Engine } from './engine.ts';
 import { ClosedError } from './errors.ts';
 import { checkTime, History, type HistoryEntry, type TimePoint } from './history.ts';
 import { LiveQueries } from './live.ts';
-import { loadOrCreateIdentity, META_IDENTITY, type OpenOptions, openStorage, setUpCipher, validateDbId } from './open.ts';
+import {
+  checkOpenOptionNames,
+  loadOrCreateIdentity,
+  META_IDENTITY,
+  type OpenOptions,
+  openStorage,
+  setUpCipher,
+  validateDbId,
+} from './open.ts';
 import { type EnableSyncOptions, registeredSyncNetwork, type SyncNetwork } from './sync-network.ts';
 
 export { type OpenOptions, STORE_FILE, validateDbId } from './open.ts';
@@ -106,6 +114,7 @@ export class BlazeDB {
 
   /** `open`, synchronously (nothing in opening waits on I/O): for the simulator and tools. */
   static openSync(options: OpenOptions = {}): BlazeDB {
+    checkOpenOptionNames(options);
     if (options.dbId !== undefined) validateDbId(options.dbId);
     if (options.encryption !== undefined) validateEncryptionOptions(options.encryption);
     if (options.identitySeed !== undefined) identityFromSeed(options.identitySeed); // throws on a bad seed

@@ -70,6 +70,30 @@ export interface OpenOptions {
   identitySeed?: Uint8Array;
 }
 
+/** Every option `open` knows: any other name is a mistake (a typo, or a `filter`, which is enableSync's). */
+const OPEN_OPTIONS: ReadonlySet<string> = new Set<keyof OpenOptions>([
+  'path',
+  'storage',
+  'durability',
+  'dbId',
+  'create',
+  'wallClock',
+  'random',
+  'maxDriftMs',
+  'onClockSkew',
+  'encryption',
+  'onError',
+  'gc',
+  'scheduler',
+  'identitySeed',
+]);
+
+/** Throws a ValidationError naming the first option `open` does not know. */
+export function checkOpenOptionNames(options: object): void {
+  const unknown = Object.keys(options).find((name) => !OPEN_OPTIONS.has(name));
+  if (unknown !== undefined) throw new ValidationError(`options.${unknown}`, `unknown option (known: ${[...OPEN_OPTIONS].join(', ')})`);
+}
+
 const META_DB_ID = 'db_id';
 export const META_IDENTITY = 'identity';
 const DB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -8,6 +8,8 @@ export type CloseCode =
   | 'wrong-database'
   /** The authorizer refused the peer's credentials. */
   | 'unauthorized'
+  /** The credentials are good but the rules do not let the peer read what its filter asks for. */
+  | 'forbidden'
   /** A frame could not be decoded. */
   | 'malformed-frame'
   /** A frame was larger than the limit. */
@@ -33,6 +35,7 @@ const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'version-unsupported',
   'wrong-database',
   'unauthorized',
+  'forbidden',
   'malformed-frame',
   'frame-too-large',
   'gap',

@@ -140,19 +140,34 @@ export class SyncFilter {
 
   /**
    * True when every record this filter holds is one `other` holds, with no field `other` lacks:
-   * the same collections or fewer, each with the same condition (or `other` without one) and
-   * at least its exclusions. Conservative: a narrower but differently written condition is not
-   * recognised.
+   * the same collections or fewer, each with a condition that implies `other`'s (`other` has
+   * none, or every condition `other`'s and-s together is one this one and-s too) and at least
+   * its exclusions. Conservative: a narrower but differently written condition is not recognised.
    */
   isSubsetOf(other: SyncFilter): boolean {
     for (const [name, mine] of this.#collections) {
       const theirs = other.#collections.get(name);
       if (!theirs) return false;
-      if (theirs.condition !== undefined && theirs.whereKey !== mine.whereKey) return false;
+      if (theirs.condition !== undefined && theirs.whereKey !== mine.whereKey && !implies(mine.condition, theirs.condition)) return false;
       for (const field of theirs.exclude) if (!mine.exclude.has(field)) return false;
     }
     return true;
   }
+}
+
+/** Whether `a` and-s together every condition `b` does (so every record `a` matches, `b` does). */
+function implies(a: Condition | undefined, b: Condition): boolean {
+  if (a === undefined) return false;
+  const have = new Set(conjuncts(a).map(conditionKey));
+  return conjuncts(b).every((c) => have.has(conditionKey(c)));
+}
+
+function conjuncts(c: Condition): Condition[] {
+  return c.op === 'and' ? c.items.flatMap(conjuncts) : [c];
+}
+
+function conditionKey(c: Condition): string {
+  return valueKey(c as unknown as Value);
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -21,4 +21,5 @@ export {
   SyncSession,
   type SyncSessionInit,
   type SyncSource,
+  type Verdict,
 } from './session.ts';

@@ -157,7 +157,9 @@ export interface SyncSource {
  * Decides whether a peer may sync, from its HELLO. Return a reason string to refuse. It may
  * answer later (a JWT check): frames that arrive meanwhile wait, in order, for the verdict.
  */
-export type Authorizer = (hello: Hello) => true | string | Promise<true | string>;
+export type Authorizer = (hello: Hello) => Verdict | Promise<Verdict>;
+/** Admitted, refused as unauthorized (the reason), or refused with another code. */
+export type Verdict = true | string | { readonly code: CloseCode; readonly message: string };
 
 export interface SyncSessionInit {
   source: SyncSource;
@@ -566,7 +568,7 @@ export class SyncSession {
       this.close('protocol', "the peer has this node's own id");
       return;
     }
-    let verdict: true | string | Promise<true | string>;
+    let verdict: Verdict | Promise<Verdict>;
     try {
       verdict = this.#authorize(hello);
     } catch (err) {
@@ -584,12 +586,16 @@ export class SyncSession {
   }
 
   /** Admits the peer (or refuses it), then handles the frames that waited for the verdict. */
-  #onVerdict(hello: Hello, verdict: true | string): void {
+  #onVerdict(hello: Hello, verdict: Verdict): void {
     const waiting = this.#awaitingVerdict ?? [];
     this.#awaitingVerdict = undefined;
     if (this.#state === 'closed') return;
-    if (verdict !== true) {
+    if (typeof verdict === 'string') {
       this.close('unauthorized', verdict);
+      return;
+    }
+    if (verdict !== true) {
+      this.close(verdict.code, verdict.message);
       return;
     }
     this.#admit(hello);

@@ -134,4 +134,12 @@ describe('opening', () => {
   it('should refuse an invalid database id', async () => {
     await assert.rejects(BlazeDB.open({ dbId: 'no spaces' }), ValidationError);
   });
+
+  it('should refuse an option it does not know, naming it', async () => {
+    const options = { storage: 'memory', filter: { collections: { bugs: {} } } } as Parameters<typeof BlazeDB.open>[0];
+    await assert.rejects(
+      BlazeDB.open(options),
+      (err: Error) => err instanceof ValidationError && /options\.filter: unknown option/.test(err.message),
+    );
+  });
 });

@@ -37,6 +37,13 @@ describe('blaze-node configuration', () => {
       assert.equal(loadConfig({ evictAfterSeconds: '7d', gcAuthority: 'false', databases: '*' }, {}).evictAfterSeconds, 7 * 86_400);
       assert.equal(loadConfig({ gcIntervalSeconds: '5s' }, {}).gcIntervalSeconds, 5);
       assert.equal(loadConfig({}, {}).gcIntervalSeconds, 60);
+      const rulesFile = join(dir.path, 'rules.json');
+      writeFileSync(rulesFile, JSON.stringify({ collections: { bugs: { read: { owner: { $auth: 'sub' } } } } }));
+      writeFileSync(file, JSON.stringify({ rules: rulesFile }));
+      assert.deepEqual(loadConfig({}, {}, file).rules?.allowedFilter({ sub: 'ann' })?.spec, {
+        collections: { bugs: { where: { owner: 'ann' } } },
+      });
+      assert.equal(loadConfig({ rules: 'none' }, {}, file).rules, null);
     } finally {
       dir.cleanup();
     }
@@ -71,6 +78,24 @@ describe('blaze-node configuration', () => {
         assert.throws(() => loadConfig({}, {}, file), { name: 'RelayConfigError', message: source }, name);
       }
       assert.throws(() => loadConfig({}, {}, join(dir.path, 'missing.json')), { name: 'RelayConfigError', message: /cannot read/ });
+      const rules: [string, string, RegExp][] = [
+        ['rules-broken.json', '{', /--rules: .*rules-broken.json: not JSON/],
+        [
+          'rules-write.json',
+          '{"collections":{"bugs":{"read":true,"write":true}}}',
+          /rules\.collections\.bugs\.write: write rules are not enforced yet/,
+        ],
+        ['rules-query.json', '{"collections":{"bugs":{"read":{"n":{"$near":1}}}}}', /--rules: .*unknown operator \$near/],
+      ];
+      for (const [name, text, message] of rules) {
+        const file = join(dir.path, name);
+        writeFileSync(file, text);
+        assert.throws(() => loadConfig({ rules: file }, {}), { name: 'RelayConfigError', message }, name);
+      }
+      assert.throws(() => loadConfig({}, { BLAZE_NODE_RULES: join(dir.path, 'none.json') }), {
+        name: 'RelayConfigError',
+        message: /BLAZE_NODE_RULES: .*cannot read/,
+      });
     } finally {
       dir.cleanup();
     }

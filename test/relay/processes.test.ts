@@ -46,10 +46,14 @@ describe('blaze-node processes', () => {
       assert.equal(payload.aud, 'team');
       assert.equal(payload.role, 'admin');
       assert.equal(payload.exp - payload.iat, 7 * 86_400);
+      const query = blazeNode(['token', '--data', dir.path, '--sub', 'ops', '--db-id', 'team', '--query']);
+      assert.equal(JSON.parse(Buffer.from(query.stdout.split('.')[1] as string, 'base64url').toString()).use, 'query');
       for (const [args, code, pattern] of [
         [['token', '--data', dir.path, '--sub', 'ann'], 2, /--db-id/],
         [['token', '--data', dir.path, '--sub', 'ann', '--db-id', 'team', '--claims', '{"sub":"root"}'], 1, /claims\.sub/],
         [['token', '--data', dir.path, '--sub', 'ann', '--db-id', 'team', '--peer', 'nope'], 2, /peer id/],
+        [['token', '--data', dir.path, '--sub', 'ann', '--db-id', 'team', '--query', '--peer', 'x'], 2, /bound to no --peer/],
+        [['token', '--data', dir.path, '--sub', 'ann', '--db-id', 'team', '--claims', '{"use":"query"}'], 1, /claims\.use/],
         [['start', '--data', dir.path, '--http', 'nowhere'], 1, /RelayConfigError: --http/],
         [['launch'], 2, /unknown command/],
       ] as [string[], number, RegExp][]) {
@@ -58,6 +62,21 @@ describe('blaze-node processes', () => {
         assert.match(result.stderr, pattern, args.join(' '));
         assert.equal(result.stdout, '', args.join(' '));
       }
+      const rulesFile = join(dir.path, 'rules.json');
+      writeFileSync(
+        rulesFile,
+        JSON.stringify({ collections: { bugs: { read: { $or: [{ owner: { $auth: 'sub' } }, { '$auth.role': 'admin' }] } } } }),
+      );
+      const ann = blazeNode(['rules', '--rules', rulesFile, '--sub', 'ann']);
+      assert.equal(ann.code, 0, ann.stderr);
+      assert.deepEqual(JSON.parse(ann.stdout), { collections: { bugs: { where: { owner: 'ann' } } } });
+      assert.deepEqual(JSON.parse(blazeNode(['rules', '--rules', rulesFile, '--sub', 'x', '--claims', '{"role":"admin"}']).stdout), {
+        collections: { bugs: {} },
+      });
+      writeFileSync(rulesFile, JSON.stringify({ collections: { bugs: { read: { owner: { $near: 1 } } } } }));
+      const bad = blazeNode(['rules', '--rules', rulesFile, '--sub', 'ann']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /RelayConfigError: --rules: .*read\.owner\.\$near: unknown operator/);
       const configFile = join(dir.path, 'bad.json');
       writeFileSync(configFile, JSON.stringify({ maxConnections: 0 }));
       const fromFile = blazeNode(['start', '--data', join(dir.path, 'fresh'), '--config', configFile]);

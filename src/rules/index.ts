@@ -1,0 +1,1 @@
+export { type Claims, judgeRead, ReadRules, RulesError } from './rules.ts';
