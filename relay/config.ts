@@ -27,6 +27,8 @@ export interface RelayConfig {
   maxFrameBytes: number;
   /** Ops per second one peer may send, on average over a few seconds; more is cut off. */
   maxOpsPerSecondPerPeer: number;
+  /** A session whose peer reads nothing this long is closed `too-slow` (seconds). */
+  stallTimeoutSeconds: number;
   /** What an acknowledged op survives: 'process' (kill -9) or 'power' (fsync per commit). */
   durability: 'process' | 'power';
   /** This relay is the home relay of its databases: it decides the GC frontier and evictions. */
@@ -52,6 +54,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   maxConnections: 1_024,
   maxFrameBytes: 4 * 1024 * 1024,
   maxOpsPerSecondPerPeer: 20_000,
+  stallTimeoutSeconds: 60,
   durability: 'process',
   gcAuthority: true,
   evictAfterSeconds: 30 * 86_400,
@@ -85,6 +88,7 @@ const SETTINGS: { [K in Key]: { flag: string; env: string; parse: (text: string,
     env: 'BLAZE_NODE_MAX_OPS_PER_SECOND',
     parse: (t, s) => count(t, s, 1, 10_000_000),
   },
+  stallTimeoutSeconds: { flag: '--stall-timeout', env: 'BLAZE_NODE_STALL_TIMEOUT', parse: (t, s) => duration(t, s) },
   durability: { flag: '--durability', env: 'BLAZE_NODE_DURABILITY', parse: (t, s) => oneOf(t, s, ['process', 'power'] as const) },
   gcAuthority: { flag: '--gc-authority', env: 'BLAZE_NODE_GC_AUTHORITY', parse: boolean },
   evictAfterSeconds: { flag: '--evict-after', env: 'BLAZE_NODE_EVICT_AFTER', parse: (t, s) => duration(t, s) },

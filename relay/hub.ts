@@ -55,6 +55,13 @@ import { TokenBucket } from './rate-limit.ts';
 const RATE_BURST_SECONDS = 5;
 /** A connection must send its HELLO within this. */
 const HELLO_TIMEOUT_MS = 10_000;
+/** Sync streams a peer may open per second on average (bursts of 30): more is a flood. */
+const STREAMS_PER_SECOND = 1;
+const STREAM_BURST_SECONDS = 30;
+/** A peer cut off for abuse (floods, frames that are not ours) may not connect for this long. */
+const BAN_MS = 60_000;
+/** Session endings that only a misbehaving peer causes: its connection is cut off too. */
+const ABUSE: ReadonlySet<CloseCode> = new Set(['malformed-frame', 'frame-too-large', 'protocol']);
 
 interface HubSession {
   readonly dbId: string;
@@ -83,6 +90,9 @@ export class RelayHub {
   /** Redials relay links, one per (database, relay): keys are `${dbId} ${peerId}`. */
   readonly #relayLinks: ConnectionPolicy;
   readonly #buckets = new Map<string, TokenBucket>();
+  readonly #streamBuckets = new Map<string, TokenBucket>();
+  /** Peers cut off for abuse, until when (ms since the epoch). */
+  readonly #banned = new Map<string, number>();
   #stopping = false;
 
   private constructor(config: RelayConfig, keys: RelayKeys, log: Logger, libp2p: Libp2p) {
@@ -117,13 +127,17 @@ export class RelayHub {
   }
 
   static async start(config: RelayConfig, keys: RelayKeys, log: Logger): Promise<RelayHub> {
+    let hub: RelayHub | undefined;
     const libp2p = await createHost({
       seed: keys.identitySeed,
       listen: config.listen,
       ...(config.circuitRelay ? { relayServer: { ...RELAY_LIMITS, maxReservations: config.circuitRelay.maxReservations } } : {}),
       maxConnections: config.maxConnections,
+      denyPeer: (peer) => (hub ? hub.#isBanned(peer) : false),
+      // Abuse is judged per peer here (streams, frames, ops); many honest devices share an IP.
+      inbound: { perHostPerSecond: 200, pending: 128 },
     });
-    const hub = new RelayHub(config, keys, log, libp2p);
+    hub = new RelayHub(config, keys, log, libp2p);
     try {
       await hub.#begin();
     } catch (err) {
@@ -249,7 +263,15 @@ export class RelayHub {
       stream.abort(new Error('relay shutting down'));
       return;
     }
-    const duplex = streamDuplex(stream, { maxFrameBytes: this.#config.maxFrameBytes });
+    if (this.#isBanned(peer) || !this.#takeStream(peer)) {
+      stream.abort(new Error('too many streams'));
+      this.#cutOff(peer, 'stream-flood', `more than ${STREAMS_PER_SECOND} sync streams per second`);
+      return;
+    }
+    const duplex = streamDuplex(stream, {
+      maxFrameBytes: this.#config.maxFrameBytes,
+      onFramingError: (err) => this.#cutOff(peer, 'frame-too-large', err.message),
+    });
     const first = readHello(duplex, this.#config.maxFrameBytes);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -343,6 +365,7 @@ export class RelayHub {
       helloAfterPeer: dialed === undefined,
       scheduler: realScheduler,
       maxFrameBytes: this.#config.maxFrameBytes,
+      stallTimeoutMs: this.#config.stallTimeoutSeconds * 1000,
     });
     const entry: HubSession = { dbId: db.dbId, peer, claims, stream, counted: session.stats };
     this.#sessions.set(session, entry);
@@ -353,6 +376,7 @@ export class RelayHub {
       this.#sessions.delete(session);
       if (reason.code !== 'local-close' && reason.code !== 'peer-closed') this.metrics.sessionsRefused.inc({ code: reason.code });
       this.#log.info({ peer, db: db.dbId, code: reason.code, reason: reason.message }, 'session closed');
+      if (ABUSE.has(reason.code) && !reason.byPeer) this.#cutOff(peer, reason.code, reason.message);
     });
     session.start();
     return session;
@@ -401,6 +425,37 @@ export class RelayHub {
     if (bucket.take(ops, now)) return;
     this.#log.warn({ peer: entry.peer, db: entry.dbId, limit: this.#config.maxOpsPerSecondPerPeer }, 'peer over its op rate: cut off');
     session.close('rate-limited', `more than ${this.#config.maxOpsPerSecondPerPeer} ops/s`);
+  }
+
+  /** Counts a sync stream `peer` opened; false when it opens them faster than a peer should. */
+  #takeStream(peer: string): boolean {
+    const now = systemClock.now();
+    let bucket = this.#streamBuckets.get(peer);
+    if (!bucket) {
+      bucket = new TokenBucket(STREAMS_PER_SECOND, STREAM_BURST_SECONDS, now);
+      this.#streamBuckets.set(peer, bucket);
+    }
+    return bucket.take(1, now);
+  }
+
+  #isBanned(peer: string): boolean {
+    const until = this.#banned.get(peer);
+    if (until === undefined) return false;
+    if (until > systemClock.now()) return true;
+    this.#banned.delete(peer);
+    return false;
+  }
+
+  /**
+   * Disconnects a misbehaving peer (every connection of it) and refuses it for BAN_MS: honest
+   * peers never flood streams or send frames that are not the protocol's.
+   */
+  #cutOff(peer: string, reason: string, message: string): void {
+    if (this.#isBanned(peer)) return;
+    this.#banned.set(peer, systemClock.now() + BAN_MS);
+    this.metrics.peersCutOff.inc({ reason });
+    this.#log.warn({ peer, reason, detail: message, seconds: BAN_MS / 1000 }, 'peer cut off');
+    this.#libp2p.hangUp(peerIdFromString(peer)).catch(() => {});
   }
 
   /** Adds a session's traffic since the last count to the metrics. */

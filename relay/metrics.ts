@@ -22,6 +22,7 @@ export class RelayMetrics {
   readonly bytesSent: Counter<'db'>;
   readonly authFailures: Counter<'reason'>;
   readonly sessionsRefused: Counter<'code'>;
+  readonly peersCutOff: Counter<'reason'>;
   readonly sessionsOpened: Counter<'db'>;
 
   readonly #source: MetricsSource;
@@ -37,6 +38,7 @@ export class RelayMetrics {
     this.bytesSent = counter('blaze_bytes_sent_total', 'Sync bytes sent', ['db']);
     this.authFailures = counter('blaze_auth_failures_total', 'Sessions refused for their token or key, by check', ['reason']);
     this.sessionsRefused = counter('blaze_sessions_refused_total', 'Sessions refused or cut off, by close code', ['code']);
+    this.peersCutOff = counter('blaze_peers_cut_off_total', 'Peers disconnected and refused for a while for abuse', ['reason']);
     this.sessionsOpened = counter('blaze_sessions_opened_total', 'Sync sessions admitted', ['db']);
     /** A gauge with one value per database, read when scraped. */
     const perDatabase = (name: string, help: string, value: (db: BlazeDB) => number) =>

@@ -24,6 +24,14 @@ export interface HostOptions {
   /** Find LAN peers by mDNS (with a query interval, or libp2p's default of 10 s). */
   mdns?: { intervalMs?: number };
   maxConnections: number;
+  /** Refuse connections from these peers (after Noise names them): peers cut off for abuse. */
+  denyPeer?: (peer: string) => boolean;
+  /**
+   * New inbound connections per second from one IP address before libp2p refuses more, and
+   * handshakes in progress at once (libp2p's defaults: 5 and 10, too few for a relay: devices
+   * behind one NAT share an address, and every device reconnects after a relay restart).
+   */
+  inbound?: { perHostPerSecond: number; pending: number };
 }
 
 export interface RelayServerLimits {
@@ -75,7 +83,15 @@ export async function createHost(options: HostOptions): Promise<Libp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: mdns ? [mdns(mdnsInterval !== undefined ? { interval: mdnsInterval } : {})] : [],
-    connectionManager: { maxConnections: options.maxConnections },
+    connectionManager: {
+      maxConnections: options.maxConnections,
+      ...(options.inbound
+        ? { inboundConnectionThreshold: options.inbound.perHostPerSecond, maxIncomingPendingConnections: options.inbound.pending }
+        : {}),
+    },
+    ...(options.denyPeer
+      ? { connectionGater: { denyInboundEncryptedConnection: (peer) => (options.denyPeer as (p: string) => boolean)(peer.toString()) } }
+      : {}),
     // Pings find dead connections (a device that lost power leaves no FIN). libp2p's default
     // gives up after ~5 s: a relay busy with a hundred peers' writes, or a busy app, missed
     // that and dropped healthy connections, whose reconnects made it busier still (ingest of

@@ -11,6 +11,8 @@ import { FrameReader, frameHeader } from '../transport/frames.ts';
 export interface StreamDuplexOptions {
   /** Largest frame accepted; a larger length prefix aborts the stream (default 4 MiB). */
   maxFrameBytes?: number;
+  /** Told why, when the peer's bytes are not frames (too large): the stream is aborted. */
+  onFramingError?: (err: Error) => void;
 }
 
 class StreamDuplex extends DuplexHandlers implements FrameDuplex {
@@ -28,6 +30,7 @@ class StreamDuplex extends DuplexHandlers implements FrameDuplex {
         frames = this.#reader.push(event.data.subarray());
       } catch (err) {
         stream.abort(err as Error);
+        options.onFramingError?.(err as Error);
         return;
       }
       for (const frame of frames) if (!this.#closed) this.emitFrame(frame);

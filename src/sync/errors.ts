@@ -29,7 +29,9 @@ export type CloseCode =
   /** The peer lacks ops compacted away, and no snapshot can be made for it (docs/gc.md). */
   | 'snapshot-unavailable'
   /** The peer sent ops faster than the node allows (a relay's per-peer limit); it may come back later. */
-  | 'rate-limited';
+  | 'rate-limited'
+  /** The peer read nothing for the node's stall timeout (its transport stayed full). */
+  | 'too-slow';
 
 const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'version-unsupported',
@@ -46,6 +48,7 @@ const CODES: ReadonlySet<string> = new Set<CloseCode>([
   'corrupt-snapshot',
   'snapshot-unavailable',
   'rate-limited',
+  'too-slow',
 ]);
 
 export function isCloseCode(code: string): code is CloseCode {
@@ -55,8 +58,11 @@ export function isCloseCode(code: string): code is CloseCode {
 export class SyncError extends BlazeError {
   override name = 'SyncError';
   readonly code: CloseCode;
-  constructor(code: CloseCode, message: string) {
+  /** The peer's CLOSE said so (this side did not find the fault itself). */
+  readonly byPeer: boolean;
+  constructor(code: CloseCode, message: string, byPeer = false) {
     super(`${code}: ${message}`);
     this.code = code;
+    this.byPeer = byPeer;
   }
 }

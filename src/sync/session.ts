@@ -206,6 +206,12 @@ export interface SyncSessionInit {
   /** With a scheduler: close a session whose peer sends no HELLO within this (default 10 s). */
   handshakeTimeoutMs?: number;
   /**
+   * With a scheduler: close with `too-slow` a session whose transport stays full this long (the
+   * peer does not read). Backpressure bounds what it costs, but it holds a session, a stream and
+   * a place in every commit's fan-out. Default: never.
+   */
+  stallTimeoutMs?: number;
+  /**
    * Runs `fn` after the current work (default: a microtask). Frames that arrive together are
    * applied in one transaction there; the simulator runs it as an event at the same instant.
    */
@@ -309,6 +315,9 @@ export class SyncSession {
   #deferredSkips: SkipRange[] = [];
   #skipTimer: Cancel | undefined;
   #helloTimer: Cancel | undefined;
+  readonly #stallTimeoutMs: number | undefined;
+  /** Runs while the transport is full (a send returned false, no drain since). */
+  #stallTimer: Cancel | undefined;
   readonly #handshakeTimeoutMs: number;
   readonly #helloAfterPeer: boolean;
   /** Frames that arrived while an asynchronous authorizer judged the peer's HELLO. */
@@ -383,6 +392,7 @@ export class SyncSession {
     this.#forwardDelayMs = init.forwardDelayMs ?? DEFAULT_FORWARD_DELAY_MS;
     this.#minForwardDelayMs = this.#forwardDelayMs;
     this.#handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#stallTimeoutMs = init.stallTimeoutMs;
     this.#helloAfterPeer = init.helloAfterPeer ?? false;
     this.#defer = init.defer ?? queueMicrotask;
     this.#maxSnapshotBytes = init.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
@@ -390,6 +400,8 @@ export class SyncSession {
     this.#duplex.onDrain(() =>
       this.#guard(() => {
         this.#blocked = false;
+        this.#stallTimer?.();
+        this.#stallTimer = undefined;
         this.#pump();
       }),
     );
@@ -403,7 +415,7 @@ export class SyncSession {
       try {
         const message = decodeMessage(frame, this.#maxFrameBytes, this.#inStream);
         if (message.type === 'close')
-          return new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`);
+          return new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`, true);
       } catch {
         // Not a frame to learn a reason from.
       }
@@ -545,7 +557,7 @@ export class SyncSession {
         return;
       case 'close':
         // The peer's reason, when it is one of ours; otherwise just that it closed.
-        this.#end(new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`));
+        this.#end(new SyncError(isCloseCode(message.code) ? message.code : 'peer-closed', `peer closed: ${message.message}`, true));
         this.#duplex.close();
         return;
     }
@@ -1373,7 +1385,12 @@ export class SyncSession {
     const frame = encodeMessage(message, this.#outStream);
     this.#stats.bytesSent += frame.length;
     if (message.type === 'ops') this.#stats.opsSent += message.ops.length;
-    return this.#duplex.send(frame);
+    const sent = this.#duplex.send(frame);
+    if (!sent && this.#stallTimeoutMs !== undefined && this.#scheduler && !this.#stallTimer) {
+      const ms = this.#stallTimeoutMs;
+      this.#stallTimer = this.#scheduler.after(ms, () => this.#guard(() => this.close('too-slow', `the peer read nothing for ${ms} ms`)));
+    }
+    return sent;
   }
 
   #setState(state: SessionState): void {
@@ -1413,6 +1430,8 @@ export class SyncSession {
     this.#releases.clear();
     this.#helloTimer?.();
     this.#helloTimer = undefined;
+    this.#stallTimer?.();
+    this.#stallTimer = undefined;
     this.#setState('closed');
     for (const h of this.#closeHandlers) h(reason);
   }

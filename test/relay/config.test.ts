@@ -61,6 +61,7 @@ describe('blaze-node configuration', () => {
         [{ databases: 'ok,bad id' }, {}, /--databases/],
         [{ evictAfterSeconds: 'soon' }, {}, /--evict-after/],
         [{ gcIntervalSeconds: '0s' }, {}, /--gc-interval/],
+        [{ stallTimeoutSeconds: 'never' }, {}, /--stall-timeout/],
         [{ gcAuthority: 'yes' }, {}, /--gc-authority/],
         [{}, { BLAZE_NODE_DURABILITY: 'sometimes' }, /BLAZE_NODE_DURABILITY/],
         [{}, { BLAZE_NODE_LOG_LEVEL: 'loud' }, /BLAZE_NODE_LOG_LEVEL/],

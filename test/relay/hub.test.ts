@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { multiaddr } from '@multiformats/multiaddr';
 import type { JWK } from 'jose';
 import { BlazeDB } from '../../node/index.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import { peerIdOfSeed } from '../../relay/data-dir.ts';
 import { issueDeviceToken } from '../../relay/token-issuer.ts';
+import { PROTOCOL_ID } from '../../src/sync/index.ts';
+import { floodStreams, sendOversizeFrame, slowReader } from '../helpers/abusers.ts';
 import { startHub, until } from '../helpers/relay.ts';
 
 const TRUST_KEY = 'mesh_token_trust';
@@ -132,6 +135,36 @@ describe('blaze-node hub', () => {
     } finally {
       await flood.db.close();
       await calm.db.close();
+    }
+  });
+
+  it('should cut off stream floods, oversize frames and a peer that stops reading, while an honest peer syncs on', async () => {
+    await using relay = await startHub({ stallTimeoutSeconds: 1 });
+    const honest = await device();
+    try {
+      await honest.db.enableSync({ ...FAST, relay: relay.address, token: await relay.token('ann', 'team') });
+      // Incompressible, several MB: more than the transport buffers of a peer that stops reading.
+      await honest.db.collection('bugs').insertMany(Array.from({ length: 3000 }, (_, n) => ({ n, text: randomBytes(1024) })));
+      await honest.db.synced('relay-durable', { signal: AbortSignal.timeout(20_000) });
+
+      const flood = await floodStreams(relay.address, 100);
+      await flood.disconnected();
+      const oversize = await sendOversizeFrame(relay.address);
+      await oversize.disconnected();
+      // Refused while cut off: Noise names the peer, the relay drops the connection.
+      await assert.rejects(flood.host.dialProtocol(multiaddr(relay.address), PROTOCOL_ID, { signal: AbortSignal.timeout(5_000) }));
+      const slow = await slowReader(relay.address, 'team', (peer) => relay.token('sly', 'team', peer));
+      await Promise.race([slow.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('slow reader kept')), 20_000))]);
+
+      const metrics = await relay.hub.metrics.text();
+      assert.match(metrics, /blaze_peers_cut_off_total\{reason="stream-flood"\} 1/);
+      assert.match(metrics, /blaze_peers_cut_off_total\{reason="frame-too-large"\} 1/);
+      assert.match(metrics, /blaze_sessions_refused_total\{code="too-slow"\} 1/);
+      await honest.db.collection('bugs').insert({ after: true });
+      await honest.db.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+      for (const a of [flood, oversize, slow]) await a.stop();
+    } finally {
+      await honest.db.close();
     }
   });
 

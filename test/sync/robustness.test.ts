@@ -4,7 +4,15 @@ import { describe, it } from 'node:test';
 import { BatchReadContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
 import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
-import { createPipe, databaseSource, decodeMessage, encodeMessage, SyncSession } from '../../src/sync/index.ts';
+import {
+  createPipe,
+  DuplexHandlers,
+  databaseSource,
+  decodeMessage,
+  encodeMessage,
+  type FrameDuplex,
+  SyncSession,
+} from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
@@ -104,5 +112,41 @@ describe('sync robustness', () => {
     assert.equal(session.state, 'handshake');
     scheduler.advance(1);
     assert.equal(session.closeReason?.code, 'protocol');
+  });
+
+  it('should close with too-slow a session whose peer reads nothing for the stall timeout, and not one that drains', async () => {
+    const a = await open();
+    await a.collection('c').insertMany(Array.from({ length: 50 }, (_, n) => ({ n })));
+    /** A transport that takes two frames, then stays full until the test drains it. */
+    class FullDuplex extends DuplexHandlers implements FrameDuplex {
+      sent = 0;
+      send(): boolean {
+        return ++this.sent <= 2;
+      }
+      close(): void {}
+      drain(): void {
+        this.sent = 0;
+        this.emitDrain();
+      }
+      hear(frame: Uint8Array): void {
+        this.emitFrame(frame);
+      }
+    }
+    const run = async (drainAt?: number) => {
+      const scheduler = manualScheduler();
+      const duplex = new FullDuplex();
+      const session = new SyncSession({ source: databaseSource(a), duplex, scheduler, stallTimeoutMs: 5_000, batchOps: 5 });
+      session.start();
+      duplex.hear(helloFrame({ dbId: 'robust', nodeId: (await open()).nodeId }));
+      await settle();
+      scheduler.advance(4_999);
+      if (drainAt !== undefined) duplex.drain();
+      await settle();
+      scheduler.advance(1);
+      return session;
+    };
+    assert.equal((await run()).closeReason?.code, 'too-slow');
+    const drained = await run(4_999);
+    assert.equal(drained.state === 'closed', false, 'a drain before the timeout keeps it');
   });
 });
