@@ -16,6 +16,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tempDir } from '../test/helpers/db.ts';
 import { createLan, namespacesUnavailable } from '../test/helpers/netns.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
+import { probeLatencies } from '../test/helpers/probes.ts';
 import type { Figure } from './harness.ts';
 
 const LOOPBACK = { listen: ['/ip4/127.0.0.1/tcp/0'] };
@@ -46,13 +47,10 @@ async function probeLatency(a: PeerClient, b: PeerClient): Promise<{ p50: number
   await b.call('watch', { collection: 'probes' });
   const writes = (await a.call('probe', { collection: 'probes', count: 500, intervalMs: 10 })) as [number, number][];
   await new Promise((r) => setTimeout(r, 500));
-  const seenAt = new Map<number, number>();
-  for (const e of b.events) if (e.event === 'seen' && !seenAt.has(e.probe as number)) seenAt.set(e.probe as number, e.at as number);
   // The first writes also pay for connection warm-up and path learning: measure the rest.
-  const latencies = writes
-    .slice(50)
-    .filter(([v]) => seenAt.has(v))
-    .map(([v, at]) => (seenAt.get(v) as number) - at)
+  // (A value shown only through a later one counts as seen then, not as missing.)
+  const latencies = probeLatencies(writes.slice(50), b.events)
+    .filter(Number.isFinite)
     .sort((x, y) => x - y);
   const pct = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number);
   return { p50: pct(0.5), p99: pct(0.99), seen: latencies.length };

@@ -7,6 +7,7 @@
  * records (a selective-sync filter on `owner`), "ackIntervalMs"?}
  * Prints {"event":"ready"} once every peer is in sync with the relay, then answers commands.
  */
+import { randomBytes } from 'node:crypto';
 import { BlazeDB } from '../node/index.ts';
 import { MeshPeer } from '../node/mesh/mesh-peer.ts';
 import { type Command, serveCommands, wallMs, watchProbes, writeProbes } from '../test/helpers/probes.ts';
@@ -31,7 +32,8 @@ interface Peer {
 async function startPeer(token: string, index: number): Promise<Peer> {
   const owner = `${process.pid}-${index}`;
   const db = await BlazeDB.open({ storage: 'memory', dbId: config.dbId });
-  if (config.own) await db.setSyncFilter({ collections: { bugs: { where: { owner } } } });
+  // Own records only; peer 0 also the probes record (latency probes between processes' peer 0s).
+  if (config.own) await db.setSyncFilter({ collections: { bugs: { where: { owner } }, ...(index === 0 ? { probes: {} } : {}) } });
   const mesh = await MeshPeer.start(db, {
     relay: config.relay,
     token,
@@ -78,6 +80,43 @@ const COMMANDS: Record<string, (c: Command) => Promise<unknown>> = {
       }),
     );
     return { startedAt, doneAt: wallMs() };
+  },
+  /**
+   * A steady load: every peer inserts one record every `intervalMs` (starts spread over the
+   * first interval) until `durationMs` has passed; returns how many records were written.
+   */
+  steady: async (c) => {
+    const interval = c.intervalMs as number;
+    const until = Date.now() + (c.durationMs as number);
+    const counts = await Promise.all(
+      peers.map(async (p, i) => {
+        await new Promise((r) => setTimeout(r, (interval * i) / peers.length));
+        let written = 0;
+        while (Date.now() < until) {
+          await p.db.collection('bugs').insert({ owner: p.owner, n: written, title: `steady ${written}` });
+          written++;
+          await new Promise((r) => setTimeout(r, interval));
+        }
+        return written;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  },
+  /** Peer 0 inserts `count` records of `bytes` random bytes each into 'blobs' (bulk for full replicas to catch up on). */
+  bulk: async (c) => {
+    const blobs = (peers[0] as Peer).db.collection('blobs');
+    for (let i = 0; i < (c.count as number); i += 50)
+      await blobs.insertMany(
+        Array.from({ length: Math.min(50, (c.count as number) - i) }, () => ({ data: randomBytes(c.bytes as number) })),
+      );
+    await (peers[0] as Peer).db.synced('relay-durable');
+    return true;
+  },
+  /** Waits until every peer's writes are relay-durable (at most `timeoutMs`); returns how many peers got there. */
+  durable: async (c) => {
+    const signal = AbortSignal.timeout((c.timeoutMs as number | undefined) ?? 60_000);
+    const done = await Promise.allSettled(peers.map((p) => p.db.synced('relay-durable', { signal })));
+    return done.filter((d) => d.status === 'fulfilled').length;
   },
   /** Resolves when every peer holds at least `n` records; returns when the last got there. */
   waitCount: async (c) => {

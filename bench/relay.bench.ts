@@ -19,6 +19,7 @@ import { initDataDir, loadDataDir } from '../relay/data-dir.ts';
 import { issueDeviceToken } from '../relay/token-issuer.ts';
 import { tempDir } from '../test/helpers/db.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
+import { probeLatencies } from '../test/helpers/probes.ts';
 import { RelayProcess } from '../test/helpers/relay-process.ts';
 import type { Figure } from './harness.ts';
 
@@ -159,12 +160,7 @@ async function p99(relay: Relay): Promise<Figure> {
     await b.call('watch');
     const writes = (await a.call('probe', { count: 300, intervalMs: 20 })) as [number, number][];
     await new Promise((r) => setTimeout(r, 1_000));
-    const seenAt = new Map<number, number>();
-    for (const e of b.events) if (e.event === 'seen' && !seenAt.has(e.probe as number)) seenAt.set(e.probe as number, e.at as number);
-    const latencies = writes
-      .slice(50)
-      .map(([v, at]) => (seenAt.has(v) ? (seenAt.get(v) as number) - at : Number.POSITIVE_INFINITY))
-      .sort((x, y) => x - y);
+    const latencies = probeLatencies(writes.slice(50), b.events).sort((x, y) => x - y);
     const seen = latencies.filter(Number.isFinite).length;
     if (seen < latencies.length * 0.99)
       throw new Error(`p99 not measured: ${seen} of ${latencies.length} probe writes were seen on the other peer`);

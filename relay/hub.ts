@@ -58,6 +58,8 @@ const HELLO_TIMEOUT_MS = 10_000;
 /** Sync streams a peer may open per second on average (bursts of 30): more is a flood. */
 const STREAMS_PER_SECOND = 1;
 const STREAM_BURST_SECONDS = 30;
+/** How long skipped dots for a partial peer may wait, merged (SyncSessionInit.skipDelayMs). */
+const SKIP_DELAY_MS = 2_000;
 /** A peer cut off for abuse (floods, frames that are not ours) may not connect for this long. */
 const BAN_MS = 60_000;
 /** Session endings that only a misbehaving peer causes: its connection is cut off too. */
@@ -366,6 +368,9 @@ export class RelayHub {
       scheduler: realScheduler,
       maxFrameBytes: this.#config.maxFrameBytes,
       stallTimeoutMs: this.#config.stallTimeoutSeconds * 1000,
+      // Skipped dots only advance a partial peer's vector (for GC): merged over 2 s, hundreds of
+      // partial peers cost a few frames per second each, not one per commit.
+      skipDelayMs: SKIP_DELAY_MS,
     });
     const entry: HubSession = { dbId: db.dbId, peer, claims, stream, counted: session.stats };
     this.#sessions.set(session, entry);

@@ -30,6 +30,11 @@ export const cryptoRandom: Random = {
 
 export const realScheduler: Scheduler = {
   after(ms: number, fn: () => void): Cancel {
+    // At once, but after pending I/O (setTimeout would wait at least 1 ms).
+    if (ms <= 0) {
+      const immediate = setImmediate(fn);
+      return () => clearImmediate(immediate);
+    }
     const timer = setTimeout(fn, ms);
     return () => clearTimeout(timer);
   },

@@ -229,6 +229,13 @@ const MAX_ACK_ORIGINS = SESSION_INTERN_CAPACITY.nodes;
 
 export type SessionState = 'handshake' | 'syncing' | 'closed';
 
+/**
+ * With a scheduler, a pump sends at most about this much per turn, then lets other work run
+ * (other sessions' live pushes, frames arriving): a peer catching up on megabytes must not
+ * hold up everyone else's latency while its transport takes it all.
+ */
+const PUMP_TURN_BYTES = 256 * 1024;
+
 /** Bytes of snapshot chunks a receiver holds at most: a 1M-record store is well under it. */
 const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** A member whose acknowledgement did not move is passed on again this often (it is alive). */
@@ -1089,6 +1096,14 @@ export class SyncSession {
     });
   }
 
+  /** Pumps again once other pending work has run (see PUMP_TURN_BYTES). */
+  #pumpNextTurn(scheduler: Scheduler): void {
+    this.#scheduledPump ??= scheduler.after(0, () => {
+      this.#scheduledPump = undefined;
+      this.#guard(() => this.#pump());
+    });
+  }
+
   /** Sends what the peer lacks, from the op log, until caught up or the transport is full. */
   #pump(): void {
     if (this.#state !== 'syncing' || this.#blocked || this.#pumping) return;
@@ -1101,7 +1116,12 @@ export class SyncSession {
       if (!this.#sendSnapshot()) return;
       if (!this.#sendSweep()) return;
       const gapsAllowed = this.#source.filter() !== undefined;
+      const turnEnds = this.#stats.bytesSent + PUMP_TURN_BYTES;
       for (;;) {
+        if (this.#scheduler && this.#stats.bytesSent > turnEnds) {
+          this.#pumpNextTurn(this.#scheduler);
+          return;
+        }
         const origin = this.#firstBehind(version);
         if (!origin) return;
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.

@@ -55,9 +55,14 @@ export async function floodStreams(relay: string, count: number): Promise<Abuser
 /** Announces a frame of 64 MiB on a sync stream (the relay takes at most its maxFrameBytes). */
 export async function sendOversizeFrame(relay: string): Promise<Abuser> {
   const a = await abuser();
-  const stream = await a.host.dialProtocol(multiaddr(relay), PROTOCOL_ID);
-  stream.send(frameHeader(64 * 1024 * 1024));
-  stream.send(new Uint8Array(1024));
+  try {
+    const stream = await a.host.dialProtocol(multiaddr(relay), PROTOCOL_ID);
+    stream.send(frameHeader(64 * 1024 * 1024));
+    stream.send(new Uint8Array(1024));
+  } catch (err) {
+    await a.stop(); // a host left running would keep the test process alive
+    throw err;
+  }
   return a;
 }
 
@@ -69,7 +74,14 @@ export async function slowReader(relay: string, dbId: string, token: (peerId: st
   const db = await BlazeDB.open({ storage: 'memory', dbId });
   const seed = db.deviceKeySeed();
   const host = await createHost({ seed, listen: [], maxConnections: 8 });
-  const stream: Stream = await host.dialProtocol(multiaddr(relay), PROTOCOL_ID);
+  let stream: Stream;
+  try {
+    stream = await host.dialProtocol(multiaddr(relay), PROTOCOL_ID);
+  } catch (err) {
+    await host.stop();
+    await db.close();
+    throw err;
+  }
   // Keeps what arrives while paused (a small buffer would reset the stream from this side).
   stream.maxReadBufferLength = 1 << 30;
   const credentials = tokenCredentials(await token(host.peerId.toString()), dbId, db.nodeId);

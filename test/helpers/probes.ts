@@ -30,6 +30,20 @@ export async function writeProbes(collection: Collection, count: number, interva
   return out;
 }
 
+/**
+ * Write-to-visible latency of each probe write ([value, resolved at] from writeProbes), given
+ * the watcher's 'seen' events. A value is visible once it or a later one is seen (a live query
+ * that fires once for several changes shows only the last); Infinity if none was.
+ */
+export function probeLatencies(writes: readonly [number, number][], events: readonly Record<string, unknown>[]): number[] {
+  const seen = events.filter((e) => e.event === 'seen').map((e) => [e.probe as number, e.at as number] as const);
+  return writes.map(([value, at]) => {
+    let first = Number.POSITIVE_INFINITY;
+    for (const [v, when] of seen) if (v >= value && when < first) first = when;
+    return first - at;
+  });
+}
+
 export type Command = Record<string, unknown> & { id: number; cmd: string };
 
 /** Answers JSON-line commands on stdin with {"reply": id, "result"} until stdin ends. */
