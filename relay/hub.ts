@@ -49,7 +49,7 @@ import type { RelayConfig } from './config.ts';
 import { databasesDir, type RelayKeys } from './data-dir.ts';
 import type { Logger } from './log.ts';
 import { RelayMetrics } from './metrics.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { PeerBuckets } from './rate-limit.ts';
 
 /** A peer may send this many seconds' worth of its op rate at once. */
 const RATE_BURST_SECONDS = 5;
@@ -91,8 +91,8 @@ export class RelayHub {
   readonly #peerRelays: Map<string, Multiaddr>;
   /** Redials relay links, one per (database, relay): keys are `${dbId} ${peerId}`. */
   readonly #relayLinks: ConnectionPolicy;
-  readonly #buckets = new Map<string, TokenBucket>();
-  readonly #streamBuckets = new Map<string, TokenBucket>();
+  readonly #opBuckets: PeerBuckets;
+  readonly #streamBuckets = new PeerBuckets(STREAMS_PER_SECOND, STREAM_BURST_SECONDS);
   /** Peers cut off for abuse, until when (ms since the epoch). */
   readonly #banned = new Map<string, number>();
   #stopping = false;
@@ -103,6 +103,7 @@ export class RelayHub {
     this.#log = log;
     this.#libp2p = libp2p;
     this.#bindings = new TokenBindings(keys.dir);
+    this.#opBuckets = new PeerBuckets(config.maxOpsPerSecondPerPeer, RATE_BURST_SECONDS);
     this.#peerRelays = new Map(
       config.relays.map((text) => {
         const address = multiaddr(text);
@@ -421,26 +422,14 @@ export class RelayHub {
   #meter(session: SyncSession, ops: number): void {
     const entry = this.#sessions.get(session);
     if (!entry || entry.claims === undefined) return; // relays of the deployment are not limited
-    const now = systemClock.now();
-    let bucket = this.#buckets.get(entry.peer);
-    if (!bucket) {
-      bucket = new TokenBucket(this.#config.maxOpsPerSecondPerPeer, RATE_BURST_SECONDS, now);
-      this.#buckets.set(entry.peer, bucket);
-    }
-    if (bucket.take(ops, now)) return;
+    if (this.#opBuckets.take(entry.peer, ops, systemClock.now())) return;
     this.#log.warn({ peer: entry.peer, db: entry.dbId, limit: this.#config.maxOpsPerSecondPerPeer }, 'peer over its op rate: cut off');
     session.close('rate-limited', `more than ${this.#config.maxOpsPerSecondPerPeer} ops/s`);
   }
 
   /** Counts a sync stream `peer` opened; false when it opens them faster than a peer should. */
   #takeStream(peer: string): boolean {
-    const now = systemClock.now();
-    let bucket = this.#streamBuckets.get(peer);
-    if (!bucket) {
-      bucket = new TokenBucket(STREAMS_PER_SECOND, STREAM_BURST_SECONDS, now);
-      this.#streamBuckets.set(peer, bucket);
-    }
-    return bucket.take(1, now);
+    return this.#streamBuckets.take(peer, 1, systemClock.now());
   }
 
   #isBanned(peer: string): boolean {
@@ -457,7 +446,9 @@ export class RelayHub {
    */
   #cutOff(peer: string, reason: string, message: string): void {
     if (this.#isBanned(peer)) return;
-    this.#banned.set(peer, systemClock.now() + BAN_MS);
+    const now = systemClock.now();
+    for (const [banned, until] of this.#banned) if (until <= now) this.#banned.delete(banned); // expired
+    this.#banned.set(peer, now + BAN_MS);
     this.metrics.peersCutOff.inc({ reason });
     this.#log.warn({ peer, reason, detail: message, seconds: BAN_MS / 1000 }, 'peer cut off');
     this.#libp2p.hangUp(peerIdFromString(peer)).catch(() => {});
