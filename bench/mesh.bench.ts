@@ -16,7 +16,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { tempDir } from '../test/helpers/db.ts';
 import { createLan, namespacesUnavailable } from '../test/helpers/netns.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
-import { probeLatencies } from '../test/helpers/probes.ts';
+import { percentile, probeLatencies } from '../test/helpers/probes.ts';
 import type { Figure } from './harness.ts';
 
 const LOOPBACK = { listen: ['/ip4/127.0.0.1/tcp/0'] };
@@ -52,7 +52,7 @@ async function probeLatency(a: PeerClient, b: PeerClient): Promise<{ p50: number
   const latencies = probeLatencies(writes.slice(50), b.events)
     .filter(Number.isFinite)
     .sort((x, y) => x - y);
-  const pct = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number);
+  const pct = (q: number) => round(percentile(latencies, q));
   return { p50: pct(0.5), p99: pct(0.99), seen: latencies.length };
 }
 

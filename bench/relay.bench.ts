@@ -19,7 +19,7 @@ import { initDataDir, loadDataDir } from '../relay/data-dir.ts';
 import { issueDeviceToken } from '../relay/token-issuer.ts';
 import { tempDir } from '../test/helpers/db.ts';
 import { PeerClient } from '../test/helpers/peer-client.ts';
-import { probeLatencies } from '../test/helpers/probes.ts';
+import { percentile, probeLatencies } from '../test/helpers/probes.ts';
 import { RelayProcess } from '../test/helpers/relay-process.ts';
 import type { Figure } from './harness.ts';
 
@@ -164,7 +164,7 @@ async function p99(relay: Relay): Promise<Figure> {
     const seen = latencies.filter(Number.isFinite).length;
     if (seen < latencies.length * 0.99)
       throw new Error(`p99 not measured: ${seen} of ${latencies.length} probe writes were seen on the other peer`);
-    const value = latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))] as number;
+    const value = percentile(latencies, 0.99);
     return { name: named('relay.p99_ms_500_peers'), value: round(value), unit: 'ms' };
   } finally {
     await stopLoad(loads);

@@ -25,7 +25,7 @@ import { parseQuery, type Query } from '../query/index.ts';
 import { matches } from '../query/match.ts';
 import { type CollectionFilterSpec, SyncFilter } from '../sync/filter.ts';
 import { validateName } from '../values/validate.ts';
-import { isPlainObject, type Value, type ValueMap } from '../values/value.ts';
+import { isRecordObject, type Value, type ValueMap } from '../values/value.ts';
 
 /** A bad rules file: names the part and what is wrong with it. */
 export class RulesError extends ValidationError {
@@ -57,7 +57,7 @@ export class ReadRules {
 
   /** Checks a rules document (parsed JSON). Throws RulesError naming the problem. */
   static parse(input: unknown): ReadRules {
-    if (!isObject(input) || !isObject(input.collections))
+    if (!isRecordObject(input) || !isRecordObject(input.collections))
       throw new RulesError('rules', 'rules are { "collections": { name: { "read": true | false | query } } }');
     const extra = Object.keys(input).find((k) => k !== 'collections');
     if (extra !== undefined) throw new RulesError(`rules.${extra}`, 'unknown key (only collections)');
@@ -65,7 +65,7 @@ export class ReadRules {
     for (const [name, entry] of Object.entries(input.collections)) {
       const at = `rules.collections.${name}`;
       asRulesError(() => validateName(name, at, 'collection name'));
-      if (!isObject(entry)) throw new RulesError(at, 'takes { "read": true | false | query }');
+      if (!isRecordObject(entry)) throw new RulesError(at, 'takes { "read": true | false | query }');
       for (const key of Object.keys(entry)) {
         if (key === 'write') throw new RulesError(`${at}.write`, 'write rules are not enforced yet (they need voids of rejected writes)');
         if (key !== 'read') throw new RulesError(`${at}.${key}`, 'unknown key (read)');
@@ -73,7 +73,7 @@ export class ReadRules {
       const rule = entry.read;
       if (rule === undefined) throw new RulesError(at, 'has no read rule');
       if (typeof rule !== 'boolean') {
-        if (!isObject(rule)) throw new RulesError(`${at}.read`, 'a rule is true, false or a query');
+        if (!isRecordObject(rule)) throw new RulesError(`${at}.read`, 'a rule is true, false or a query');
         // Every part checked now, so a bad query fails at load, not on some token later.
         asRulesError(() => parseQuery(checkable(rule, `${at}.read`)), `${at}.read`);
       }
@@ -171,9 +171,9 @@ function checkable(query: Query, at: string): Query {
       out[`auth.${key.slice(AUTH_KEY.length)}`] = substitute(spec, () => PLACEHOLDER, where);
     } else if (key === '$and' || key === '$or') {
       if (!Array.isArray(spec)) throw new RulesError(where, `${key} takes a non-empty array of queries`);
-      out[key] = spec.map((item, i) => (isObject(item) ? checkable(item, `${where}[${i}]`) : item));
+      out[key] = spec.map((item, i) => (isRecordObject(item) ? checkable(item, `${where}[${i}]`) : item));
     } else if (key === '$not') {
-      out[key] = isObject(spec) ? checkable(spec, where) : spec;
+      out[key] = isRecordObject(spec) ? checkable(spec, where) : spec;
     } else {
       out[key] = substitute(spec, () => PLACEHOLDER, where);
     }
@@ -191,7 +191,7 @@ function claimTest(path: string, spec: unknown, claim: (path: string) => Value, 
 /** A field condition with every `{ $auth: path }` replaced by that claim's value. */
 function substitute(spec: unknown, claim: (path: string) => Value, where: string): unknown {
   if (Array.isArray(spec)) return spec.map((item, i) => substitute(item, claim, `${where}[${i}]`));
-  if (!isObject(spec)) return spec;
+  if (!isRecordObject(spec)) return spec;
   const keys = Object.keys(spec);
   if (keys.includes(AUTH_VALUE)) {
     if (keys.length !== 1 || typeof spec.$auth !== 'string' || spec.$auth.length === 0)
@@ -205,16 +205,12 @@ function substitute(spec: unknown, claim: (path: string) => Value, where: string
 function claimAt(claims: Claims, path: string): Value {
   let v: unknown = claims;
   for (const key of path.split('.')) {
-    if (!isObject(v) || !Object.hasOwn(v, key)) throw new MissingClaim(path);
+    if (!isRecordObject(v) || !Object.hasOwn(v, key)) throw new MissingClaim(path);
     v = v[key];
   }
   if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) return v as Value;
   if (Array.isArray(v) && v.every((e) => e === null || ['string', 'number', 'boolean'].includes(typeof e))) return v as Value;
   throw new MissingClaim(path); // an object claim is not a value a rule can compare
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && isPlainObject(x);
 }
 
 /** Runs `fn`, its ValidationErrors as RulesErrors; a query's paths (`query.x`) put under `at`. */

@@ -14,7 +14,7 @@ import type { FieldOp, Op } from '../ops/op.ts';
 import { type Condition, matches, parseQuery, type Query } from '../query/index.ts';
 import { SCHEMA_COLLECTION } from '../replica/replica.ts';
 import { validateName, validateValue } from '../values/validate.ts';
-import { isPlainObject, type Value } from '../values/value.ts';
+import { isRecordObject, type Value } from '../values/value.ts';
 
 export interface CollectionFilterSpec {
   readonly where?: Query;
@@ -55,7 +55,7 @@ export class SyncFilter {
 
   /** Validates a filter as the API or the wire gives it. Throws FilterError. */
   static parse(input: unknown): SyncFilter {
-    if (!isObject(input) || !isObject(input.collections)) {
+    if (!isRecordObject(input) || !isRecordObject(input.collections)) {
       throw new FilterError('filter', 'a filter is { collections: { name: { where?, exclude? } } }');
     }
     const extra = Object.keys(input).filter((k) => k !== 'collections');
@@ -70,7 +70,7 @@ export class SyncFilter {
       const at = `filter.collections.${name}`;
       rethrowAsFilterError(() => validateName(name, at, 'collection name'));
       const entry = given[name];
-      if (!isObject(entry)) throw new FilterError(at, 'takes { where?, exclude? }');
+      if (!isRecordObject(entry)) throw new FilterError(at, 'takes { where?, exclude? }');
       const { where, exclude, ...rest } = entry;
       if (Object.keys(rest).length > 0) throw new FilterError(`${at}.${Object.keys(rest)[0]}`, 'unknown key (where, exclude)');
       const excluded = parseExclude(exclude, `${at}.exclude`);
@@ -168,10 +168,6 @@ function conjuncts(c: Condition): Condition[] {
 
 function conditionKey(c: Condition): string {
   return valueKey(c as unknown as Value);
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && isPlainObject(x);
 }
 
 function parseExclude(exclude: unknown, at: string): Set<string> {

@@ -1090,15 +1090,12 @@ export class SyncSession {
       this.#pump();
       return;
     }
-    this.#scheduledPump ??= this.#scheduler.after(this.#batchWindowMs, () => {
-      this.#scheduledPump = undefined;
-      this.#guard(() => this.#pump());
-    });
+    this.#schedulePump(this.#scheduler, this.#batchWindowMs);
   }
 
-  /** Pumps again once other pending work has run (see PUMP_TURN_BYTES). */
-  #pumpNextTurn(scheduler: Scheduler): void {
-    this.#scheduledPump ??= scheduler.after(0, () => {
+  /** Pumps after `ms` (0: once other pending work has run), unless a pump is scheduled already. */
+  #schedulePump(scheduler: Scheduler, ms: number): void {
+    this.#scheduledPump ??= scheduler.after(ms, () => {
       this.#scheduledPump = undefined;
       this.#guard(() => this.#pump());
     });
@@ -1119,7 +1116,7 @@ export class SyncSession {
       const turnEnds = this.#stats.bytesSent + PUMP_TURN_BYTES;
       for (;;) {
         if (this.#scheduler && this.#stats.bytesSent > turnEnds) {
-          this.#pumpNextTurn(this.#scheduler);
+          this.#schedulePump(this.#scheduler, 0); // the rest next turn (PUMP_TURN_BYTES)
           return;
         }
         const origin = this.#firstBehind(version);

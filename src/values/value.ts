@@ -49,6 +49,11 @@ export function isPlainObject(v: object): v is ValueMap {
   return proto === Object.prototype || proto === null;
 }
 
+/** A plain object that is not an array: the shape of a JSON object (a query, a filter, a rules file). */
+export function isRecordObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && isPlainObject(x);
+}
+
 /** Deep equality of two valid values (bit-exact for floats: -0 differs from 0). */
 export function valuesEqual(a: Value, b: Value): boolean {
   if (a === b) return typeof a !== 'number' || Object.is(a, b);

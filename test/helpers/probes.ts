@@ -44,6 +44,11 @@ export function probeLatencies(writes: readonly [number, number][], events: read
   });
 }
 
+/** The `q` quantile (0.99: p99) of latencies sorted ascending: the nearest rank at or below. */
+export function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
 export type Command = Record<string, unknown> & { id: number; cmd: string };
 
 /** Answers JSON-line commands on stdin with {"reply": id, "result"} until stdin ends. */

@@ -24,7 +24,7 @@ import { esc, lineChart, type Series } from '../../simulations/sim/line-chart.ts
 import { floodStreams, sendOversizeFrame, slowReader } from '../helpers/abusers.ts';
 import { tempDir } from '../helpers/db.ts';
 import { PeerClient } from '../helpers/peer-client.ts';
-import { probeLatencies, wallMs } from '../helpers/probes.ts';
+import { percentile, probeLatencies, wallMs } from '../helpers/probes.ts';
 import { until } from '../helpers/relay.ts';
 import { RelayProcess } from '../helpers/relay-process.ts';
 
@@ -180,8 +180,10 @@ describe('relay under load', () => {
 });
 
 function p99(probes: readonly Probe[]): number {
-  const sorted = probes.map((p) => p.latencyMs).sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))] as number;
+  return percentile(
+    probes.map((p) => p.latencyMs).sort((a, b) => a - b),
+    0.99,
+  );
 }
 
 function report(r: {
