@@ -128,7 +128,9 @@ async function main(): Promise<void> {
     devices.push(laptop, desktop, phone);
     const relayId = address.split('/p2p/')[1] as string;
     const name = (peer: string) => (peer === relayId ? 'relay' : (devices.find((d) => d.mesh.peerId === peer)?.name ?? peer.slice(-8)));
-    await within(() => laptop.links.has(desktop.mesh.peerId) && devices.every((d) => d.links.has(relayId)), 'the connections');
+    // Both ends of the LAN link: each side reports its own session once it is in sync.
+    const lanLinked = () => laptop.links.has(desktop.mesh.peerId) && desktop.links.has(laptop.mesh.peerId);
+    await within(() => lanLinked() && devices.every((d) => d.links.has(relayId)), 'the connections');
     for (const d of devices) step(`${d.name.padEnd(8)} syncs with ${[...d.links].map(([p, kind]) => `${name(p)} (${kind})`).join(', ')}`);
 
     // One shared record every device likes; created on the laptop, seen everywhere first.
