@@ -85,7 +85,7 @@ export function lineChart(
 ): string {
   const W = 720;
   const H = 300;
-  const pad = { left: 70, right: 20, top: 48, bottom: 44 };
+  const pad = { left: 70, right: 20, top: 60, bottom: 44 };
   const xs = lines.flatMap((l) => l.points.map(([x]) => x));
   const ys = lines.flatMap((l) => l.points.map(([, y]) => y));
   const range = (values: number[], log: boolean | undefined): [number, number] => {
@@ -130,6 +130,6 @@ export function lineChart(
   const axes = `<line x1="${pad.left}" x2="${W - pad.right}" y1="${H - pad.bottom}" y2="${H - pad.bottom}" stroke="#868e96"/>
 <line x1="${pad.left}" x2="${pad.left}" y1="${pad.top}" y2="${H - pad.bottom}" stroke="#868e96"/>
 <text x="${W - pad.right}" y="${H - 6}" font-size="10" text-anchor="end" fill="#868e96">${esc(xUnit)}${options.logX ? ' (log)' : ''}</text>
-<text x="12" y="${pad.top - 4}" font-size="10" fill="#868e96">${esc(yUnit)}${options.logY ? ' (log)' : ''}</text>`;
-  return svg(W, H, title, `${axes}\n${xTicks}${yTicks}\n${paths}\n${legend}`);
+`;
+  return svg(W, H, `${title} (${yUnit}${options.logY ? ', log' : ''})`, `${axes}\n${xTicks}${yTicks}\n${paths}\n${legend}`);
 }

@@ -112,8 +112,10 @@ async function main(): Promise<void> {
   const plan: { workload: string; library: LibraryName; run: () => Promise<Measured>; sizes: Record<string, number> }[] = [];
   for (const library of options.libs) {
     const s = SIZES[library];
-    if (options.workloads.includes('W1'))
+    if (options.workloads.includes('W1')) {
+      plan.push({ workload: 'W1-small', library, sizes: { records: scaled(s.w1Small) }, run: () => w1(library, scaled(s.w1Small)) });
       plan.push({ workload: 'W1', library, sizes: { records: scaled(s.w1) }, run: () => w1(library, scaled(s.w1)) });
+    }
     if (options.workloads.includes('W2')) {
       const sizes = { records: scaled(s.w2Records), updates: scaled(s.w2) };
       plan.push({ workload: 'W2', library, sizes, run: () => w2(library, sizes.records, sizes.updates, 10) });

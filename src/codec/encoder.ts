@@ -12,12 +12,12 @@ export class Encoder {
   pos = 0;
   #done: Uint8Array[] = [];
   #doneBytes = 0;
-  readonly #view: DataView;
-  #scratch = new Uint8Array(8);
+  /** For floats only: made on first use, since most encoders (one per stored row) never write one. */
+  #view: DataView | undefined;
+  #scratch: Uint8Array | undefined;
 
   constructor(initialSize = INITIAL_CHUNK) {
     this.buf = new Uint8Array(initialSize);
-    this.#view = new DataView(this.#scratch.buffer);
   }
 
   /** Bytes written so far. */
@@ -40,6 +40,8 @@ export class Encoder {
   /** Little-endian IEEE 754 double, bit-exact (keeps -0 and subnormals). */
   float64(n: number): void {
     this.ensure(8);
+    this.#scratch ??= new Uint8Array(8);
+    this.#view ??= new DataView(this.#scratch.buffer);
     this.#view.setFloat64(0, n, true);
     this.buf.set(this.#scratch, this.pos);
     this.pos += 8;
@@ -153,7 +155,11 @@ export function writeString(e: Encoder, s: string): void {
       return;
     }
   }
-  writeBytes(e, utf8.encode(s));
+  // Straight into the buffer: no intermediate array per string.
+  const bytes = Buffer.byteLength(s, 'utf8');
+  writeVarUint(e, bytes);
+  e.ensure(bytes);
+  e.pos += utf8.encodeInto(s, e.buf.subarray(e.pos, e.pos + bytes)).written;
 }
 
 /** Writes `s` as UTF-8 without a length prefix; returns the byte count. */

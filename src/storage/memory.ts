@@ -125,8 +125,9 @@ export class MemoryStorage implements Storage {
       this.#opsByNode.set(row.node, seqs);
     }
     const list = seqs;
-    const at = upperBound(list, row.seq);
-    list.splice(at, 0, row.seq);
+    // A node's ops mostly arrive in order: append; a gap filled later goes in its place.
+    if (list.length === 0 || (list[list.length - 1] as number) < row.seq) list.push(row.seq);
+    else list.splice(upperBound(list, row.seq), 0, row.seq);
     const recordKey = `${row.collection}\0${row.record}`;
     this.#opsPerRecord.set(recordKey, (this.#opsPerRecord.get(recordKey) ?? 0) + 1);
     this.#indexOp(recordKey, key, true);
