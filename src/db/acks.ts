@@ -62,15 +62,12 @@ export class AckTracker {
    */
   record(ack: PeerAck): void {
     const old = this.#acks.get(ack.peer);
-    const version = new Map(old?.version ?? []);
+    // Most ACKs repeat what is known: look before copying the vector.
     let moved = old === undefined || old.level !== ack.level;
-    for (const [node, seq] of ack.version) {
-      if (seq > (version.get(node) ?? 0)) {
-        version.set(node, seq);
-        moved = true;
-      }
-    }
+    if (!moved) for (const [node, seq] of ack.version) if (seq > (old?.version.get(node) ?? 0)) moved = true;
     if (!moved) return;
+    const version = new Map(old?.version ?? []);
+    for (const [node, seq] of ack.version) if (seq > (version.get(node) ?? 0)) version.set(node, seq);
     if (!old) this.#listDirty = true;
     this.#acks.set(ack.peer, { peer: ack.peer, level: ack.level, version });
     this.#dirty.add(ack.peer);

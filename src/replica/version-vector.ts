@@ -77,6 +77,14 @@ export class VersionVector {
     return this.#ahead.size > 0;
   }
 
+  /**
+   * Contiguous prefixes, live: it changes as dots are added, so read it at once (copy it to
+   * keep it). What sync sessions read on every frame and ACK, without a copy each time.
+   */
+  view(): ReadonlyMap<NodeId, number> {
+    return this.#max;
+  }
+
   /** Contiguous prefixes as a map (a copy, unsorted: cheaper than `entries` on hot paths). */
   toMap(): Map<NodeId, number> {
     return new Map(this.#max);

@@ -39,7 +39,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     get nodeId() {
       return db.nodeId; // a getter: the id changes if the store renews its identity
     },
-    version: () => engine.replica.version.toMap(),
+    version: () => engine.replica.version.view(),
     opsAfter: (node, seq, limit, maxBytes, upTo) => engine.opsAfter(node, seq, limit, maxBytes, upTo),
     apply: (items, session: SyncSession) => engine.applySync(items, session),
     onOps: (listener) => engine.onOps(listener),

@@ -86,8 +86,8 @@ export interface SnapshotProgress {
 export interface SyncSource {
   readonly dbId: string;
   readonly nodeId: NodeId;
-  /** Highest contiguous seq held of each origin. */
-  version(): Map<NodeId, number>;
+  /** Highest contiguous seq held of each origin: live, so read at once (copy what is kept). */
+  version(): ReadonlyMap<NodeId, number>;
   /**
    * Stored ops of `node` after `seq`, in order: at most `limit`, about `maxBytes` encoded at
    * most (at least one op), none beyond `upTo`.
@@ -907,8 +907,8 @@ export class SyncSession {
     if (full) this.#duplicateOrigins.clear();
     for (const node of duplicates) this.#duplicateOrigins.delete(node);
     if (last !== undefined && moved.size === 0 && duplicates.length === 0) return;
-    this.#lastAcked = version;
-    if (full) this.#send({ type: 'ack', level: this.#ackLevel, version });
+    this.#lastAcked = new Map(version);
+    if (full) this.#send({ type: 'ack', level: this.#ackLevel, version: this.#lastAcked });
     else this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
   }
 
@@ -930,25 +930,31 @@ export class SyncSession {
     }
     let ack = received;
     if (received.delta) {
-      if (!this.#peerAck) {
+      const merged = this.#peerAck?.version as Map<NodeId, number> | undefined;
+      if (!merged) {
         this.close('protocol', 'a delta ACK before a full one');
         return;
       }
       // Origins this node does not hold yet are kept too (their ops may be on the way), up to
-      // a bound, so a peer cannot grow the merged vector without limit.
-      const version = new Map(this.#peerAck.version);
-      for (const [node, seq] of received.version) version.set(node, seq);
-      if (version.size > MAX_ACK_ORIGINS) {
+      // a bound, so a peer cannot grow the merged vector without limit. The merged vector is
+      // this session's own (decoded for it): updated in place, so an ACK costs what it moved.
+      let added = 0;
+      for (const node of received.version.keys()) if (!merged.has(node)) added++;
+      if (merged.size + added > MAX_ACK_ORIGINS) {
         this.close('protocol', `ACKs name more than ${MAX_ACK_ORIGINS} origins`);
         return;
       }
-      ack = { type: 'ack', level: received.level, version };
+      for (const [node, seq] of received.version) merged.set(node, seq);
+      ack = { type: 'ack', level: received.level, version: merged };
     } else if (received.version.size > MAX_ACK_ORIGINS) {
       this.close('protocol', `an ACK names more than ${MAX_ACK_ORIGINS} origins`);
       return;
     }
-    for (const [node, seq] of this.#known(ack.version)) {
-      if (seq <= (this.#peerHas.get(node) ?? 0)) continue;
+    // The whole merged vector, not only what moved: an origin this node did not hold at an
+    // earlier ACK may be held now. Origins not held here do not concern us.
+    const local = this.#source.version();
+    for (const [node, seq] of ack.version) {
+      if (!local.has(node) || seq <= (this.#peerHas.get(node) ?? 0)) continue;
       // More than we sent or knew of: it gets this origin's ops another way too.
       this.#otherPathSeen(node);
       this.#peerHas.set(node, seq);
@@ -962,7 +968,8 @@ export class SyncSession {
       // whole vector is kept, origins this node does not hold yet included: GC needs what each
       // member holds (the merged vector is bounded to MAX_ACK_ORIGINS above).
       const level = this.#peer.role === 'relay' ? ack.level : 'local-durable';
-      this.#source.recordAck(this.#peer.nodeId, level, ack.version);
+      // The rest of the vector was recorded with earlier ACKs: a delta is enough.
+      this.#source.recordAck(this.#peer.nodeId, level, received.version);
     }
     for (const h of [...this.#ackHandlers]) h(ack);
   }
