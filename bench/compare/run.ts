@@ -39,18 +39,31 @@ const PACKAGES: Record<LibraryName, string> = {
 
 const USAGE = 'usage: bench:compare [--runs N] [--scale F] [--libs a,b] [--workloads W1,W2,W3,W5] [--big] [--out FILE]';
 
+function bad(what: string): never {
+  console.error(`bench:compare: ${what}\n${USAGE}`);
+  process.exit(2);
+}
+
+function readArgs() {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string', default: '3' },
+        scale: { type: 'string', default: '1' },
+        libs: { type: 'string', default: LIBRARIES.join(',') },
+        workloads: { type: 'string', default: 'W1,W2,W3,W5' },
+        big: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'docs/comparison.json' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    return bad((err as Error).message);
+  }
+}
+
 function parse() {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string', default: '3' },
-      scale: { type: 'string', default: '1' },
-      libs: { type: 'string', default: LIBRARIES.join(',') },
-      workloads: { type: 'string', default: 'W1,W2,W3,W5' },
-      big: { type: 'boolean', default: false },
-      out: { type: 'string', default: 'docs/comparison.json' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const values = readArgs();
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -59,10 +72,6 @@ function parse() {
   const scale = Number(values.scale);
   const libs = values.libs.split(',') as LibraryName[];
   const workloads = values.workloads.split(',');
-  const bad = (what: string) => {
-    console.error(`bench:compare: ${what}\n${USAGE}`);
-    process.exit(2);
-  };
   if (!Number.isInteger(runs) || runs < 1 || runs > 15) bad('--runs takes an integer from 1 to 15');
   if (!(scale > 0 && scale <= 1)) bad('--scale takes a number in (0, 1]');
   for (const l of libs) if (!LIBRARIES.includes(l)) bad(`unknown library ${l} (${LIBRARIES.join(', ')})`);

@@ -4,6 +4,7 @@
  * from the figures, and its charts draw in a real headless Chromium.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -139,6 +140,18 @@ describe('comparison benchmark', () => {
     assert.match(md, /W3 PouchDB 9\.0\.0: could not load express-pouchdb/);
     // W1 per record: PouchDB took 1.5 s for 100 records, BlazeDB 0.3 s for 1,000: 50x per record.
     assert.match(md, /PouchDB 9\.0\.0 \| 100 \| 0\.1 \| 1\.5 \(1-2\) \| 600 \| 50x/);
+  });
+
+  it('should refuse bad command-line arguments with one line and exit 2, running nothing', () => {
+    const run = new URL('../../bench/compare/run.ts', import.meta.url).pathname;
+    for (const args of [['--runs', '0'], ['--libs', 'yjs,leveldb'], ['--workloads', 'W9'], ['--scale', 'x'], ['--frobnicate']]) {
+      const r = spawnSync(process.execPath, [run, ...args, '--out', '/nonexistent/never-written.json'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr.split('\n')[0] as string, /^bench:compare: /, args.join(' '));
+    }
   });
 
   it('should see through a replica that kept every record but one field', () => {
