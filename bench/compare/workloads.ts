@@ -50,6 +50,14 @@ async function withPair<T>(library: LibraryName, fn: (pair: Pair) => Promise<T>)
   }
 }
 
+/** Untimed setup: `records` records inserted on a, and b joined and holding them. */
+async function syncRecords(pair: Pair, records: number): Promise<void> {
+  await pair.a.call('insert', records, RECORD_SEED);
+  await pair.a.call('setMarker', 'a', 1);
+  await pair.join();
+  await pair.b.call('waitMarker', 'a', 1, TIMEOUT_MS);
+}
+
 /** W1: `n` records created on a, then a fresh b syncs them all. */
 export function w1(library: LibraryName, n: number): Promise<Measured> {
   return withPair(library, async (pair) => {
@@ -74,10 +82,7 @@ export function w1(library: LibraryName, n: number): Promise<Measured> {
 /** W2: `records` records synced to b, then `n` single-field updates on a, each shipped as it happens. */
 export function w2(library: LibraryName, records: number, n: number, samples: number): Promise<Measured> {
   return withPair(library, async (pair) => {
-    await pair.a.call('insert', records, RECORD_SEED);
-    await pair.a.call('setMarker', 'a', 1);
-    await pair.join();
-    await pair.b.call('waitMarker', 'a', 1, TIMEOUT_MS);
+    await syncRecords(pair, records);
     pair.proxy.reset();
     const [run, seen] = await Promise.all([
       pair.a.call<{ start: number; paused: number; samples: Sample[]; unit: string }>('w2', n, records, RECORD_SEED, 12, samples, 2),
@@ -109,10 +114,7 @@ export function w2(library: LibraryName, records: number, n: number, samples: nu
 /** W3: `records` records on both, b offline, `n` mixed edits on each, then b rejoins: time and bytes to merge. */
 export function w3(library: LibraryName, records: number, n: number): Promise<Measured> {
   return withPair(library, async (pair) => {
-    await pair.a.call('insert', records, RECORD_SEED);
-    await pair.a.call('setMarker', 'a', 1);
-    await pair.join();
-    await pair.b.call('waitMarker', 'a', 1, TIMEOUT_MS);
+    await syncRecords(pair, records);
     const before = (await untilEqual(pair)).state.viewTotal;
     await pair.b.call('leave');
     const [viewsA, viewsB] = await Promise.all([

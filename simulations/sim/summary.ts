@@ -43,7 +43,8 @@ export function summarize(scenario: Scenario, runs: readonly RunResult[]): Summa
   };
 }
 
-function quantile(sorted: readonly number[], q: number): number {
+/** The `q` quantile (0.99: p99) of values sorted ascending: the nearest rank at or below. */
+export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 

@@ -156,10 +156,8 @@ export function writeString(e: Encoder, s: string): void {
     }
   }
   // Straight into the buffer: no intermediate array per string.
-  const bytes = Buffer.byteLength(s, 'utf8');
-  writeVarUint(e, bytes);
-  e.ensure(bytes);
-  e.pos += utf8.encodeInto(s, e.buf.subarray(e.pos, e.pos + bytes)).written;
+  writeVarUint(e, Buffer.byteLength(s, 'utf8'));
+  writeUtf8Body(e, s);
 }
 
 /** Writes `s` as UTF-8 without a length prefix; returns the byte count. */

@@ -951,10 +951,9 @@ export class SyncSession {
       return;
     }
     // The whole merged vector, not only what moved: an origin this node did not hold at an
-    // earlier ACK may be held now. Origins not held here do not concern us.
-    const local = this.#source.version();
-    for (const [node, seq] of ack.version) {
-      if (!local.has(node) || seq <= (this.#peerHas.get(node) ?? 0)) continue;
+    // earlier ACK may be held now.
+    for (const [node, seq] of this.#known(ack.version)) {
+      if (seq <= (this.#peerHas.get(node) ?? 0)) continue;
       // More than we sent or knew of: it gets this origin's ops another way too.
       this.#otherPathSeen(node);
       this.#peerHas.set(node, seq);
@@ -987,11 +986,9 @@ export class SyncSession {
   }
 
   /** The entries of a peer's vector for origins this node holds (the others do not concern it). */
-  #known(version: ReadonlyMap<NodeId, number>): Map<NodeId, number> {
+  *#known(version: ReadonlyMap<NodeId, number>): Iterable<[NodeId, number]> {
     const local = this.#source.version();
-    const out = new Map<NodeId, number>();
-    for (const [node, seq] of version) if (local.has(node)) out.set(node, seq);
-    return out;
+    for (const entry of version) if (local.has(entry[0])) yield entry;
   }
 
   /** ACKs after the batch window: many commits in a burst say it once. */

@@ -13,6 +13,7 @@ import { frameHeader } from '../../node/transport/frames.ts';
 import { BlazeDB } from '../../src/db/index.ts';
 import { realScheduler } from '../../src/platform/index.ts';
 import { databaseSource, PROTOCOL_ID, SyncSession } from '../../src/sync/index.ts';
+import { until } from './relay.ts';
 
 export interface Abuser {
   readonly host: Libp2p;
@@ -25,13 +26,7 @@ async function abuser(): Promise<Abuser> {
   const host = await createHost({ seed: randomBytes(32), listen: [], maxConnections: 8 });
   return {
     host,
-    async disconnected(timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (host.getConnections().length > 0) {
-        if (Date.now() > deadline) throw new Error('the relay did not disconnect the abuser');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    disconnected: (timeoutMs = 10_000) => until(() => host.getConnections().length === 0, 'the relay to disconnect the abuser', timeoutMs),
     stop: async () => {
       await host.stop();
     },

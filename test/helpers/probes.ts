@@ -44,10 +44,8 @@ export function probeLatencies(writes: readonly [number, number][], events: read
   });
 }
 
-/** The `q` quantile (0.99: p99) of latencies sorted ascending: the nearest rank at or below. */
-export function percentile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
+/** The `q` quantile (0.99: p99) of latencies sorted ascending (the simulator's own). */
+export { quantile as percentile } from '../../simulations/sim/summary.ts';
 
 export type Command = Record<string, unknown> & { id: number; cmd: string };
 

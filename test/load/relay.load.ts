@@ -18,14 +18,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { BlazeDB } from '../../node/index.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
-import { initDataDir, loadDataDir, peerIdOfSeed } from '../../relay/data-dir.ts';
-import { issueDeviceToken } from '../../relay/token-issuer.ts';
+import { initDataDir, peerIdOfSeed } from '../../relay/data-dir.ts';
 import { esc, lineChart, type Series } from '../../simulations/sim/line-chart.ts';
 import { floodStreams, sendOversizeFrame, slowReader } from '../helpers/abusers.ts';
 import { tempDir } from '../helpers/db.ts';
 import { PeerClient } from '../helpers/peer-client.ts';
 import { percentile, probeLatencies, wallMs } from '../helpers/probes.ts';
-import { until } from '../helpers/relay.ts';
+import { issue, until } from '../helpers/relay.ts';
 import { RelayProcess } from '../helpers/relay-process.ts';
 
 const PEERS = Number(process.env.LOAD_PEERS ?? 500);
@@ -60,16 +59,8 @@ interface Probe {
 describe('relay under load', () => {
   it(`should converge ${PEERS} peers with bounded memory, and cut off abusers while honest p99 stays within 2x`, async () => {
     const dir = tempDir('blaze-load-');
-    await initDataDir(dir.path);
-    const keys = await loadDataDir(dir.path);
-    const token = (sub: string, peer?: string) =>
-      issueDeviceToken(keys.tokenKey, {
-        sub,
-        dbId: DB,
-        ...(peer ? { peer } : {}),
-        ttlSeconds: 3600,
-        nowSeconds: Math.floor(Date.now() / 1000),
-      });
+    const keys = await initDataDir(dir.path);
+    const token = (sub: string, peer?: string) => issue(keys, sub, DB, peer);
     const { relay, started } = await RelayProcess.start([
       ...['--data', dir.path, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off', '--log-level', 'info'],
       ...['--max-connections', '4096', '--stall-timeout', '5s'],

@@ -7,9 +7,9 @@
  */
 import * as A from '@automerge/automerge';
 import type { BugRecord, Edit, Snapshot } from '../data.ts';
-import type { Contact, Contender, History } from './contender.ts';
+import type { Contender, History } from './contender.ts';
 import { markerId } from './contender.ts';
-import { connectFramed, type FramedSocket, listenFramed } from './framed-socket.ts';
+import { type FramedSocket, framedLink } from './framed-socket.ts';
 
 type Fields = Record<string, unknown>;
 const SYNC_THROTTLE_MS = 100;
@@ -18,8 +18,6 @@ type Doc = { bugs: Record<string, Fields> };
 export function automerge(): Contender {
   let doc = A.init<Doc>();
   const peers = new Map<FramedSocket, A.SyncState>();
-  let server: { close(): void } | undefined;
-  let joined: FramedSocket | undefined;
 
   function flush(peer: FramedSocket): void {
     const [state, msg] = A.generateSyncMessage(doc, peers.get(peer) as A.SyncState);
@@ -48,6 +46,7 @@ export function automerge(): Contender {
       for (const other of peers.keys()) flush(other);
     };
   }
+  const link = framedLink(handler, (peer) => peers.delete(peer));
 
   function fields(record: BugRecord): Fields {
     return {
@@ -73,21 +72,9 @@ export function automerge(): Contender {
     name: 'Automerge',
     package: '@automerge/automerge',
     async open() {},
-    async serve(): Promise<Contact> {
-      const listening = await listenFramed(handler);
-      server = listening.server;
-      return { port: listening.port, info: '' };
-    },
-    async join(contact) {
-      let onFrame: (frame: Uint8Array) => void = () => {};
-      joined = await connectFramed(contact.port, (frame) => onFrame(frame));
-      onFrame = handler(joined);
-    },
-    async leave() {
-      if (joined) peers.delete(joined);
-      joined?.close();
-      joined = undefined;
-    },
+    serve: link.serve,
+    join: link.join,
+    leave: link.leave,
     async insert(records: readonly { id: string; record: BugRecord }[]) {
       for (let i = 0; i < records.length; i += 1000) {
         change((d) => {
@@ -131,7 +118,7 @@ export function automerge(): Contender {
     async close() {
       clearTimeout(throttled);
       for (const peer of peers.keys()) peer.close();
-      server?.close();
+      link.close();
     },
   };
 }

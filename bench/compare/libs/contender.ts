@@ -42,6 +42,16 @@ export interface Contender {
   close(): Promise<void>;
 }
 
+/**
+ * A W3 edit on a plain document, for the libraries that store whole documents (PouchDB,
+ * OrbitDB): no set type (tags an array) and no counter (viewCount read and written back).
+ */
+export function editDocument(doc: Record<string, unknown>, e: Edit): void {
+  if (e.kind === 'view') doc.viewCount = Number(doc.viewCount) + 1;
+  else if (e.kind === 'tag') doc.tags = [...new Set([...(doc.tags as string[]), e.value])];
+  else doc[e.kind] = e.value;
+}
+
 export function markerId(side: 'a' | 'b'): string {
   return side === 'a' ? 'fffffffffffffffa' : 'fffffffffffffffb';
 }

@@ -4,6 +4,7 @@
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { FrameReader, frameHeader } from '../../../node/transport/frames.ts';
+import type { Contact } from './contender.ts';
 
 export interface FramedSocket {
   send(frame: Uint8Array): void;
@@ -29,7 +30,7 @@ function framed(socket: Socket, onFrame: (frame: Uint8Array) => void): FramedSoc
 }
 
 /** Listens on loopback; `onPeer` gets each connection and returns its frame handler. */
-export async function listenFramed(onPeer: (peer: FramedSocket) => (frame: Uint8Array) => void): Promise<{ server: Server; port: number }> {
+async function listenFramed(onPeer: OnPeer): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => {
     let handler: (frame: Uint8Array) => void = () => {};
     const peer = framed(socket, (frame) => handler(frame));
@@ -39,11 +40,43 @@ export async function listenFramed(onPeer: (peer: FramedSocket) => (frame: Uint8
   return { server, port: (server.address() as { port: number }).port };
 }
 
-export async function connectFramed(port: number, onFrame: (frame: Uint8Array) => void): Promise<FramedSocket> {
+async function connectFramed(port: number, onFrame: (frame: Uint8Array) => void): Promise<FramedSocket> {
   const socket = netConnect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
   return framed(socket, onFrame);
+}
+
+type OnPeer = (peer: FramedSocket) => (frame: Uint8Array) => void;
+
+/**
+ * One replica's end of the link: serves peers (replica a) or joins one (replica b). `onPeer`
+ * sets up each connection and returns its frame handler; `onGone` forgets a peer that left.
+ */
+export function framedLink(onPeer: OnPeer, onGone: (peer: FramedSocket) => void) {
+  let server: Server | undefined;
+  let joined: FramedSocket | undefined;
+  return {
+    async serve(): Promise<Contact> {
+      const listening = await listenFramed(onPeer);
+      server = listening.server;
+      return { port: listening.port, info: '' };
+    },
+    async join(contact: Contact): Promise<void> {
+      let onFrame: (frame: Uint8Array) => void = () => {};
+      joined = await connectFramed(contact.port, (frame) => onFrame(frame));
+      onFrame = onPeer(joined);
+    },
+    async leave(): Promise<void> {
+      if (!joined) return;
+      onGone(joined);
+      joined.close();
+      joined = undefined;
+    },
+    close(): void {
+      server?.close();
+    },
+  };
 }

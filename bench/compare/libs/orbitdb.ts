@@ -20,7 +20,7 @@ import { MemoryDatastore } from 'datastore-core';
 import { createHeliaLight } from 'helia';
 import type { BugRecord, Edit, Snapshot } from '../data.ts';
 import type { Contact, Contender, History } from './contender.ts';
-import { markerId } from './contender.ts';
+import { editDocument, markerId } from './contender.ts';
 
 type Doc = Record<string, unknown>;
 type Node = ReturnType<typeof createHeliaLight>;
@@ -95,11 +95,7 @@ export function orbitdb(): Contender {
       });
     },
     async edit(e: Edit) {
-      await change(e.id, (doc) => {
-        if (e.kind === 'view') doc.viewCount = Number(doc.viewCount) + 1;
-        else if (e.kind === 'tag') doc.tags = [...new Set([...(doc.tags as string[]), e.value])];
-        else doc[e.kind] = e.value;
-      });
+      await change(e.id, (doc) => editDocument(doc, e));
     },
     async setMarker(side, value) {
       await open().put({ _id: markerId(side), done: value });

@@ -13,7 +13,7 @@ import mapreduce from 'pouchdb-mapreduce';
 import replication from 'pouchdb-replication';
 import type { BugRecord, Edit, Snapshot } from '../data.ts';
 import type { Contact, Contender, History } from './contender.ts';
-import { markerId } from './contender.ts';
+import { editDocument, markerId } from './contender.ts';
 
 PouchDB.plugin(adapterMemory).plugin(adapterHttp).plugin(replication).plugin(mapreduce);
 const MemoryPouch = PouchDB.defaults({ adapter: 'memory' });
@@ -75,11 +75,7 @@ export function pouchdb(): Contender {
       });
     },
     async edit(e: Edit) {
-      await change(e.id, (doc) => {
-        if (e.kind === 'view') doc.viewCount = Number(doc.viewCount) + 1;
-        else if (e.kind === 'tag') doc.tags = [...new Set([...(doc.tags as string[]), e.value])];
-        else doc[e.kind] = e.value;
-      });
+      await change(e.id, (doc) => editDocument(doc, e));
     },
     async setMarker(side, value) {
       const id = markerId(side);

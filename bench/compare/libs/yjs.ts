@@ -6,9 +6,9 @@
  */
 import * as Y from 'yjs';
 import type { BugRecord, Edit, Snapshot } from '../data.ts';
-import type { Contact, Contender, History } from './contender.ts';
+import type { Contender, History } from './contender.ts';
 import { markerId } from './contender.ts';
-import { connectFramed, type FramedSocket, listenFramed } from './framed-socket.ts';
+import { type FramedSocket, framedLink } from './framed-socket.ts';
 
 const STATE_VECTOR = 0;
 const UPDATE = 1;
@@ -25,8 +25,6 @@ export function yjs(): Contender {
   const doc = new Y.Doc();
   const bugs = doc.getMap<Y.Map<unknown>>('bugs');
   const peers = new Set<FramedSocket>();
-  let server: { close(): void } | undefined;
-  let joined: FramedSocket | undefined;
 
   doc.on('update', (update: Uint8Array, origin: unknown) => {
     if (origin === REMOTE) return;
@@ -42,6 +40,7 @@ export function yjs(): Contender {
       else Y.applyUpdate(doc, body, REMOTE);
     };
   }
+  const link = framedLink(handler, (peer) => peers.delete(peer));
 
   function record(id: string): Y.Map<unknown> {
     const r = bugs.get(id);
@@ -53,21 +52,9 @@ export function yjs(): Contender {
     name: 'Yjs',
     package: 'yjs',
     async open() {},
-    async serve(): Promise<Contact> {
-      const listening = await listenFramed(handler);
-      server = listening.server;
-      return { port: listening.port, info: '' };
-    },
-    async join(contact) {
-      let onFrame: (frame: Uint8Array) => void = () => {};
-      joined = await connectFramed(contact.port, (frame) => onFrame(frame));
-      onFrame = handler(joined);
-    },
-    async leave() {
-      if (joined) peers.delete(joined);
-      joined?.close();
-      joined = undefined;
-    },
+    serve: link.serve,
+    join: link.join,
+    leave: link.leave,
     async insert(records: readonly { id: string; record: BugRecord }[]) {
       for (let i = 0; i < records.length; i += 1000) {
         doc.transact(() => {
@@ -117,7 +104,7 @@ export function yjs(): Contender {
     },
     async close() {
       for (const peer of peers) peer.close();
-      server?.close();
+      link.close();
       doc.destroy();
     },
   };
