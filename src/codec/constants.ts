@@ -8,6 +8,7 @@ export const FORMAT_VERSION = 1;
 export const PAYLOAD_VALUE = 0x10;
 export const PAYLOAD_OP = 0x11;
 export const PAYLOAD_BATCH = 0x12;
+export const PAYLOAD_VERSION = 0x13;
 
 /** Standalone HLC wall times are written relative to 2025-01-01T00:00:00Z: 6 bytes until about 2094. */
 export const WALL_EPOCH_MS = 1_735_689_600_000;

@@ -7,14 +7,16 @@
  *   const back = decodeBatch(bytes); // throws DecodeError, and only DecodeError, on bad input
  */
 import { DecodeError } from '../errors.ts';
+import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
 import type { Value } from '../values/value.ts';
-import { PAYLOAD_BATCH, PAYLOAD_OP, PAYLOAD_VALUE } from './constants.ts';
+import { PAYLOAD_BATCH, PAYLOAD_OP, PAYLOAD_VALUE, PAYLOAD_VERSION } from './constants.ts';
 import { BatchReadContext, BatchWriteContext, standaloneContext } from './contexts.ts';
 import { Decoder, readByte, readLength } from './decoder.ts';
 import { Encoder, writeByte, writeVarUint } from './encoder.ts';
 import { readOp, writeOp } from './op-codec.ts';
 import { readValue, writeValue } from './value-codec.ts';
+import { readVersion, writeVersion } from './version-codec.ts';
 
 export { DecodeError } from '../errors.ts';
 export { BatchReadContext, BatchWriteContext, type InternCapacity } from './contexts.ts';
@@ -25,6 +27,7 @@ const PAYLOAD_NAMES: Record<number, string> = {
   [PAYLOAD_VALUE]: 'value',
   [PAYLOAD_OP]: 'op',
   [PAYLOAD_BATCH]: 'batch',
+  [PAYLOAD_VERSION]: 'version vector',
 };
 
 /** `into`: an encoder to reuse (hot loops); it is reset first. */
@@ -37,6 +40,18 @@ export function encodeValue(value: Value, into?: Encoder): Uint8Array {
 
 export function decodeValue(bytes: Uint8Array): Value {
   return decodeWhole(bytes, PAYLOAD_VALUE, (d) => readValue(d));
+}
+
+/** A version vector (origin -> seq) on its own, as a store keeps one. */
+export function encodeVersionVector(version: ReadonlyMap<NodeId, number>): Uint8Array {
+  const e = new Encoder(8 + version.size * 11);
+  writeByte(e, PAYLOAD_VERSION);
+  writeVersion(e, version);
+  return e.finish();
+}
+
+export function decodeVersionVector(bytes: Uint8Array): Map<NodeId, number> {
+  return decodeWhole(bytes, PAYLOAD_VERSION, (d) => readVersion(d));
 }
 
 export function encodeOp(op: Op, into?: Encoder): Uint8Array {

@@ -5,7 +5,7 @@
  * close), not in one of their own per ACK: a peer acknowledges many times a second, and an
  * acknowledgement lost in a crash costs nothing (the peer sends its vector again on reconnect).
  */
-import { decodeValue, encodeValue } from '../codec/index.ts';
+import { decodeValue, decodeVersionVector, encodeValue, encodeVersionVector } from '../codec/index.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Storage } from '../storage/index.ts';
 
@@ -20,6 +20,18 @@ export interface PeerAck {
 /** The list of peers with an acknowledgement; each peer's is under `ack:<peer>`. */
 const META_ACKS = 'acks';
 const metaKey = (peer: string) => `ack:${peer}`;
+
+/**
+ * A stored acknowledgement: [peer, level, version]. The version is an encoded vector (a relay's
+ * hundreds of peers each acknowledge vectors of hundreds of origins, saved with every commit:
+ * as a map value, sorting and writing its keys was a tenth of the relay's time); stores written
+ * before format 3 hold a map of origin -> seq.
+ */
+type StoredAck = [peer: string, level: AckLevel | undefined, version: Uint8Array | Record<string, number>];
+
+function storedVersion(version: StoredAck[2]): Map<NodeId, number> {
+  return version instanceof Uint8Array ? decodeVersionVector(version) : (new Map(Object.entries(version)) as Map<NodeId, number>);
+}
 
 interface Waiter {
   level: AckLevel;
@@ -42,17 +54,13 @@ export class AckTracker {
     this.#storage = storage;
     const bytes = storage.getMeta(META_ACKS);
     if (!bytes) return;
-    for (const entry of decodeValue(bytes) as (string | [string, AckLevel, Record<string, number>])[]) {
+    for (const entry of decodeValue(bytes) as (string | StoredAck)[]) {
       // Stores written before acks had a key per peer hold [peer, level, version] entries.
       const stored = typeof entry === 'string' ? storage.getMeta(metaKey(entry)) : undefined;
       const [peer, level, version] =
-        typeof entry === 'string'
-          ? stored
-            ? (decodeValue(stored) as [string, AckLevel, Record<string, number>])
-            : [entry, undefined, {}]
-          : entry;
+        typeof entry === 'string' ? (stored ? (decodeValue(stored) as StoredAck) : [entry, undefined, {}]) : entry;
       if (!level) continue;
-      this.#acks.set(peer as NodeId, { peer: peer as NodeId, level, version: new Map(Object.entries(version)) as Map<NodeId, number> });
+      this.#acks.set(peer as NodeId, { peer: peer as NodeId, level, version: storedVersion(version) });
     }
   }
 
@@ -140,7 +148,7 @@ export class AckTracker {
     if (this.#dirty.size === 0) return;
     for (const peer of this.#dirty) {
       const a = this.#acks.get(peer) as PeerAck;
-      this.#storage.setMeta(metaKey(peer), encodeValue([a.peer, a.level, Object.fromEntries(a.version)]));
+      this.#storage.setMeta(metaKey(peer), encodeValue([a.peer, a.level, encodeVersionVector(a.version)]));
     }
     this.#dirty.clear();
     if (this.#listDirty) this.#storage.setMeta(META_ACKS, encodeValue([...this.#acks.keys()]));

@@ -13,7 +13,7 @@ import type { CompactedOp, KeyRange, OpRow, RecordRow, SnapshotRecord, Storage, 
 /** 'Blz1' as a big-endian int: marks a SQLite file as a BlazeDB store. */
 export const APPLICATION_ID = 0x426c7a31;
 /** The store format this code writes. Bump it, with a migration, when the schema changes. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 export type Durability = 'process' | 'power';
 
@@ -56,8 +56,13 @@ CREATE TABLE blaze_versions(node TEXT PRIMARY KEY, seq INTEGER NOT NULL, ahead T
 CREATE TABLE blaze_index(name TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL, PRIMARY KEY(name, key, id)) WITHOUT ROWID;
 ${COMPACTED}`;
 
+// Format 3: acknowledgement vectors in meta are stored as encoded version vectors (src/db/acks.ts).
+// Nothing to convert: both forms are read, and each is rewritten in the new one when it next moves;
+// the bump keeps an older BlazeDB from misreading them.
+const NOTHING_TO_CONVERT = 'SELECT 1';
+
 /** MIGRATIONS[v] takes a store of format v to v + 1 (run in one transaction with the version bump). */
-const MIGRATIONS: Record<number, string> = { 1: COMPACTED };
+const MIGRATIONS: Record<number, string> = { 1: COMPACTED, 2: NOTHING_TO_CONVERT };
 
 // A record's op count, stored ops plus compacted ones, for the record (coll, rec) given as SQL expressions.
 const opCountSql = (coll: string, rec: string) =>

@@ -9,6 +9,7 @@ import { Encoder, writeByte, writeBytes, writeRaw, writeString, writeVarUint } f
 import { type BatchReadContext, type BatchWriteContext, compressBlock, decodeBatch, decompressBlock, encodeBatch } from '../codec/index.ts';
 import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
+import { readVersion, writeVersion } from '../codec/version-codec.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
@@ -189,25 +190,6 @@ const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
 const ACK_DELTA = 0x10;
 /** ACK flag: a list of origins received twice follows the vector. */
 const ACK_DUPLICATES = 0x20;
-
-function writeVersion(e: Encoder, v: WireVersion): void {
-  writeVarUint(e, v.size);
-  for (const [node, seq] of v) {
-    writeNodeLiteral(e, node);
-    writeVarUint(e, seq);
-  }
-}
-
-function readVersion(d: Decoder): Map<NodeId, number> {
-  const n = readLength(d, 9);
-  const v = new Map<NodeId, number>();
-  for (let i = 0; i < n; i++) {
-    const node = readNodeLiteral(d);
-    if (v.has(node)) d.fail('version vector names a node twice');
-    v.set(node, readVarUint(d));
-  }
-  return v;
-}
 
 /**
  * `stream`: the sending side's batch context for this session, so OPS batches continue one

@@ -17,11 +17,14 @@ import {
   decodeBatch,
   decodeOp,
   decodeValue,
+  decodeVersionVector,
   decompressBlock,
   encodeBatch,
   encodeOp,
   encodeValue,
+  encodeVersionVector,
 } from '../../src/codec/index.ts';
+import type { NodeId } from '../../src/identity/node-id.ts';
 import type { Op } from '../../src/ops/op.ts';
 import type { RecordRef } from '../../src/values/value.ts';
 import { opArb, valueArb } from '../helpers/arbitraries.ts';
@@ -1248,5 +1251,25 @@ describe('BlazeBinary decoders on random and mutated bytes', () => {
       ),
       { numRuns: 800 },
     );
+  });
+
+  it('should round-trip version vectors and refuse malformed ones with DecodeError', () => {
+    const vector = new Map([
+      ['0123456789abcdef', 1],
+      ['fedcba9876543210', 2 ** 40],
+    ]) as Map<NodeId, number>;
+    const encoded = encodeVersionVector(vector);
+    assert.deepEqual(decodeVersionVector(encoded), vector);
+    assert.equal(encoded.length, 1 + 1 + 2 * 8 + 1 + 6);
+    assert.deepEqual(decodeVersionVector(encodeVersionVector(new Map())), new Map());
+    const reject = (input: Uint8Array) => assertDecodeError(() => decodeVersionVector(input), `decodeVersionVector(${hex(input)})`);
+    reject(bytes());
+    reject(bytes(V, 0)); // another payload kind
+    reject(bytes(0x23, 0)); // another format version
+    reject(bytes(0x13, 2, NODE, 1)); // count beyond the bytes
+    reject(bytes(0x13, LEN_2_31)); // a huge count claim
+    reject(bytes(0x13, 2, NODE, 1, NODE, 2)); // an origin twice
+    reject(bytes(0x13, 1, NODE, 1, 0)); // trailing byte
+    reject(bytes(0x13, 1, NODE.slice(0, 5))); // truncated id
   });
 });

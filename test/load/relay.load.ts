@@ -10,7 +10,8 @@
  *   peer's write-to-visible p99 (probes between two peers in different processes) stays within
  *   2x of the same figure before the abuse.
  * Writes load-report/relay-load.html (relay memory and probe latency over time, the abuse as a
- * band) and load-report/relay-load.json. LOAD_PEERS=100 runs fewer peers.
+ * band) and load-report/relay-load.json. LOAD_PEERS=100 runs fewer peers;
+ * LOAD_RELAY_NODE_FLAGS passes flags to the relay's node (e.g. `--cpu-prof --cpu-prof-dir=DIR`, `--trace-gc`).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ import { RelayProcess } from '../helpers/relay-process.ts';
 
 const PEERS = Number(process.env.LOAD_PEERS ?? 500);
 const RSS_BOUND_MB = Number(process.env.LOAD_RSS_MB ?? 1024);
+const RELAY_NODE_FLAGS = (process.env.LOAD_RELAY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const LOAD_PROCESSES = 4;
 /**
  * Each peer writes one record this often: 500 peers make 25 writes per second. (At 100 per
@@ -61,10 +63,13 @@ describe('relay under load', () => {
     const dir = tempDir('blaze-load-');
     const keys = await initDataDir(dir.path);
     const token = (sub: string, peer?: string) => issue(keys, sub, DB, peer);
-    const { relay, started } = await RelayProcess.start([
-      ...['--data', dir.path, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off', '--log-level', 'info'],
-      ...['--max-connections', '4096', '--stall-timeout', '5s'],
-    ]);
+    const { relay, started } = await RelayProcess.start(
+      [
+        ...['--data', dir.path, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off', '--log-level', 'info'],
+        ...['--max-connections', '4096', '--stall-timeout', '5s'],
+      ],
+      RELAY_NODE_FLAGS,
+    );
     const address = (started.addresses as string[])[0] as string;
     const t0 = wallMs();
     const now = () => wallMs() - t0;

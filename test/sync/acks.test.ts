@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { decodeValue, encodeValue } from '../../src/codec/index.ts';
 import { BlazeDB, SyncNotEnabledError } from '../../src/db/index.ts';
+import type { NodeId } from '../../src/identity/node-id.ts';
 import { createPipe, databaseSource, SyncSession } from '../../src/sync/index.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -96,6 +98,32 @@ describe('acknowledgements', () => {
         [[relay.nodeId, 'relay-durable', 1]],
       );
       await again.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('should read acknowledgements a format 2 store wrote as maps, and store them as vectors when they move', async () => {
+    const dir = tempDir();
+    try {
+      const peer = 'fedcba9876543210' as NodeId;
+      const first = await BlazeDB.open({ path: dir.path, dbId: 'acks' });
+      const own = first.nodeId;
+      // What format 2 wrote: the list of peers, and [peer, level, {origin: seq}] per peer.
+      await first.transaction(() => {
+        first.engine.storage.setMeta('acks', encodeValue([peer]));
+        first.engine.storage.setMeta(`ack:${peer}`, encodeValue([peer, 'relay-durable', { [own]: 3, '0123456789abcdef': 7 }]));
+      });
+      await first.close();
+      const again = await BlazeDB.open({ path: dir.path });
+      assert.deepEqual(Object.fromEntries(again.acks.get(peer)?.version ?? []), { [own]: 3, '0123456789abcdef': 7 });
+      again.acks.record({ peer, level: 'relay-durable', version: new Map([[own, 5]]) });
+      await again.close();
+      const third = await BlazeDB.open({ path: dir.path });
+      assert.deepEqual(Object.fromEntries(third.acks.get(peer)?.version ?? []), { [own]: 5, '0123456789abcdef': 7 });
+      const stored = decodeValue(third.engine.storage.getMeta(`ack:${peer}`) as Uint8Array) as unknown[];
+      assert.ok(stored[2] instanceof Uint8Array, 'stored as an encoded vector');
+      await third.close();
     } finally {
       dir.cleanup();
     }
