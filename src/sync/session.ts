@@ -674,11 +674,9 @@ export class SyncSession {
     this.#scheduleAck();
     this.#stopListening = this.#source.onOps((ops, source) => {
       if (hello.filter && this.#servesAll) {
-        // A skipped commit of forwarded ops still gets the early ACK, as any other does.
         let skipped = false;
         this.#guard(() => {
           skipped = source !== this && this.#skipCommit(ops, hello.filter as SyncFilter, source instanceof SyncSession);
-          if (skipped && source instanceof SyncSession) this.#acknowledgeSoon();
         });
         if (skipped) return;
         this.#guard(() => this.#watchMembership(ops, hello.filter as SyncFilter, source === this));
@@ -905,35 +903,55 @@ export class SyncSession {
   /**
    * Serving a partial peer that is live on every origin of a commit with nothing in it for the
    * peer (no record it holds, none its filter takes, no op that can move a record out of it):
-   * skips the commit's dots at once, without reading its ops back from the log. It is the verdict
+   * skips the commit's dots without reading its ops back from the log. It is the verdict
    * #sendForFilter and #watchMembership would reach, taken once per commit instead of by the pump
    * per op (a relay serving a hundred partial peers spent most of its time there). False, with
    * nothing done, when the pump has to judge.
    */
   #skipCommit(ops: readonly Op[], filter: SyncFilter, forwarded: boolean): boolean {
+    const records = CommitRecords.of(ops, this.#source);
+    if (!this.#canSkip(ops, filter, records, (i) => records.doc(i))) return false;
+    if (forwarded) this.#acknowledgeSoon();
+    if (forwarded && ops.some((op) => this.#holdsBack(op))) {
+      // Forwarded ops wait out the forward delay, skipped or not. Skipped at once, the peer counts
+      // the dot before a LAN server it holds the record from can send it; that server then sees
+      // it counted and never does (the simulator found it: smoke seed 59). Judged again then,
+      // on the records as they are by that time.
+      this.#holdBackForwarded(ops, () => {
+        const doc = (i: number) => this.#source.recordDoc((ops[i] as Op).collection, (ops[i] as Op).record);
+        if (this.#canSkip(ops, filter, records, doc)) this.#skipLive(ops);
+      });
+    } else {
+      this.#skipLive(ops);
+    }
+    return true;
+  }
+
+  /** Whether #skipCommit may skip these ops now (`doc(i)`: op i's record as it is to be judged). */
+  #canSkip(ops: readonly Op[], filter: SyncFilter, records: CommitRecords, doc: (i: number) => Doc | undefined): boolean {
     if (this.#state !== 'syncing' || !this.#peerHoldsKnown || this.#blocked || this.#pumping) return false;
     if (this.#sweep || this.#snapshotOut || this.#source.filter() !== undefined) return false;
-    const records = CommitRecords.of(ops, this.#source);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as Op;
-      // Forwarded ops wait out the forward delay, skipped or not. Skipped at once, the peer counts
-      // the dot before a LAN server it holds the record from can send it; that server then
-      // sees it counted and never does (the simulator found it: smoke seed 59 without this).
-      if (forwarded && this.#holdsBack(op)) return false;
       if (this.#peerHolds.has(records.keys[i] as string)) return false;
-      if (filter.matches(op.collection, records.doc(i))) return false;
+      if (filter.matches(op.collection, doc(i))) return false;
       if (filter.touchesMembership(op) && !records.startsRecord(i)) return false; // movesOut
     }
     // Live: each origin's ops follow on what the peer has (else the pump has more to send first).
-    const ranges: SkipRange[] = [];
+    const next = new Map<NodeId, number>();
     for (const op of ops) {
-      const last = ranges.findLast((r) => r.node === op.node);
-      if (op.seq !== (last ? last.to : (this.#peerHas.get(op.node) ?? 0)) + 1) return false;
-      addSkipRange(ranges, { node: op.node, from: op.seq, to: op.seq });
+      if (op.seq !== (next.get(op.node) ?? this.#peerHas.get(op.node) ?? 0) + 1) return false;
+      next.set(op.node, op.seq);
     }
+    return true;
+  }
+
+  /** Skips ops that #canSkip passed: the peer counts their dots (with the next SKIP). */
+  #skipLive(ops: readonly Op[]): void {
+    const ranges: SkipRange[] = [];
+    for (const op of ops) addSkipRange(ranges, { node: op.node, from: op.seq, to: op.seq });
     for (const r of ranges) this.#peerHas.set(r.node, r.to);
     this.#sendSkips(ranges);
-    return true;
   }
 
   /**
@@ -1068,9 +1086,9 @@ export class SyncSession {
   /**
    * Holds forwarded ops of origins the peer may get another way until the forward delay ends;
    * then sends what it still lacks. An origin found lacking DIRECT_AFTER_LACKING times in a row
-   * is forwarded at once from then on.
+   * is forwarded at once from then on. `released`: runs when the delay ends, before the pump.
    */
-  #holdBackForwarded(ops: readonly Op[]): void {
+  #holdBackForwarded(ops: readonly Op[], released?: () => void): void {
     const scheduler = this.#scheduler;
     if (!scheduler || this.#forwardDelayMs <= 0) return;
     const held = new Map<NodeId, number>();
@@ -1104,6 +1122,7 @@ export class SyncSession {
           entry.allowed = Math.max(entry.allowed, upTo);
           if (entry.pending <= 0) this.#forwardable.delete(node);
         }
+        released?.();
         this.#pump();
       });
     });

@@ -80,6 +80,7 @@ describe('relay under load', () => {
     }, 1_000);
     let loads: PeerClient[] = [];
     let stopAbusers = async () => {};
+    let cleanedUp = false;
     try {
       const per = Math.ceil(PEERS / LOAD_PROCESSES);
       const tokens = await Promise.all(Array.from({ length: PEERS }, (_, i) => token(`user${i}`)));
@@ -119,11 +120,19 @@ describe('relay under load', () => {
       const abuseFrom = now();
       log('abusers: stream floods, oversize frames, slow readers');
       const abusers: { stop(): Promise<void> }[] = [];
+      // Each abuser is kept for the cleanup as soon as it exists: if another one fails to start,
+      // those already running must still be stopped, or their hosts keep this process alive.
+      const started = <T extends { stop(): Promise<void> }>(abuser: Promise<T>) =>
+        abuser.then((a) => {
+          if (cleanedUp)
+            void a.stop(); // came up after the test ended
+          else abusers.push(a);
+          return a;
+        });
       const abusing = (async () => {
-        const floods = await Promise.all([1, 2, 3].map(() => floodStreams(address, 200)));
-        const oversize = await Promise.all([1, 2, 3].map(() => sendOversizeFrame(address)));
-        const slow = await Promise.all([1, 2].map((n) => slowReader(address, DB, (peer) => token(`slow${n}`, peer))));
-        abusers.push(...floods, ...oversize, ...slow);
+        const floods = await Promise.all([1, 2, 3].map(() => started(floodStreams(address, 200))));
+        const oversize = await Promise.all([1, 2, 3].map(() => started(sendOversizeFrame(address))));
+        const slow = await Promise.all([1, 2].map((n) => started(slowReader(address, DB, (peer) => token(`slow${n}`, peer)))));
         await Promise.all([...floods, ...oversize].map((a) => a.disconnected(30_000)));
         await Promise.race([
           Promise.all(slow.map((s) => s.closed)),
@@ -165,6 +174,7 @@ describe('relay under load', () => {
       assert.ok(abusedP99 <= 2 * quietP99, `p99 ${abusedP99.toFixed(1)} ms with abusers, ${quietP99.toFixed(1)} ms before`);
     } finally {
       clearInterval(sampler);
+      cleanedUp = true;
       await stopAbusers().catch(() => {});
       await Promise.all(loads.map((l) => l.stop()));
       const killed = setTimeout(() => relay.child.kill('SIGKILL'), 30_000);

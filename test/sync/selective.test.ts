@@ -8,12 +8,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { BlazeDB } from '../../src/db/index.ts';
-import { createPipe, databaseSource, FilterError, SyncFilter, SyncSession, type SyncSessionInit } from '../../src/sync/index.ts';
+import {
+  createPipe,
+  databaseSource,
+  FilterError,
+  SyncFilter,
+  SyncSession,
+  type SyncSessionInit,
+  type SyncSource,
+} from '../../src/sync/index.ts';
 import { encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
-import { helloFrame, settle } from '../helpers/sync.ts';
+import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
 
 let seed = 500;
 async function openDb() {
@@ -129,6 +137,46 @@ describe('selective sync', () => {
     assert.ok(reads.length > readsWhenLive);
     assert.deepEqual(await phone.collection('bugs').find({}, { sort: { title: 1 } }), await expectedFor(server, { assignee: 'ann' }));
     assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+  });
+
+  it('should skip forwarded commits with nothing for a partial peer once their forward delay is over, still without reading them back', async () => {
+    const server = await seeded();
+    const laptop = await openDb();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    const scheduler = manualScheduler();
+    const source = databaseSource(server);
+    const reads: string[] = [];
+    const counting = {
+      ...source,
+      opsAfter: (...args: Parameters<typeof source.opsAfter>) => {
+        reads.push(args[0]);
+        return source.opsAfter(...args);
+      },
+    };
+    const link = (a: SyncSource, b: BlazeDB) => {
+      const [x, y] = createPipe();
+      new SyncSession({ source: a, duplex: x, scheduler, forwardDelayMs: 100, skipDelayMs: 0 }).start();
+      new SyncSession({ source: databaseSource(b), duplex: y, scheduler, forwardDelayMs: 100, skipDelayMs: 0 }).start();
+    };
+    link(counting, phone);
+    link(databaseSource(server), laptop);
+    const run = async (ms: number) => {
+      for (let t = 0; t < ms; t += 10) {
+        await settle();
+        scheduler.advance(10);
+      }
+      await settle();
+    };
+    await run(200);
+    const readsWhenLive = reads.length;
+    await laptop.collection('bugs').insert({ title: 'bob again', assignee: 'bob' });
+    await run(50);
+    // Forwarded from the laptop's session: held back for the delay, so the phone lacks it still.
+    assert.notDeepEqual(phone.stats().versionVector, server.stats().versionVector);
+    await run(100);
+    assert.deepEqual(phone.stats().versionVector, server.stats().versionVector);
+    assert.equal(reads.length, readsWhenLive);
   });
 
   it('should bring a record that starts to match whole, and drop one that stops matching', async () => {
