@@ -1,9 +1,10 @@
 /**
  * The relay's Prometheus metrics (prom-client), served at /metrics. Counters count since the
  * process started (Prometheus' `rate()` turns them into per-second figures); gauges are read
- * from the hub when scraped.
+ * from the hub when scraped. prom-client's process metrics come too (`process_*`, `nodejs_*`: CPU,
+ * memory, heap, GC pause durations, event-loop delay), so an operator sees a relay that stalls.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BlazeDB } from '../src/db/index.ts';
 
 export interface MetricsSource {
@@ -29,6 +30,7 @@ export class RelayMetrics {
 
   constructor(source: MetricsSource) {
     this.#source = source;
+    collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Counter<L>({ name, help, labelNames, registers });

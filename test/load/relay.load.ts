@@ -65,12 +65,22 @@ describe('relay under load', () => {
     const token = (sub: string, peer?: string) => issue(keys, sub, DB, peer);
     const { relay, started } = await RelayProcess.start(
       [
-        ...['--data', dir.path, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', 'off', '--log-level', 'info'],
+        ...['--data', dir.path, '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--log-level', 'info'],
         ...['--max-connections', '4096', '--stall-timeout', '5s'],
       ],
       RELAY_NODE_FLAGS,
     );
     const address = (started.addresses as string[])[0] as string;
+    /** The relay's stalls since the last call: longest event-loop delay, and major GC pauses (prom-client resets the delay histogram per scrape). */
+    const stalls = async () => {
+      const text = await (await fetch(`http://${started.http as string}/metrics`)).text();
+      const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+      return {
+        loopDelayMaxMs: Math.round(value(/^nodejs_eventloop_lag_max_seconds ([\d.e+-]+)/m) * 1000),
+        majorGcs: value(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\d+)/m) || 0,
+        majorGcMs: Math.round((value(/^nodejs_gc_duration_seconds_sum\{kind="major"\} ([\d.e+-]+)/m) || 0) * 1000),
+      };
+    };
     const t0 = wallMs();
     const now = () => wallMs() - t0;
     const rss: [number, number][] = [];
@@ -111,9 +121,10 @@ describe('relay under load', () => {
         return writes.map(([, at], i) => ({ at: at - t0, latencyMs: latencies[i] as number })).slice(PROBES / 10);
       };
       await new Promise((r) => setTimeout(r, 10_000));
+      await stalls();
       const quiet = await probe();
       const quietP99 = p99(quiet);
-      log(`quiet p99 ${quietP99.toFixed(1)} ms`);
+      log(`quiet p99 ${quietP99.toFixed(1)} ms; relay meanwhile: ${JSON.stringify(await stalls())}`);
       const unseen = quiet.filter((p) => !Number.isFinite(p.latencyMs)).length;
       assert.equal(unseen, 0, `${unseen} of ${quiet.length} quiet probe writes not seen on the other peer within 2 s: the relay is behind`);
 
@@ -145,6 +156,7 @@ describe('relay under load', () => {
       await stopAbusers();
       const abuseUntil = now();
       const abusedP99 = p99(abused);
+      log(`relay during the abuse: ${JSON.stringify(await stalls())}`);
       log(`p99 with abusers ${abusedP99.toFixed(1)} ms; all abusers cut off after ${((abuseUntil - abuseFrom) / 1000).toFixed(1)} s`);
 
       const written = (await Promise.all(steady)).reduce((a, b) => a + b, 0);

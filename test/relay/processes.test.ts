@@ -123,6 +123,9 @@ describe('blaze-node processes', () => {
       await Promise.all(writes);
       const metrics = await (await fetch(`http://${started.http as string}/metrics`)).text();
       assert.match(metrics, /blaze_peers_connected\{db="team"\} 2/);
+      // Process metrics: what shows an operator a relay that stalls.
+      assert.match(metrics, /^nodejs_eventloop_lag_max_seconds \d/m);
+      assert.match(metrics, /^# TYPE nodejs_gc_duration_seconds histogram/m);
       // Both clients hold every write of both, once the relay came back.
       const deadline = Date.now() + 30_000;
       while ((await a.call('count', { collection: 'bugs' })) !== 6000 || (await b.call('count', { collection: 'bugs' })) !== 6000) {
