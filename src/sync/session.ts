@@ -1123,12 +1123,12 @@ export class SyncSession {
           entry.allowed = Math.max(entry.allowed, upTo);
           if (entry.pending <= 0) this.#forwardable.delete(node);
         }
-        // Always a full pump, even when `released` sent everything held: skipping it when the held
-        // origins were caught up broke the simulator's smoke seed 162 (a partial peer never
-        // converged; the pump does more than send ops). On a relay of 500 partial peers these
-        // pumps (a scan of every origin, per session, per forwarded commit) are what stalls it.
+        // Always a full pump, even when `released` sent everything held (skipping it when the held
+        // origins were caught up broke the simulator's smoke seed 162). One per turn, though: on
+        // a relay of 500 partial peers a pump per release (a scan of every origin, per session,
+        // per forwarded commit) stalled it for seconds once its timers bunched up.
         released?.();
-        this.#pump();
+        this.#schedulePump(scheduler, 0);
       });
     });
     this.#releases.add(release);

@@ -23,10 +23,13 @@ export function manualScheduler() {
     },
     advance(ms: number) {
       now += ms;
-      // Due timers fire in time order (then in the order they were set), as real ones do.
-      for (const t of timers.filter((x) => x.at <= now).sort((x, y) => x.at - y.at)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
+      // Due timers fire in time order (then in the order they were set), as real ones do,
+      // including those that firing ones set for a time already reached (after(0) and the like).
+      for (;;) {
+        const due = timers.filter((x) => x.at <= now).sort((x, y) => x.at - y.at)[0];
+        if (!due) return;
+        timers.splice(timers.indexOf(due), 1);
+        due.fn();
       }
     },
   };
