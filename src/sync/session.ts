@@ -949,8 +949,9 @@ export class SyncSession {
 
   /** Skips ops that #canSkip passed: the peer counts their dots (with the next SKIP). */
   #skipLive(ops: readonly Op[]): void {
-    const ranges: SkipRange[] = [];
-    for (const op of ops) addSkipRange(ranges, { node: op.node, from: op.seq, to: op.seq });
+    const skips = new SkipRanges();
+    for (const op of ops) skips.add({ node: op.node, from: op.seq, to: op.seq });
+    const ranges = skips.take();
     for (const r of ranges) this.#peerHas.set(r.node, r.to);
     this.#sendSkips(ranges);
   }
@@ -1238,25 +1239,24 @@ export class SyncSession {
    */
   #sendForFilter(origin: NodeId, ops: readonly Op[], skipTo: number | undefined, filter: SyncFilter | undefined): void {
     let run: Op[] = [];
-    let skips: SkipRange[] = [];
+    const skips = new SkipRanges();
     // Records the peer may hold that left its filter: one GONE for the batch, before the skips
     // (one frame per op cost a relay serving a hundred partial peers 20 socket writes per op).
     let gone: RecordRef[] = [];
     const flush = () => {
       if (gone.length > 0) this.#sendRecords('gone', gone);
-      if (skips.length > 0) this.#sendSkips(skips);
+      if (skips.size > 0) this.#sendSkips(skips.take());
       if (run.length > 0 && !this.#send({ type: 'ops', ops: run })) this.#blocked = true;
       gone = [];
-      skips = [];
       run = [];
     };
     const skip = (from: number, to: number) => {
       if (run.length > 0) flush();
-      addSkipRange(skips, { node: origin, from, to });
+      skips.add({ node: origin, from, to });
       this.#peerHas.set(origin, to);
     };
     const send = (op: Op) => {
-      if (skips.length > 0) flush();
+      if (skips.size > 0) flush();
       run.push(op);
       this.#peerHas.set(origin, op.seq);
     };
@@ -1694,14 +1694,6 @@ function refOfKey(key: string): RecordRef {
   const colon = key.indexOf(':');
   const length = Number(key.slice(0, colon));
   return { collection: key.slice(colon + 1, colon + 1 + length), id: key.slice(colon + 2 + length) };
-}
-
-/** Adds a skipped range, extending the origin's last one when it continues it. */
-function addSkipRange(ranges: SkipRange[], range: SkipRange): void {
-  const at = ranges.findLastIndex((r) => r.node === range.node);
-  const last = ranges[at];
-  if (last && last.to + 1 === range.from) ranges[at] = { node: range.node, from: last.from, to: range.to };
-  else ranges.push(range);
 }
 
 function listen<T>(handlers: T[], handler: T): () => void {

@@ -1,7 +1,8 @@
 /**
- * Skipped dot ranges waiting to go as one SKIP, merged per origin. A relay session collects
- * them from every origin that writes (hundreds), so adding finds the origin's last range by
- * lookup, not by scanning the list.
+ * Skipped dot ranges being gathered into one SKIP, merged per origin: a batch the pump judges,
+ * a skipped commit, and a session's deferred skips. A relay session collects them from every
+ * origin that writes (hundreds), so adding finds the origin's last range by lookup, not by
+ * scanning the list.
  */
 import type { NodeId } from '../identity/node-id.ts';
 import type { SkipRange } from './messages.ts';

@@ -133,7 +133,7 @@ describe('relay under load', () => {
       const abusers: { stop(): Promise<void> }[] = [];
       // Each abuser is kept for the cleanup as soon as it exists: if another one fails to start,
       // those already running must still be stopped, or their hosts keep this process alive.
-      const started = <T extends { stop(): Promise<void> }>(abuser: Promise<T>) =>
+      const track = <T extends { stop(): Promise<void> }>(abuser: Promise<T>) =>
         abuser.then((a) => {
           if (cleanedUp)
             void a.stop(); // came up after the test ended
@@ -141,9 +141,9 @@ describe('relay under load', () => {
           return a;
         });
       const abusing = (async () => {
-        const floods = await Promise.all([1, 2, 3].map(() => started(floodStreams(address, 200))));
-        const oversize = await Promise.all([1, 2, 3].map(() => started(sendOversizeFrame(address))));
-        const slow = await Promise.all([1, 2].map((n) => started(slowReader(address, DB, (peer) => token(`slow${n}`, peer)))));
+        const floods = await Promise.all([1, 2, 3].map(() => track(floodStreams(address, 200))));
+        const oversize = await Promise.all([1, 2, 3].map(() => track(sendOversizeFrame(address))));
+        const slow = await Promise.all([1, 2].map((n) => track(slowReader(address, DB, (peer) => token(`slow${n}`, peer)))));
         await Promise.all([...floods, ...oversize].map((a) => a.disconnected(30_000)));
         await Promise.race([
           Promise.all(slow.map((s) => s.closed)),

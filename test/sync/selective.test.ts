@@ -58,6 +58,20 @@ async function ids(db: BlazeDB, collection = 'bugs') {
   return (await db.collection(collection).find({}, { sort: { title: 1 } })).map((r) => r._id);
 }
 
+/** A database as a sync source that records each read of its op log (the origin asked for). */
+function countingReads(db: BlazeDB) {
+  const source = databaseSource(db);
+  const reads: string[] = [];
+  const counting: SyncSource = {
+    ...source,
+    opsAfter: (...args) => {
+      reads.push(args[0]);
+      return source.opsAfter(...args);
+    },
+  };
+  return { source: counting, reads };
+}
+
 /** What the partial replica should show: the server's matching records without excluded fields. */
 async function expectedFor(server: BlazeDB, where: Record<string, unknown>, exclude: string[] = ['notes']) {
   const records = await server.collection('bugs').find(where, { sort: { title: 1 } });
@@ -110,15 +124,7 @@ describe('selective sync', () => {
     const server = await seeded();
     const phone = await openDb();
     await phone.setSyncFilter(ANNS);
-    const source = databaseSource(server);
-    const reads: string[] = [];
-    const counting = {
-      ...source,
-      opsAfter: (...args: Parameters<typeof source.opsAfter>) => {
-        reads.push(args[0]);
-        return source.opsAfter(...args);
-      },
-    };
+    const { source: counting, reads } = countingReads(server);
     const [x, y] = createPipe();
     new SyncSession({ source: counting, duplex: x }).start();
     new SyncSession({ source: databaseSource(phone), duplex: y }).start();
@@ -145,15 +151,7 @@ describe('selective sync', () => {
     const phone = await openDb();
     await phone.setSyncFilter(ANNS);
     const scheduler = manualScheduler();
-    const source = databaseSource(server);
-    const reads: string[] = [];
-    const counting = {
-      ...source,
-      opsAfter: (...args: Parameters<typeof source.opsAfter>) => {
-        reads.push(args[0]);
-        return source.opsAfter(...args);
-      },
-    };
+    const { source: counting, reads } = countingReads(server);
     const link = (a: SyncSource, b: BlazeDB) => {
       const [x, y] = createPipe();
       new SyncSession({ source: a, duplex: x, scheduler, forwardDelayMs: 100, skipDelayMs: 0 }).start();
