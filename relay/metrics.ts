@@ -77,8 +77,8 @@ export class RelayMetrics {
             if (m.lagOps !== undefined && !m.evicted) this.set({ db: id, member: m.id }, m.lagOps);
       },
     });
-    perDatabase('blaze_gc_runs', 'Compaction runs since the relay started', (db) => db.gcCollector.status().runs);
-    perDatabase('blaze_gc_removed_ops', 'Ops compaction removed since the relay started', (db) => db.gcCollector.status().removedOps);
+    perDatabase('blaze_gc_runs', 'Compaction runs since the relay started', (db) => db.gcCollector.runs);
+    perDatabase('blaze_gc_removed_ops', 'Ops compaction removed since the relay started', (db) => db.gcCollector.removedOps);
   }
 
   text(): Promise<string> {

@@ -49,8 +49,12 @@ export interface CommittedChange {
 
 export type CommitListener = (changes: readonly CommittedChange[]) => void;
 
-/** Ops a commit made durable, and who supplied them (undefined: local writes). */
-export type OpsListener = (ops: readonly Op[], source: unknown) => void;
+/**
+ * Ops a commit made durable, who supplied them (undefined: local writes), and the origins whose
+ * version moved in it (with dots counted without ops, as a partial replica's skips; undefined:
+ * any origin may have moved, as after a snapshot or another process's writes).
+ */
+export type OpsListener = (ops: readonly Op[], source: unknown, moved?: ReadonlySet<NodeId>) => void;
 
 export interface RecordKey {
   readonly collection: string;
@@ -161,6 +165,8 @@ export class Engine {
   readonly #pendingDots = new Set<string>();
   /** Origins whose vector entry moved without an op (skipped dots). */
   readonly #accountedNodes = new Set<NodeId>();
+  /** Origins whose version moved in this write (#accountedNodes outlives a flush within it). */
+  #movedOrigins = new Set<NodeId>();
   #evicted: RecordKey[] = [];
   /** Records a partial replica received whole in this write (see onMembership). */
   #entered: RecordKey[] = [];
@@ -225,6 +231,7 @@ export class Engine {
       this.#committed.clear();
       this.#pendingDots.clear();
       this.#accountedNodes.clear();
+      this.#movedOrigins.clear();
       this.#evicted = [];
       this.#entered = [];
       this.#parked.clear();
@@ -250,6 +257,8 @@ export class Engine {
     const changes = [...this.#committed.values()];
     this.#committed.clear();
     const ops = this.#committedOps;
+    const moved = this.#movedOrigins;
+    this.#movedOrigins = new Set();
     const source = this.#source;
     // A record dropped and sent whole again in one write (GONE then RECORD) is held: only where
     // each one ended up counts.
@@ -273,7 +282,7 @@ export class Engine {
     this.#announceExternal();
     this.#notify(() => {
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
-      if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source);
+      if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source, moved);
       if (evicted.length > 0 || entered.length > 0 || needed.length > 0) {
         for (const listener of this.#membershipListeners) listener({ evicted, entered, needed });
       }
@@ -802,6 +811,7 @@ export class Engine {
     this.#flushOps();
     const touched = this.#accountedNodes;
     const version = this.#replica.version;
+    for (const node of touched) this.#movedOrigins.add(node);
     for (const node of touched) this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
     const changes = this.#replica.takeChanges();
     if (this.#filter) {

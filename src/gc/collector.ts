@@ -191,6 +191,16 @@ export class Collector {
     return applySnapshot(this.#engine, this.horizon, version, decoded);
   }
 
+  /** Compaction runs since this process opened the database (status().runs, without the rest). */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /** Ops compaction removed since this process opened the database. */
+  get removedOps(): number {
+    return this.#removedOps;
+  }
+
   status(): GcStatus {
     const version = this.#engine.replica.version.toMap();
     const members = this.state.members().map((m): MemberStatus => {

@@ -61,6 +61,7 @@ import {
   type SnapshotChunk,
   type WireVersion,
 } from './messages.ts';
+import { MovedOrigins } from './moved-origins.ts';
 import { SkipRanges } from './skip-ranges.ts';
 
 /** The home relay's GC decision as a node holds it (src/gc/gc-state.ts). */
@@ -100,8 +101,11 @@ export interface SyncSource {
    * listeners so it is not echoed to.
    */
   apply(items: readonly SyncItem[], session: SyncSession): void;
-  /** Called after each commit with its ops and who supplied them. */
-  onOps(listener: (ops: readonly Op[], source: unknown) => void): () => void;
+  /**
+   * Called after each commit with its ops, who supplied them, and the origins whose version
+   * moved (undefined, or ops empty: any may have).
+   */
+  onOps(listener: (ops: readonly Op[], source: unknown, moved?: ReadonlySet<NodeId>) => void): () => void;
   /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
   noteRemoteVersion(version: ReadonlyMap<NodeId, number>): void;
   /** Called when the local database closes; returns an unsubscribe. */
@@ -366,6 +370,10 @@ export class SyncSession {
    * go, as they are), and whether the peer serves this side so.
    */
   #servesAll = true;
+  /** Origins the peer may lack ops of: all #firstBehind looks at. */
+  readonly #movedForPump = new MovedOrigins();
+  /** Origins whose entries the next ACK may have to carry. */
+  readonly #movedForAck = new MovedOrigins();
   #servedAll = true;
   readonly #stopOnDbClose: () => void;
   #closeReason: SyncError | undefined;
@@ -673,7 +681,8 @@ export class SyncSession {
     // learns they are durable here without waiting for new ops.
     this.#acknowledge();
     this.#scheduleAck();
-    this.#stopListening = this.#source.onOps((ops, source) => {
+    this.#stopListening = this.#source.onOps((ops, source, moved) => {
+      this.#noteMoved(ops, moved);
       if (hello.filter && this.#servesAll) {
         let skipped = false;
         this.#guard(() => {
@@ -964,15 +973,21 @@ export class SyncSession {
     const version = this.#source.version();
     const last = this.#lastAcked;
     const moved = new Map<NodeId, number>();
-    for (const [node, seq] of version) if (last?.get(node) !== seq) moved.set(node, seq);
+    const candidates = this.#movedForAck.look(version);
+    for (const node of candidates) {
+      const seq = version.get(node) ?? 0;
+      if (last?.get(node) !== seq) moved.set(node, seq);
+    }
+    candidates.clear();
     // Deltas and duplicates lists only to peers that read them (protocol 1.1).
     const full = last === undefined || this.#peerMinor < 1;
     const duplicates = full ? [] : [...this.#duplicateOrigins].slice(0, MAX_DUPLICATE_ORIGINS);
     if (full) this.#duplicateOrigins.clear();
     for (const node of duplicates) this.#duplicateOrigins.delete(node);
     if (last !== undefined && moved.size === 0 && duplicates.length === 0) return;
-    this.#lastAcked = new Map(version);
-    if (full) this.#send({ type: 'ack', level: this.#ackLevel, version: this.#lastAcked });
+    if (last === undefined) this.#lastAcked = new Map(version);
+    else for (const [node, seq] of moved) last.set(node, seq);
+    if (full) this.#send({ type: 'ack', level: this.#ackLevel, version: this.#lastAcked as Map<NodeId, number> });
     else this.#send({ type: 'ack', level: this.#ackLevel, version: moved, delta: true, ...(duplicates.length > 0 ? { duplicates } : {}) });
   }
 
@@ -983,6 +998,9 @@ export class SyncSession {
         this.#acknowledge();
         this.#sendMembers();
         this.#scheduleAck();
+        // Dots counted without a commit notice (a partial replica's skips) go out by now.
+        this.#noteAllMoved();
+        this.#pumpSoon();
       }),
     );
   }
@@ -1055,7 +1073,12 @@ export class SyncSession {
     for (const entry of version) if (local.has(entry[0])) yield entry;
   }
 
-  /** ACKs after the batch window: many commits in a burst say it once. */
+  /**
+   * ACKs after the batch window (many commits in a burst say it once); to a peer that sends us
+   * only its own writes (its filter is narrower than ours), as late as the deferred skips: no
+   * duplicate is saved by telling it sooner, and a relay of 500 partial peers spent a fifth of
+   * its time sending each of them an ACK per commit.
+   */
   #acknowledgeSoon(): void {
     if (this.#ackSoon) return;
     const fire = () => {
@@ -1065,7 +1088,7 @@ export class SyncSession {
       });
     };
     if (this.#scheduler) {
-      this.#ackSoon = this.#scheduler.after(this.#batchWindowMs, fire);
+      this.#ackSoon = this.#scheduler.after(this.#servedAll ? this.#batchWindowMs : Math.max(this.#batchWindowMs, this.#skipDelayMs), fire);
     } else {
       let cancelled = false;
       this.#ackSoon = () => {
@@ -1108,6 +1131,7 @@ export class SyncSession {
       this.#releases.delete(release);
       this.#guard(() => {
         for (const [node, upTo] of held) {
+          this.#movedForPump.add(node);
           if (upTo > (this.#peerHas.get(node) ?? 0)) {
             // A busy peer may just be slow to ACK: only a habit counts as relying on us.
             this.#lackedAfterDelay.set(node, (this.#lackedAfterDelay.get(node) ?? 0) + 1);
@@ -1221,14 +1245,35 @@ export class SyncSession {
     }
   }
 
+  /** An origin the peer lacks ops of that may go now, among those that moved since the last look. */
   #firstBehind(version: ReadonlyMap<NodeId, number>): NodeId | undefined {
     const own = this.#source.nodeId;
-    for (const [node, seq] of version) {
-      if (!this.#servesAll && node !== own) continue;
+    const moved = this.#movedForPump.look(version);
+    for (const node of moved) {
+      const seq = version.get(node) ?? 0;
       // Forwarded ops still within their delay are held back (#holdBackForwarded).
-      if (Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0)) return node;
+      const behind = Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0);
+      if (behind && (this.#servesAll || node === own)) return node;
+      moved.delete(node);
     }
     return undefined;
+  }
+
+  /** Notes the origins a commit moved, for the pump and the ACKs (all, when it does not say). */
+  #noteMoved(ops: readonly Op[], moved: ReadonlySet<NodeId> | undefined): void {
+    if (moved === undefined || ops.length === 0) {
+      this.#noteAllMoved();
+      return;
+    }
+    for (const node of moved) {
+      this.#movedForPump.add(node);
+      this.#movedForAck.add(node);
+    }
+  }
+
+  #noteAllMoved(): void {
+    this.#movedForPump.all();
+    this.#movedForAck.all();
   }
 
   /**
