@@ -12,6 +12,7 @@ import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
+import { livenessPinger } from './liveness.ts';
 
 export interface HostOptions {
   /** The node's Ed25519 seed: its peer id. */
@@ -92,14 +93,16 @@ export async function createHost(options: HostOptions): Promise<Libp2p> {
     ...(options.denyPeer
       ? { connectionGater: { denyInboundEncryptedConnection: (peer) => (options.denyPeer as (p: string) => boolean)(peer.toString()) } }
       : {}),
-    // Pings find dead connections (a device that lost power leaves no FIN). libp2p's default
-    // gives up after ~5 s: a relay busy with a hundred peers' writes, or a busy app, missed
-    // that and dropped healthy connections, whose reconnects made it busier still (ingest of
-    // 100 peers fell from 4.5k to 0.6k ops/s). A dead peer is now found within about a minute.
-    connectionMonitor: { pingInterval: 15_000, pingTimeout: { minTimeout: 30_000, maxTimeout: 60_000 } },
+    // Pings find dead connections (a device that lost power leaves no FIN): ours, spread over
+    // the interval (node/mesh/liveness.ts). libp2p's default gives up after ~5 s: a relay busy
+    // with a hundred peers' writes, or a busy app, missed that and dropped healthy connections,
+    // whose reconnects made it busier still (ingest of 100 peers fell from 4.5k to 0.6k ops/s).
+    // A dead peer is found within about 45 s.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),
+      liveness: livenessPinger({ intervalMs: 15_000, timeoutMs: 30_000 }),
       ...(relayServer ? { circuitRelay: relayServer } : {}),
     },
   });

@@ -74,6 +74,8 @@ export interface RunOptions {
   tamper?: (node: SimNode, world: World) => void;
   /** Keep every trace line (for a failing run's report); the hash is computed either way. */
   keepTrace?: boolean;
+  /** Called with every trace line as it is written (debugging a seed). */
+  onTrace?: (line: string) => void;
   /** Called with every sample (a long run's progress). */
   onSample?: (sample: Sample, opsWritten: number) => void;
 }
@@ -88,7 +90,11 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   const world = new World(seed);
   const network = new Network(world);
   const trace = new Trace(options.keepTrace ?? false);
-  const log = (line: string) => trace.add(`${world.now.toFixed(3)} ${line}`);
+  const log = (line: string) => {
+    const timed = `${world.now.toFixed(3)} ${line}`;
+    trace.add(timed);
+    options.onTrace?.(timed);
+  };
   const directory = new Map<string, SimNode>();
   const peers = options.peers ?? scenario.peers;
   const relays = Array.from({ length: scenario.relays }, (_, i) => `relay${i}`);

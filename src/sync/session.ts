@@ -696,7 +696,7 @@ export class SyncSession {
         // Ops another session brought: tell this peer soon that we have them (so it does not
         // forward them here too), and forward them, after the delay unless it relies on us.
         this.#guard(() => {
-          this.#acknowledgeSoon();
+          this.#acknowledgeForwarded();
           this.#holdBackForwarded(ops);
         });
       }
@@ -874,18 +874,7 @@ export class SyncSession {
     if (this.#state !== 'syncing' || !this.#peerHoldsKnown) return;
     const seen = new Set<string>();
     const gone: RecordRef[] = [];
-    const resend: Op[] = [];
-    for (const op of ops) {
-      // An op of a record the peer holds that the pump will not send (the peer counted its dot,
-      // maybe as skipped by another server that judged the record out): sent anyway, since the
-      // peer applies a counted dot it does not hold, and drops one it does.
-      if (fromPeer) break; // its own ops: no echo
-      if (op.seq <= (this.#peerHas.get(op.node) ?? 0) && this.#peerHolds.has(recordKey({ collection: op.collection, id: op.record }))) {
-        const stripped = filter.strip(op);
-        if (stripped) resend.push(stripped);
-      }
-    }
-    if (resend.length > 0 && !this.#send({ type: 'ops', ops: resend })) this.#blocked = true;
+    if (!fromPeer) this.#resendCounted(ops, filter); // its own ops: no echo
     const moved = new Set<string>();
     for (const op of ops) if (movesOut(op, filter, this.#source)) moved.add(recordKey({ collection: op.collection, id: op.record }));
     for (const op of ops) {
@@ -911,6 +900,22 @@ export class SyncSession {
   }
 
   /**
+   * Ops of records the partial peer holds that the pump will not send, as the peer counted their
+   * dots (maybe as skipped by another server that judged the record out): sent anyway, since the
+   * peer applies a counted dot it does not hold, and drops one it does.
+   */
+  #resendCounted(ops: readonly Op[], filter: SyncFilter): void {
+    const resend: Op[] = [];
+    for (const op of ops) {
+      if (op.seq > (this.#peerHas.get(op.node) ?? 0)) continue;
+      if (!this.#peerHolds.has(recordKey({ collection: op.collection, id: op.record }))) continue;
+      const stripped = filter.strip(op);
+      if (stripped) resend.push(stripped);
+    }
+    if (resend.length > 0 && !this.#send({ type: 'ops', ops: resend })) this.#blocked = true;
+  }
+
+  /**
    * Serving a partial peer that is live on every origin of a commit with nothing in it for the
    * peer (no record it holds, none its filter takes, no op that can move a record out of it):
    * skips the commit's dots without reading its ops back from the log. It is the verdict
@@ -921,7 +926,7 @@ export class SyncSession {
   #skipCommit(ops: readonly Op[], filter: SyncFilter, forwarded: boolean): boolean {
     const records = CommitRecords.of(ops, this.#source);
     if (!this.#canSkip(ops, filter, records, (i) => records.doc(i))) return false;
-    if (forwarded) this.#acknowledgeSoon();
+    if (forwarded) this.#acknowledgeForwarded();
     if (forwarded && ops.some((op) => this.#holdsBack(op))) {
       // Forwarded ops wait out the forward delay, skipped or not. Skipped at once, the peer counts
       // the dot before a LAN server it holds the record from can send it; that server then sees
@@ -1074,11 +1079,16 @@ export class SyncSession {
   }
 
   /**
-   * ACKs after the batch window (many commits in a burst say it once); to a peer that sends us
-   * only its own writes (its filter is narrower than ours), as late as the deferred skips: no
-   * duplicate is saved by telling it sooner, and a relay of 500 partial peers spent a fifth of
-   * its time sending each of them an ACK per commit.
+   * Ops another session brought: ACKed soon to a peer that could otherwise send them here too.
+   * A peer that sends us only its own writes (its filter is narrower than ours) learns of them
+   * with its next write's ACK or the periodic one: a relay of 500 partial peers spent a fifth of
+   * its time, in bursts, sending each of them an ACK per commit that saved nothing.
    */
+  #acknowledgeForwarded(): void {
+    if (this.#servedAll) this.#acknowledgeSoon();
+  }
+
+  /** ACKs after the batch window: many commits in a burst say it once. */
   #acknowledgeSoon(): void {
     if (this.#ackSoon) return;
     const fire = () => {
@@ -1088,7 +1098,7 @@ export class SyncSession {
       });
     };
     if (this.#scheduler) {
-      this.#ackSoon = this.#scheduler.after(this.#servedAll ? this.#batchWindowMs : Math.max(this.#batchWindowMs, this.#skipDelayMs), fire);
+      this.#ackSoon = this.#scheduler.after(this.#batchWindowMs, fire);
     } else {
       let cancelled = false;
       this.#ackSoon = () => {
