@@ -696,7 +696,7 @@ export class SyncSession {
         // Ops another session brought: tell this peer soon that we have them (so it does not
         // forward them here too), and forward them, after the delay unless it relies on us.
         this.#guard(() => {
-          this.#acknowledgeForwarded();
+          this.#acknowledgeForwarded(ops);
           this.#holdBackForwarded(ops);
         });
       }
@@ -926,7 +926,8 @@ export class SyncSession {
   #skipCommit(ops: readonly Op[], filter: SyncFilter, forwarded: boolean): boolean {
     const records = CommitRecords.of(ops, this.#source);
     if (!this.#canSkip(ops, filter, records, (i) => records.doc(i))) return false;
-    if (forwarded) this.#acknowledgeForwarded();
+    // Skipped dots reach it with the deferred SKIP: meanwhile, an ACK says we have them.
+    if (forwarded && this.#servedAll) this.#acknowledgeSoon();
     if (forwarded && ops.some((op) => this.#holdsBack(op))) {
       // Forwarded ops wait out the forward delay, skipped or not. Skipped at once, the peer counts
       // the dot before a LAN server it holds the record from can send it; that server then sees
@@ -1079,13 +1080,16 @@ export class SyncSession {
   }
 
   /**
-   * Ops another session brought: ACKed soon to a peer that could otherwise send them here too.
-   * A peer that sends us only its own writes (its filter is narrower than ours) learns of them
-   * with its next write's ACK or the periodic one: a relay of 500 partial peers spent a fifth of
-   * its time, in bursts, sending each of them an ACK per commit that saved nothing.
+   * Ops another session brought: ACKed soon to a peer that could otherwise send them here too,
+   * when they wait out the forward delay before going to it, or are its own (it learns they are
+   * durable here). Ops that go to it at once say so themselves (a receiver counts what the
+   * sender holds). A peer that sends us only its own writes (its filter is narrower than ours)
+   * learns of the rest with its next write's ACK or the periodic one. A relay of 500 peers spent
+   * a fifth of its time, in bursts, sending each of them an ACK per commit that saved nothing.
    */
-  #acknowledgeForwarded(): void {
-    if (this.#servedAll) this.#acknowledgeSoon();
+  #acknowledgeForwarded(ops: readonly Op[]): void {
+    if (!this.#servedAll) return;
+    if (ops.some((op) => op.node === this.#peer?.nodeId || this.#holdsBack(op))) this.#acknowledgeSoon();
   }
 
   /** ACKs after the batch window: many commits in a burst say it once. */
