@@ -1162,6 +1162,11 @@ export class SyncSession {
           entry.allowed = Math.max(entry.allowed, upTo);
           if (entry.pending <= 0) this.#forwardable.delete(node);
         }
+        // A record that entered the peer's filter meanwhile went whole without the held ops (not
+        // counted there yet); if the peer has counted them since, by another server's skip, the
+        // pump will not send them (the simulator found it: smoke seed 1022).
+        const filter = this.#peer?.filter;
+        if (filter && this.#servesAll && this.#peerHoldsKnown) this.#resendCounted(ops, filter);
         // Always a full pump, even when `released` sent everything held (skipping it when the held
         // origins were caught up broke the simulator's smoke seed 162). One per turn, though: on
         // a relay of 500 partial peers a pump per release (a scan of every origin, per session,

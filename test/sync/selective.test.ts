@@ -352,6 +352,51 @@ describe('selective sync', () => {
     assert.deepEqual(await phone.collection('bugs').get('b3'), { _id: 'b3', title: 'bug 3', assignee: 'ann', votes: 3, tags: ['t'] });
   });
 
+  it('should send a held-back op of a record that entered the filter meanwhile, though another server skipped it to the peer', async () => {
+    // The relay holds the writer's op back from the phone (forward delay) while a LAN server
+    // skips it to the phone at once (the record is bob's there). The record then enters the
+    // phone's filter at the relay, which sends it whole without the op (not counted at the
+    // phone yet); the phone counts it by the LAN server's skip, and the LAN server goes away.
+    // Only the relay can still bring the op, and its pump sees it counted.
+    const writer = await seeded();
+    const relay = await openDb();
+    const lan = await openDb();
+    const phone = await openDb();
+    await phone.setSyncFilter(ANNS);
+    const scheduler = manualScheduler();
+    const link = (a: BlazeDB, b: BlazeDB, forwardDelayMs: number) => {
+      const [x, y] = createPipe();
+      // Periodic ACKs well within the relay's delay: the phone says it counted the op in time.
+      const options = { scheduler, forwardDelayMs, skipDelayMs: 0, ackIntervalMs: 100 };
+      const sa = new SyncSession({ source: databaseSource(a), duplex: x, ...options });
+      sa.start();
+      new SyncSession({ source: databaseSource(b), duplex: y, ...options }).start();
+      return sa;
+    };
+    const run = async (ms: number) => {
+      for (let t = 0; t < ms; t += 5) {
+        await settle();
+        scheduler.advance(5);
+      }
+      await settle();
+    };
+    link(writer, relay, 500);
+    link(writer, lan, 500);
+    link(relay, phone, 500);
+    const lanToPhone = link(lan, phone, 10);
+    await run(1_000);
+    assert.equal(await phone.collection('bugs').get('b1'), undefined);
+    await writer.collection('bugs').update('b1', { title: 'renamed' });
+    await relay.collection('bugs').update('b1', { assignee: 'ann' });
+    await run(20);
+    const counted = (db: BlazeDB) => db.stats().versionVector[writer.nodeId];
+    assert.equal(counted(phone), counted(writer), 'the LAN server skipped the op to the phone');
+    lanToPhone.close();
+    await run(1_000);
+    assert.equal((await phone.collection('bugs').get('b1'))?.title, 'renamed');
+    assert.deepEqual(await phone.collection('bugs').get('b1'), (await expectedFor(relay, { title: 'renamed' }))[0]);
+  });
+
   it('should keep counters exact across a drop mid-stream and a reconnect', async () => {
     const server = await seeded();
     const phone = await openDb();
