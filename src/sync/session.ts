@@ -228,6 +228,13 @@ export interface SyncSessionInit {
 
 /** Forward delays in a row that found the peer lacking an origin's ops before it counts as relying on us. */
 const DIRECT_AFTER_LACKING = 3;
+/**
+ * Forward delays in a row, whatever the origin, that found the peer lacking, with no sign of
+ * another path, before it counts as relying on us for every origin (a relay's remote peer): a
+ * new origin then goes at once instead of learning it three times. A relay of 500 such peers
+ * otherwise held each new writer's ops back from each of them, a timer per session per commit.
+ */
+const SESSION_DIRECT_AFTER_LACKING = 10;
 /** The forward delay never grows beyond this. */
 const MAX_FORWARD_DELAY_MS = 2_000;
 /** Most origins a session's merged ACK vector may hold (as many as a session can intern). */
@@ -308,6 +315,8 @@ export class SyncSession {
    * DIRECT_AFTER_LACKING the peer gets that origin only through this node: no more delay.
    */
   readonly #lackedAfterDelay = new Map<NodeId, number>();
+  /** Forward delays in a row that found the peer lacking (any origin); see SESSION_DIRECT_AFTER_LACKING. */
+  #lackedInARow = 0;
   /**
    * Origins with forwarded ops held back: the highest seq that may go now. Each batch waits
    * out its own delay, so a steady stream from one origin is never sent early.
@@ -1115,6 +1124,7 @@ export class SyncSession {
   /** The peer gets `origin`'s ops another way too: hold them back again before forwarding. */
   #otherPathSeen(origin: NodeId): void {
     this.#lackedAfterDelay.delete(origin);
+    this.#lackedInARow = 0;
   }
 
   /** A copy went twice on this link: the other path is slower than the delay allowed for. */
@@ -1149,8 +1159,10 @@ export class SyncSession {
           if (upTo > (this.#peerHas.get(node) ?? 0)) {
             // A busy peer may just be slow to ACK: only a habit counts as relying on us.
             this.#lackedAfterDelay.set(node, (this.#lackedAfterDelay.get(node) ?? 0) + 1);
+            this.#lackedInARow++;
           } else {
             this.#lackedAfterDelay.delete(node);
+            this.#lackedInARow = 0;
             // The other path delivered in time: creep back towards the configured delay.
             this.#forwardDelayMs = Math.max(this.#minForwardDelayMs, this.#forwardDelayMs * 0.95);
           }
@@ -1180,7 +1192,7 @@ export class SyncSession {
 
   /** Whether a forwarded op waits out the forward delay before it goes to this peer. */
   #holdsBack(op: Op): boolean {
-    if (!this.#scheduler || this.#forwardDelayMs <= 0) return false;
+    if (!this.#scheduler || this.#forwardDelayMs <= 0 || this.#lackedInARow >= SESSION_DIRECT_AFTER_LACKING) return false;
     return (this.#lackedAfterDelay.get(op.node) ?? 0) < DIRECT_AFTER_LACKING && op.node !== this.#peer?.nodeId;
   }
 

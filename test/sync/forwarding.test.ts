@@ -266,4 +266,54 @@ describe('forwarding in a mesh', () => {
       assert.ok(await b.collection('c').get(id), `op ${i} forwarded by the relay at once`);
     }
   });
+
+  it('should forward a new origin at once to a peer that lacked ten forwards in a row, and hold back again on a sign of another path', async () => {
+    // A relay with one listening peer b and twelve writers that reach b only through it.
+    const relay = await open();
+    const b = await open();
+    const scheduler = manualScheduler();
+    const link = (x: BlazeDB, y: BlazeDB) => {
+      const [p, q] = createPipe();
+      new SyncSession({ source: databaseSource(x), duplex: p, scheduler, forwardDelayMs: 1_000, role: 'relay' }).start();
+      new SyncSession({ source: databaseSource(y), duplex: q, scheduler, forwardDelayMs: 1_000 }).start();
+    };
+    link(relay, b);
+    const writers: BlazeDB[] = [];
+    for (let i = 0; i < 12; i++) {
+      writers.push(await open());
+      link(relay, writers[i] as BlazeDB);
+    }
+    const hop = async (ms: number) => {
+      for (let i = 0; i < 2; i++) {
+        await settle();
+        scheduler.advance(ms);
+      }
+      await settle();
+    };
+    await hop(0);
+    // Ten writers, one op each: every forward to b waits out the delay and finds b lacking it.
+    for (let i = 0; i < 10; i++) {
+      const id = await (writers[i] as BlazeDB).collection('c').insert({ i });
+      await hop(0);
+      assert.equal(await b.collection('c').get(id), undefined, `writer ${i}'s op waits`);
+      await hop(1_000);
+      assert.ok(await b.collection('c').get(id));
+    }
+    // The eleventh writer is new to b, yet its first op goes at once.
+    const eleventh = await (writers[10] as BlazeDB).collection('c').insert({ i: 10 });
+    await hop(0);
+    assert.ok(await b.collection('c').get(eleventh), "a new origin's first op goes at once");
+    // b shows another path (it holds the twelfth writer's op before the relay sends it): the
+    // relay holds back again.
+    const twelfth = writers[11] as BlazeDB;
+    const [p, q] = createPipe();
+    new SyncSession({ source: databaseSource(twelfth), duplex: p, scheduler }).start();
+    new SyncSession({ source: databaseSource(b), duplex: q, scheduler }).start();
+    await hop(0);
+    await twelfth.collection('c').insert({ i: 11 });
+    await hop(0);
+    const later = await (writers[0] as BlazeDB).collection('c').insert({ i: 12 });
+    await hop(0);
+    assert.equal(await b.collection('c').get(later), undefined, 'held back again');
+  });
 });
