@@ -72,6 +72,7 @@ function groups(): Group[] {
     ['relay fan-out (>= 200k/s)', 'relay.fanout_deliveries_per_s', 200_000, 'min'],
     ['relay RSS per idle connection (<= 0.2 MB)', 'relay.rss_mb_per_idle_connection', 0.2, 'max'],
     ['relay p99, 500 peers (< 50 ms)', 'relay.p99_ms_500_peers', 50, 'max'],
+    ['relay p99, 500 partial peers (< 50 ms)', 'relay.p99_ms_500_partial_peers', 50, 'max'],
   ];
   const share: Bar[] = [];
   for (const [label, name, target, kind] of targets) {
