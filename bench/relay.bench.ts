@@ -156,7 +156,7 @@ async function idleRss(relay: Relay): Promise<Figure> {
   }
 }
 
-/** Write-to-visible p99 between two of `peers` peers: all full replicas, or each syncing only its own records (`own`). */
+/** Write-to-visible p99 between two of 500 peers: all full replicas, or each syncing only its own records (`own`). */
 async function probeP99(relay: Relay, name: string, dbId: string, own: boolean): Promise<Figure> {
   const loads = await startLoad(relay, dbId, scaled(500), own ? { own: true } : {});
   try {

@@ -33,6 +33,7 @@ export function livenessPinger(init: LivenessInit): (components: LivenessCompone
 export class LivenessPinger implements Startable {
   readonly #connections: LivenessComponents['connectionManager'];
   readonly #init: LivenessInit;
+  readonly #tickMs: number;
   /** When each connection was last pinged (or first seen). */
   readonly #lastPing = new WeakMap<Connection, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -41,11 +42,12 @@ export class LivenessPinger implements Startable {
   constructor(components: LivenessComponents, init: LivenessInit) {
     this.#connections = components.connectionManager;
     this.#init = init;
+    this.#tickMs = init.tickMs ?? DEFAULT_TICK_MS;
   }
 
   start(): void {
     this.#stopped = new AbortController();
-    this.#timer = setInterval(() => void this.tick(Date.now()), this.#init.tickMs ?? DEFAULT_TICK_MS);
+    this.#timer = setInterval(() => void this.tick(Date.now()), this.#tickMs);
     this.#timer.unref();
   }
 
@@ -57,7 +59,7 @@ export class LivenessPinger implements Startable {
   /** Pings the connections most overdue, at most an even share of all per tick (run by the timer; tests call it). */
   tick(now: number): Promise<void> {
     const connections = this.#connections.getConnections();
-    const share = Math.ceil((connections.length * (this.#init.tickMs ?? DEFAULT_TICK_MS)) / this.#init.intervalMs);
+    const share = Math.ceil((connections.length * this.#tickMs) / this.#init.intervalMs);
     const due: [Connection, number][] = [];
     for (const conn of connections) {
       const last = this.#lastPing.get(conn);
@@ -75,23 +77,18 @@ export class LivenessPinger implements Startable {
   async #ping(conn: Connection): Promise<void> {
     const signal = AbortSignal.any([this.#stopped.signal, AbortSignal.timeout(this.#init.timeoutMs)]);
     let stream: Awaited<ReturnType<Connection['newStream']>> | undefined;
+    // A timeout or stop aborts the stream, which ends the read below.
+    const onAbort = () => stream?.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       stream = await conn.newStream(PING_PROTOCOL, { signal, runOnLimitedConnection: true });
-      const data = crypto.getRandomValues(new Uint8Array(PING_BYTES));
-      stream.send(data);
+      stream.send(crypto.getRandomValues(new Uint8Array(PING_BYTES)));
       let received = 0;
-      const reading = (async () => {
-        for await (const chunk of stream) {
-          received += chunk.byteLength;
-          if (received >= PING_BYTES) return;
-        }
-        throw new Error('the ping stream ended before the answer');
-      })();
-      reading.catch(() => {}); // settled by the race below, or after it lost
-      await Promise.race([
-        reading,
-        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
-      ]);
+      for await (const chunk of stream) {
+        received += chunk.byteLength;
+        if (received >= PING_BYTES) break;
+      }
+      if (received < PING_BYTES) throw signal.aborted ? signal.reason : new Error('the ping stream ended before the answer');
       await stream.close({ signal });
     } catch (err) {
       stream?.abort(err as Error);
@@ -100,6 +97,8 @@ export class LivenessPinger implements Startable {
       // A peer that refuses the protocol still answered: it is alive.
       if ((err as Error).name === 'UnsupportedProtocolError') return;
       throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }

@@ -811,8 +811,10 @@ export class Engine {
     this.#flushOps();
     const touched = this.#accountedNodes;
     const version = this.#replica.version;
-    for (const node of touched) this.#movedOrigins.add(node);
-    for (const node of touched) this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
+    for (const node of touched) {
+      this.#movedOrigins.add(node);
+      this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
+    }
     const changes = this.#replica.takeChanges();
     if (this.#filter) {
       this.#applyFilter(changes);

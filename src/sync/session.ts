@@ -103,7 +103,7 @@ export interface SyncSource {
   apply(items: readonly SyncItem[], session: SyncSession): void;
   /**
    * Called after each commit with its ops, who supplied them, and the origins whose version
-   * moved (undefined, or ops empty: any may have).
+   * moved (undefined: any may have, as after a snapshot).
    */
   onOps(listener: (ops: readonly Op[], source: unknown, moved?: ReadonlySet<NodeId>) => void): () => void;
   /** A peer's version vector: a replica learns from it that its own id is in use elsewhere. */
@@ -691,7 +691,7 @@ export class SyncSession {
     this.#acknowledge();
     this.#scheduleAck();
     this.#stopListening = this.#source.onOps((ops, source, moved) => {
-      this.#noteMoved(ops, moved);
+      this.#noteMoved(moved);
       if (hello.filter && this.#servesAll) {
         let skipped = false;
         this.#guard(() => {
@@ -1291,8 +1291,8 @@ export class SyncSession {
   }
 
   /** Notes the origins a commit moved, for the pump and the ACKs (all, when it does not say). */
-  #noteMoved(ops: readonly Op[], moved: ReadonlySet<NodeId> | undefined): void {
-    if (moved === undefined || ops.length === 0) {
+  #noteMoved(moved: ReadonlySet<NodeId> | undefined): void {
+    if (moved === undefined) {
       this.#noteAllMoved();
       return;
     }
