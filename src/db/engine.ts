@@ -28,10 +28,11 @@ import {
 } from '../replica/index.ts';
 import type { RecordRow, Storage, StoredOp } from '../storage/index.ts';
 import { SyncFilter } from '../sync/filter.ts';
-import { storeBase } from './bases.ts';
+import { loadStoredBase, storeBase } from './bases.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
 import { OpTailCache } from './op-tail-cache.ts';
 import { recordKey } from './record-key.ts';
+import { type DotRange, VoidSet } from './voids.ts';
 
 export { recordKey };
 
@@ -93,7 +94,26 @@ export type SyncItem =
       readonly complete?: boolean;
     }
   /** A record that left the filter at the serving side. */
-  | { readonly kind: 'gone'; readonly collection: string; readonly id: string };
+  | { readonly kind: 'gone'; readonly collection: string; readonly id: string }
+  /** Dots a relay judged void (rejected writes): counted, and their effects removed if applied. */
+  | { readonly kind: 'void'; readonly node: NodeId; readonly from: number; readonly to: number };
+
+/**
+ * Judges an op received from a peer before it is applied (a relay's write rules): `before` and
+ * `after` are the record's docs without and with it (undefined: absent or deleted). False: the
+ * op becomes a void.
+ */
+export type WriteJudge = (op: Op, before: Doc | undefined, after: Doc | undefined) => boolean;
+
+/** Dots that became void in one commit, and the ops among them that had been applied here. */
+export interface VoidChange {
+  readonly ranges: readonly DotRange[];
+  /** Applied here before the verdict came; their effects are gone now. */
+  readonly removed: readonly Op[];
+  /** Who brought the verdict (a session), or undefined for a judge here. */
+  readonly source: unknown;
+}
+export type VoidListener = (change: VoidChange) => void;
 
 export interface EngineInit {
   storage: Storage;
@@ -181,6 +201,12 @@ export class Engine {
   /** Records inserted in this write under ids generated here (whole from the start). */
   readonly #freshIds = new Set<string>();
   readonly #membershipListeners = new Set<MembershipListener>();
+  /** Void dots (rejected writes), loaded with the replica; see src/db/voids.ts. */
+  #voids = new VoidSet();
+  readonly #voidListeners = new Set<VoidListener>();
+  /** Dots that became void in this write, and the applied ops they removed. */
+  #voidedRanges: DotRange[] = [];
+  #voidedOps: Op[] = [];
   readonly #filterListeners = new Set<() => void>();
   /** Run inside every write transaction, before it commits (state that rides along, like acks). */
   readonly #beforeCommit: (() => void)[] = [];
@@ -234,6 +260,8 @@ export class Engine {
       this.#movedOrigins.clear();
       this.#evicted = [];
       this.#entered = [];
+      this.#voidedRanges = [];
+      this.#voidedOps = [];
       this.#parked.clear();
       this.#rebuilt.clear();
       this.#freshIds.clear();
@@ -269,6 +297,10 @@ export class Engine {
     const whole = (r: RecordKey) => held(r) && !this.#incomplete.has(recordKey(r.collection, r.id));
     const entered = this.#entered.length > 0 ? this.#entered.filter(whole) : this.#entered;
     const needed = [...this.#parked.values()];
+    const voided: VoidChange | undefined =
+      this.#voidedRanges.length > 0 ? { ranges: this.#voidedRanges, removed: this.#voidedOps, source } : undefined;
+    this.#voidedRanges = [];
+    this.#voidedOps = [];
     if (!this.#filter) {
       for (const [i, op] of ops.entries()) this.#opCache.add(op, this.#committedSizes[i] as number);
     }
@@ -281,6 +313,8 @@ export class Engine {
     this.#replica.evictClean(RECORD_CACHE_SIZE);
     this.#announceExternal();
     this.#notify(() => {
+      // Voids first: a session tells its peer a dot is void before ops after it.
+      if (voided) for (const listener of this.#voidListeners) listener(voided);
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
       if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source, moved);
       if (evicted.length > 0 || entered.length > 0 || needed.length > 0) {
@@ -456,12 +490,16 @@ export class Engine {
    * ops of records it does not hold parks them in the log and reports the records (see
    * onMembership), to be asked for whole.
    */
-  applySync(items: readonly SyncItem[], source?: unknown): void {
+  applySync(items: readonly SyncItem[], source?: unknown, judge?: WriteJudge): void {
     this.write(() => {
       this.#source = source;
       for (const item of items) {
         if (item.kind === 'ops') {
-          for (const op of item.ops) this.#applySynced(op);
+          for (const op of item.ops) this.#applySynced(op, judge);
+          continue;
+        }
+        if (item.kind === 'void') {
+          this.#voidDots(item.node, item.from, item.to);
           continue;
         }
         if (!this.#filter) throw new ValidationError('sync', `a full replica takes no '${item.kind}' (it is for partial replicas)`);
@@ -479,11 +517,17 @@ export class Engine {
     });
   }
 
-  #applySynced(op: Op): void {
+  #applySynced(op: Op, judge: WriteJudge | undefined): void {
     if (!this.#filter) {
+      if (this.#replica.version.has(op.node, op.seq)) return; // applied, or void
+      if (judge && !this.#judge(op, judge)) {
+        this.#voidDots(op.node, op.seq, op.seq);
+        return;
+      }
       if (this.#replica.apply(op)) this.#pendingOps.push(op);
       return;
     }
+    if (this.#voids.has(op.node, op.seq)) return;
     const version = this.#replica.version;
     const held = op.collection === SCHEMA_COLLECTION || (this.#replica.recordState(op.collection, op.record)?.held ?? false);
     if (!held) {
@@ -524,6 +568,7 @@ export class Engine {
     else this.#replica.touch(collection, id);
     const version = this.#replica.version;
     for (const op of ops) {
+      if (this.#voids.has(op.node, op.seq)) continue;
       if (!version.has(op.node, op.seq)) {
         version.add(op.node, op.seq);
         this.#accountedNodes.add(op.node);
@@ -543,6 +588,103 @@ export class Engine {
     this.#rebuilt.add(recordKey(collection, id));
     this.#entered.push({ collection, id });
     this.#setIncomplete(collection, id, !complete);
+  }
+
+  // ---- voids (rejected writes, docs/relay.md) ----
+
+  /** The record's docs without and with `op`, for a judge; the record itself is not touched. */
+  #judge(op: Op, judge: WriteJudge): boolean {
+    const current = this.#replica.recordState(op.collection, op.record);
+    const scratch = new Replica({ nodeId: this.#nodeId, clock: this.clock });
+    if (current) scratch.replaceRecord(op.collection, op.record, decodeRecordState(encodeRecordState(current)));
+    scratch.apply(op);
+    return judge(op, current?.view(), scratch.recordState(op.collection, op.record)?.view());
+  }
+
+  /**
+   * Makes dots void (inside `write`): counted, never applied from now on, and any of them applied
+   * here removed from the log with their records rebuilt from what is left.
+   */
+  #voidDots(node: NodeId, from: number, to: number): void {
+    const fresh = this.#voids.add(node, from, to);
+    if (fresh.length === 0) return;
+    this.#voidedRanges.push({ node, from, to });
+    const records = new Map<string, RecordKey>();
+    const note = (op: { collection: string; record: string }) =>
+      records.set(recordKey(op.collection, op.record), { collection: op.collection, id: op.record });
+    const isFresh = new Set(fresh);
+    // Applied in this very write: out of the pending ops, so the flush does not log them.
+    const pending = this.#pendingOps.filter((op) => op.node === node && isFresh.has(op.seq));
+    if (pending.length > 0) {
+      this.#pendingOps = this.#pendingOps.filter((op) => !pending.includes(op));
+      for (const op of pending) {
+        this.#pendingDots.delete(dotKey(op.node, op.seq));
+        this.#voidedOps.push(op);
+        note(op);
+      }
+    }
+    // Stored first (a base copy of a state that was its own base is kept by the flush).
+    if (records.size > 0) this.#flush();
+    for (const seq of fresh) {
+      const payload = this.storage.getOp(node, seq);
+      if (!payload) continue;
+      const op = this.decodeStoredOp({ node, seq, payload });
+      this.storage.removeOp(node, seq);
+      this.#voidedOps.push(op);
+      note(op);
+    }
+    const version = this.#replica.version;
+    version.addRange(node, from, to);
+    this.noteRemoteSeq(node, to);
+    this.#accountedNodes.add(node);
+    this.#voids.save(this.storage);
+    // The op cache would serve a removed op to sessions.
+    if (this.#voidedOps.length > 0) this.#opCache.clear();
+    for (const { collection, id } of records.values()) this.#rebuild(collection, id);
+  }
+
+  /**
+   * Rebuilds a record from its base state and the ops of it left in the log (after a void). A
+   * partial replica's record it does not hold stays empty: its ops are only parked.
+   */
+  #rebuild(collection: string, id: string): void {
+    const current = this.#replica.recordState(collection, id);
+    if (!current || (this.#filter && collection !== SCHEMA_COLLECTION && !current.held)) return;
+    const ops = this.opsOfRecord(collection, id);
+    const inLog = new Set(ops.map((op) => dotKey(op.node, op.seq)));
+    const scratch = new Replica({
+      nodeId: this.#nodeId,
+      clock: this.clock,
+      // A write that observed a dot folded into the base, or void, does not wait for it.
+      applied: (n, s) => scratch.version.has(n, s) || (this.#replica.version.has(n, s) && !inLog.has(dotKey(n, s))),
+    });
+    const base = loadStoredBase(this, collection, id);
+    if (base) scratch.replaceRecord(collection, id, base);
+    for (const op of ops) scratch.apply(op);
+    const state = scratch.recordState(collection, id) ?? new RecordState();
+    state.baseIsState = false;
+    this.#replica.replaceRecord(collection, id, state);
+  }
+
+  /** Whether a dot is void (a relay rejected its op). */
+  isVoid(node: NodeId, seq: number): boolean {
+    return this.#voids.has(node, seq);
+  }
+
+  /** The void range holding a dot, if it is void. */
+  voidRangeAt(node: NodeId, seq: number): DotRange | undefined {
+    return this.#voids.rangeAt(node, seq);
+  }
+
+  /** Every void range this replica knows. */
+  voidRanges(): DotRange[] {
+    return this.#voids.ranges();
+  }
+
+  /** Called after each commit that made dots void (sessions pass the verdict on; apps are told). */
+  onVoid(listener: VoidListener): () => void {
+    this.#voidListeners.add(listener);
+    return () => this.#voidListeners.delete(listener);
   }
 
   /** Drops a record from a partial replica (it left the filter): its ops stay in the log. */
@@ -906,6 +1048,7 @@ export class Engine {
 
   #loadReplica(): Replica {
     this.generation++;
+    this.#voids = VoidSet.load(this.storage);
     const version = new VersionVector();
     for (const [node, row] of this.storage.loadVersions()) version.restore(node as NodeId, row.seq, row.ahead);
     const hlc = this.storage.getMeta(META_HLC);

@@ -210,6 +210,24 @@ export class MemoryStorage implements Storage {
     return removed.map((r) => ({ seq: r.seq, collection: r.collection, record: r.record }));
   }
 
+  removeOp(node: string, seq: number): CompactedOp | undefined {
+    this.#open();
+    const key = opKey(node, seq);
+    const row = this.#ops.get(key);
+    if (!row) return undefined;
+    const seqs = this.#opsByNode.get(node) as number[];
+    const at = seqs.indexOf(seq);
+    seqs.splice(at, 1);
+    this.#ops.delete(key);
+    this.#indexOp(`${row.collection}\0${row.record}`, key, false);
+    this.#onUndo(() => {
+      seqs.splice(upperBound(seqs, seq), 0, seq);
+      this.#ops.set(key, row);
+      this.#indexOp(`${row.collection}\0${row.record}`, key, true);
+    });
+    return { seq, collection: row.collection, record: row.record };
+  }
+
   *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
     for (const [id, doc] of this.scanDocs(collection)) yield [id, doc, this.opCountOfRecord(collection, id)];
   }

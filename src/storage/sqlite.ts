@@ -322,6 +322,19 @@ export class SqliteStorage implements Storage {
     });
   }
 
+  removeOp(node: string, seq: number): CompactedOp | undefined {
+    return this.transaction(() => {
+      const r = this.#stmt('DELETE FROM blaze_ops WHERE node = ? AND seq = ? RETURNING coll, rec').get(node, seq);
+      if (!r) return undefined;
+      const at = { seq, collection: r.coll as string, record: r.rec as string };
+      this.#stmt('INSERT INTO blaze_compacted(coll, rec, n) VALUES (?, ?, 1) ON CONFLICT(coll, rec) DO UPDATE SET n = n + 1').run(
+        at.collection,
+        at.record,
+      );
+      return at;
+    });
+  }
+
   *scanDocsWithOpCounts(collection: string): Iterable<[string, Uint8Array, number]> {
     const stmt = this.#stmt(
       `SELECT r.id, r.doc, ${opCountSql('r.coll', 'r.id')} AS n

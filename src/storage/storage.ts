@@ -118,6 +118,11 @@ export interface Storage {
    * log, but it would count twice). Atomic: part of the caller's transaction, or its own outside one.
    */
   compactOps(node: string, throughSeq: number, limit: number): CompactedOp[];
+  /**
+   * Removes one op from the log (a void: a relay rejected it) and returns where it was, or
+   * undefined if it is not stored. Like a compacted op it still counts in its record's op count.
+   */
+  removeOp(node: string, seq: number): CompactedOp | undefined;
 
   getRecord(collection: string, id: string): RecordRow | undefined;
   /** The record row and its op count (`opCountOfRecord`), read together (one snapshot). */

@@ -71,6 +71,15 @@ export interface Skip {
   readonly ranges: readonly SkipRange[];
 }
 
+/**
+ * Dots a relay judged void (rejected writes, docs/relay.md): counted like skipped dots, and
+ * a receiver that applied one of them removes its effects. Only relays send it.
+ */
+export interface VoidMessage {
+  readonly type: 'void';
+  readonly ranges: readonly SkipRange[];
+}
+
 export interface SkipRange {
   readonly node: NodeId;
   readonly from: number;
@@ -158,6 +167,7 @@ export type Message =
   | Ack
   | Close
   | Skip
+  | VoidMessage
   | RecordMessage
   | RecordsMessage
   | GcMessage
@@ -178,6 +188,7 @@ const T_SNAPSHOT_BEGIN = 0x0c;
 const T_SNAPSHOT_CHUNK = 0x0d;
 const T_SNAPSHOT_END = 0x0e;
 const T_MEMBERS = 0x0f;
+const T_VOID = 0x10;
 /** Members one MEMBERS message may carry at most. */
 export const MAX_GOSSIPED_MEMBERS = 256;
 const OPS_LZ4 = 0x01;
@@ -221,7 +232,8 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeOpsBody(e, m.ops, m.last ? RECORD_LAST : 0, stream);
       break;
     case 'skip':
-      writeByte(e, T_SKIP);
+    case 'void':
+      writeByte(e, m.type === 'skip' ? T_SKIP : T_VOID);
       writeVarUint(e, m.ranges.length);
       for (const r of m.ranges) {
         writeNodeLiteral(e, r.node);
@@ -392,17 +404,18 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         m = { type: 'record', collection, id, ops, last: (flags & RECORD_LAST) !== 0 };
         break;
       }
-      case T_SKIP: {
+      case T_SKIP:
+      case T_VOID: {
         const n = readLength(d, 3);
         const ranges: SkipRange[] = [];
         for (let i = 0; i < n; i++) {
           const node = readNodeLiteral(d);
           const from = readVarUint(d);
           const to = from + readVarUint(d);
-          if (from === 0 || !Number.isSafeInteger(to)) d.fail('bad skip range');
+          if (from === 0 || !Number.isSafeInteger(to)) d.fail(`bad ${type === T_SKIP ? 'skip' : 'void'} range`);
           ranges.push({ node, from, to });
         }
-        m = { type: 'skip', ranges };
+        m = { type: type === T_SKIP ? 'skip' : 'void', ranges };
         break;
       }
       case RECORDS_TYPES.gone:

@@ -287,6 +287,50 @@ export function runStorageTests(name: string, open: () => { storage: Storage; cl
     );
 
     it(
+      'should remove one op (a void), keeping its record op count, and undo it on rollback',
+      withStorage((s) => {
+        s.transaction(() => {
+          for (const seq of [1, 2, 3]) s.appendOp(op('aa', seq, 'bugs', 'r1'));
+          s.putRecord('bugs', 'r1', { state: b(1), doc: b(1) });
+        });
+        assert.throws(() =>
+          s.transaction(() => {
+            assert.deepEqual(s.removeOp('aa', 2), { seq: 2, collection: 'bugs', record: 'r1' });
+            throw new Error('boom');
+          }),
+        );
+        assert.deepEqual(
+          s.opsAfter('aa', 0, 10).map((o) => o.seq),
+          [1, 2, 3],
+        );
+        assert.deepEqual(s.removeOp('aa', 2), { seq: 2, collection: 'bugs', record: 'r1' });
+        assert.equal(s.removeOp('aa', 2), undefined);
+        assert.equal(s.removeOp('nobody', 1), undefined);
+        assert.equal(s.getOp('aa', 2), undefined);
+        assert.deepEqual(
+          s.opsAfter('aa', 0, 10).map((o) => o.seq),
+          [1, 3],
+        );
+        assert.deepEqual(
+          s
+            .opsOfRecord('bugs', 'r1')
+            .map((o) => o.seq)
+            .sort(),
+          [1, 3],
+        );
+        assert.equal(s.opCount(), 2);
+        assert.equal(s.opCountOfRecord('bugs', 'r1'), 3);
+        assert.equal(s.getRecordAndOpCount('bugs', 'r1').opCount, 3);
+        // The gap a void leaves is never filled again, but a later op still goes after it.
+        s.appendOp(op('aa', 4, 'bugs', 'r1'));
+        assert.deepEqual(
+          s.opsAfter('aa', 1, 10).map((o) => o.seq),
+          [3, 4],
+        );
+      }),
+    );
+
+    it(
       'should give a snapshot reader that does not see later writes',
       withStorage((s) => {
         s.transaction(() => {

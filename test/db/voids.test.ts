@@ -1,0 +1,144 @@
+/**
+ * Voids (ops a relay rejected): a void dot is counted, never applied, and removed with its
+ * effects where it was applied, whatever the order in which ops and verdicts arrive.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { Doc, VoidChange } from '../../src/db/engine.ts';
+import { dotKey, type Op } from '../../src/ops/op.ts';
+import { KINDS, openTestDb } from '../helpers/db.ts';
+import { checkProperty } from '../helpers/property.ts';
+import { RECORDS, runSteps, stepArb } from '../helpers/random-ops.ts';
+import { makeReplica, node } from '../helpers/replicas.ts';
+
+/** What a replica shows when it applies only the ops that are not void. */
+function expectedDocs(log: readonly Op[], voided: ReadonlySet<string>): Map<string, Doc | undefined> {
+  const { replica } = makeReplica(node('f'));
+  for (const op of log) if (!voided.has(dotKey(op.node, op.seq))) replica.apply(op);
+  return new Map(RECORDS.map((id) => [id, replica.recordState('c', id)?.view()]));
+}
+
+describe('voids', () => {
+  it('should end with the state of the ops that are not void, for any delivery order and any verdict timing', async () => {
+    await checkProperty(
+      'voids converge',
+      fc.asyncProperty(
+        fc.array(stepArb, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        fc.array(fc.nat(), { minLength: 80, maxLength: 80 }),
+        async (steps, voidPicks, order) => {
+          const { log } = runSteps(3, steps);
+          fc.pre(log.length > 0);
+          const voided = new Set(log.filter((_, i) => voidPicks[i % voidPicks.length]).map((op) => dotKey(op.node, op.seq)));
+          // Ops, in a shuffled order, with each verdict somewhere among them.
+          const items: ({ op: Op } | { void: Op })[] = log.map((op) => ({ op }));
+          for (const op of log) if (voided.has(dotKey(op.node, op.seq))) items.push({ void: op });
+          const shuffled = items
+            .map((item, i) => ({ item, key: order[i % order.length] as number }))
+            .sort((a, b) => a.key - b.key)
+            .map((x) => x.item);
+          await using t = await openTestDb('memory');
+          const engine = t.db.engine;
+          for (const item of shuffled) {
+            if ('op' in item) engine.applySync([{ kind: 'ops', ops: [item.op] }]);
+            else engine.applySync([{ kind: 'void', node: item.void.node, from: item.void.seq, to: item.void.seq }]);
+          }
+          for (const [id, doc] of expectedDocs(log, voided)) assert.deepEqual(engine.readDoc('c', id), doc, `record ${id}`);
+          for (const op of log) {
+            const stored = engine.storage.getOp(op.node, op.seq) !== undefined;
+            assert.equal(stored, !voided.has(dotKey(op.node, op.seq)), `op ${op.node}:${op.seq} stored`);
+            assert.ok(engine.replica.version.has(op.node, op.seq));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  for (const kind of KINDS) {
+    it(`should never apply a void op sent again, and keep its verdicts across a reopen (${kind})`, async () => {
+      await using t = await openTestDb(kind);
+      const { replica: author } = makeReplica(node('a'));
+      const insert = author.insert('bugs', 'b1', { title: 'ok' });
+      const bad = author.update('bugs', 'b1', { title: 'forbidden' });
+      const good = author.increment('bugs', 'b1', 'n', 5);
+      const engine = t.db.engine;
+      const seen: VoidChange[] = [];
+      engine.onVoid((change) => seen.push(change));
+      engine.applySync([{ kind: 'ops', ops: [insert, bad, good] }]);
+      assert.equal(engine.readDoc('bugs', 'b1')?.title, 'forbidden');
+      engine.applySync([{ kind: 'void', node: bad.node, from: bad.seq, to: bad.seq }], 'relay');
+      assert.deepEqual(engine.readDoc('bugs', 'b1'), { title: 'ok', n: 5 });
+      assert.equal(seen.length, 1);
+      assert.deepEqual(seen[0]?.ranges, [{ node: bad.node, from: bad.seq, to: bad.seq }]);
+      assert.deepEqual(
+        seen[0]?.removed.map((op) => op.seq),
+        [bad.seq],
+      );
+      assert.equal(seen[0]?.source, 'relay');
+      // A peer that never heard of the verdict sends it again: nothing changes.
+      engine.applySync([{ kind: 'ops', ops: [bad] }]);
+      engine.applySync([{ kind: 'void', node: bad.node, from: bad.seq, to: bad.seq }]);
+      assert.deepEqual(engine.readDoc('bugs', 'b1'), { title: 'ok', n: 5 });
+      assert.equal(seen.length, 1, 'a verdict already known is not announced again');
+      assert.deepEqual(engine.voidRanges(), [{ node: bad.node, from: bad.seq, to: bad.seq }]);
+      if (kind === 'sqlite') {
+        const path = t.path as string;
+        await t.db.close();
+        const { BlazeDB } = await import('../../src/db/index.ts');
+        const again = await BlazeDB.open({ path });
+        try {
+          assert.ok(again.engine.isVoid(bad.node, bad.seq));
+          again.engine.applySync([{ kind: 'ops', ops: [bad] }]);
+          assert.deepEqual(again.engine.readDoc('bugs', 'b1'), { title: 'ok', n: 5 });
+        } finally {
+          await again.close();
+        }
+      }
+    });
+  }
+
+  it('should count a void dot it never had the op of, with a gap before it', async () => {
+    await using t = await openTestDb('memory');
+    const { replica: author } = makeReplica(node('a'));
+    const ops = [1, 2, 3, 4].map((n) => author.insert('bugs', `b${n}`, { n }));
+    const engine = t.db.engine;
+    engine.applySync([{ kind: 'ops', ops: [ops[0] as Op] }]);
+    engine.applySync([{ kind: 'void', node: node('a'), from: 3, to: 3 }]);
+    assert.equal(engine.replica.version.get(node('a')), 1);
+    engine.applySync([{ kind: 'ops', ops: [ops[1] as Op] }]);
+    assert.equal(engine.replica.version.get(node('a')), 3, 'the gap filled up to the void');
+    engine.applySync([{ kind: 'ops', ops: [ops[2] as Op, ops[3] as Op] }]);
+    assert.equal(engine.readDoc('bugs', 'b3'), undefined);
+    assert.deepEqual(engine.readDoc('bugs', 'b4'), { n: 4 });
+  });
+
+  it('should turn ops a judge refuses into voids, judged on the record without and with them', async () => {
+    await using t = await openTestDb('memory');
+    const { replica: author } = makeReplica(node('a'));
+    const insert = author.insert('bugs', 'b1', { owner: 'ann' });
+    const steal = author.update('bugs', 'b1', { owner: 'bob' });
+    const bump = author.increment('bugs', 'b1', 'n', 1);
+    const engine = t.db.engine;
+    const judged: [Doc | undefined, Doc | undefined][] = [];
+    const seen: VoidChange[] = [];
+    engine.onVoid((change) => seen.push(change));
+    // Only records owned by ann may be written, before and after.
+    engine.applySync([{ kind: 'ops', ops: [insert, steal, bump] }], undefined, (_op, before, after) => {
+      judged.push([before, after]);
+      return (before === undefined || before.owner === 'ann') && (after === undefined || after.owner === 'ann');
+    });
+    assert.deepEqual(judged, [
+      [undefined, { owner: 'ann' }],
+      [{ owner: 'ann' }, { owner: 'bob' }],
+      [{ owner: 'ann' }, { owner: 'ann', n: 1 }],
+    ]);
+    assert.deepEqual(engine.readDoc('bugs', 'b1'), { owner: 'ann', n: 1 });
+    assert.ok(engine.isVoid(steal.node, steal.seq));
+    assert.equal(engine.storage.getOp(steal.node, steal.seq), undefined);
+    assert.equal(engine.replica.version.get(node('a')), 3);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(seen[0]?.removed, [], 'a judged op was never applied');
+  });
+});
