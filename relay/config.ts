@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { multiaddr } from '@multiformats/multiaddr';
 import { validateDbId } from '../src/db/index.ts';
-import { ReadRules } from '../src/rules/index.ts';
+import { Rules } from '../src/rules/index.ts';
 import { RelayConfigError } from './errors.ts';
 import { parseDuration } from './token-issuer.ts';
 
@@ -42,7 +42,7 @@ export interface RelayConfig {
   /** Circuit relay v2 reservations for peers behind NAT (WebRTC signalling). */
   circuitRelay: { maxReservations: number } | null;
   /** Row-level read rules (a JSON file, docs/relay.md), or null: any valid token reads everything. */
-  rules: ReadRules | null;
+  rules: Rules | null;
   logLevel: LogLevel;
 }
 
@@ -150,10 +150,10 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function rulesFile(file: string, source: string): ReadRules {
+function rulesFile(file: string, source: string): Rules {
   const where = `${source}: ${file}`;
   try {
-    return ReadRules.parse(readJson(file, where));
+    return Rules.parse(readJson(file, where));
   } catch (err) {
     if (err instanceof RelayConfigError) throw err;
     throw new RelayConfigError(where, (err as Error).message);

@@ -7,7 +7,8 @@
  *   peer's HELLO (first frame)  ->  node id is the connection key's   ->  database served
  *     ->  device token (JWT, node/mesh/tokens.ts) for that database, bound to that peer id
  *     ->  read rules (if configured): the peer's filter within what its claims may read
- *     ->  SyncSession(role relay) on that database's store
+ *     ->  SyncSession(role relay) on that database's store, whose ops the write rules (if
+ *         configured) judge by the claims of their author, the peer itself (see #judgedSource)
  *
  * A refusal is a CLOSE with a typed reason and nothing else: no HELLO of ours, no ops.
  *
@@ -27,11 +28,13 @@ import { createHost, RELAY_LIMITS } from '../node/mesh/host.ts';
 import { serveIntroductions } from '../node/mesh/introductions.ts';
 import { streamDuplex } from '../node/mesh/stream-duplex.ts';
 import { type DeviceClaims, RELAY_INFO_PROTOCOL, signRules, TokenError, verifyDeviceToken } from '../node/mesh/tokens.ts';
+import type { Doc } from '../src/db/engine.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { validateDbId } from '../src/db/open.ts';
+import type { Op } from '../src/ops/op.ts';
 import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
 import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
-import { judgeRead, type ReadRules } from '../src/rules/index.ts';
+import { judgeRead, type Rules } from '../src/rules/index.ts';
 import {
   type CloseCode,
   databaseSource,
@@ -43,6 +46,7 @@ import {
   refuse,
   type SessionStats,
   SyncSession,
+  type SyncSource,
 } from '../src/sync/index.ts';
 import { TokenBindings } from './bindings.ts';
 import type { RelayConfig } from './config.ts';
@@ -184,6 +188,14 @@ export class RelayHub {
         opened.engine.onOps((ops, source) => {
           if (source instanceof SyncSession) this.#meter(source, ops.length);
         });
+        // Refused writes count against their sender's op rate too.
+        opened.engine.onVoid(({ ranges, source }) => {
+          if (source instanceof SyncSession)
+            this.#meter(
+              source,
+              ranges.reduce((n, r) => n + r.to - r.from + 1, 0),
+            );
+        });
         for (const peer of this.#peerRelays.keys()) this.#relayLinks.discovered(`${dbId} ${peer}`, 'relay');
         this.#log.info({ db: dbId, ops: opened.stats().opCount }, 'database opened');
         return opened;
@@ -207,7 +219,7 @@ export class RelayHub {
   }
 
   /** The read rules every session and query is held to (null: none, everything readable). */
-  get readRules(): ReadRules | null {
+  get readRules(): Rules | null {
     return this.#config.rules;
   }
 
@@ -359,7 +371,7 @@ export class RelayHub {
 
   #run(db: BlazeDB, duplex: FrameDuplex, stream: Stream, peer: string, claims: DeviceClaims | undefined, dialed?: string): SyncSession {
     const session = new SyncSession({
-      source: databaseSource(db),
+      source: this.#judgedSource(db, peer, claims),
       duplex,
       role: 'relay',
       // Inbound: checked above, before this session existed. Dialed: a configured relay,
@@ -386,6 +398,41 @@ export class RelayHub {
     });
     session.start();
     return session;
+  }
+
+  /**
+   * The database as a session's source. With rules, a device's ops are judged before they are
+   * applied: each by the write rule of its collection for the device's claims, on the record
+   * without and with it; a refused op becomes a void (counted, never applied, announced to every
+   * session as a VOID). Only the device's own writes are judged: a device under rules is a partial
+   * replica, which sends a full one (this relay) nothing but its own writes, so an op of another
+   * origin from it is forged or misrouted, and the session is closed with nothing of its frames
+   * applied. Relays of the deployment pass ops they judged already, and their verdicts.
+   */
+  #judgedSource(db: BlazeDB, peer: string, claims: DeviceClaims | undefined): SyncSource {
+    const source = databaseSource(db);
+    const rules = this.#config.rules;
+    if (!rules || claims === undefined) return source;
+    const author = nodeIdOfPeer(peerIdFromString(peer));
+    const judge = (op: Op, before: Doc | undefined, after: Doc | undefined) => {
+      if (rules.mayWrite(claims.payload, op.collection, before, after)) return true;
+      this.metrics.opsRejected.inc({ db: db.dbId, collection: op.collection });
+      return false;
+    };
+    return {
+      ...source,
+      apply: (items, session) => {
+        for (const item of items) {
+          const forged = item.kind === 'ops' || item.kind === 'record' ? item.ops.find((op) => op.node !== author) : undefined;
+          if (forged) {
+            this.metrics.authFailures.inc({ reason: 'authorship' });
+            session.close('forbidden', `op ${forged.node}:${forged.seq} is not this device's own write`);
+            return;
+          }
+        }
+        db.engine.applySync(items, session, judge);
+      },
+    };
   }
 
   #isRelayHello(hello: Hello, peer: string): true | string {

@@ -25,6 +25,7 @@ export class RelayMetrics {
   readonly sessionsRefused: Counter<'code'>;
   readonly peersCutOff: Counter<'reason'>;
   readonly sessionsOpened: Counter<'db'>;
+  readonly opsRejected: Counter<'db' | 'collection'>;
 
   readonly #source: MetricsSource;
 
@@ -42,6 +43,7 @@ export class RelayMetrics {
     this.sessionsRefused = counter('blaze_sessions_refused_total', 'Sessions refused or cut off, by close code', ['code']);
     this.peersCutOff = counter('blaze_peers_cut_off_total', 'Peers disconnected and refused for a while for abuse', ['reason']);
     this.sessionsOpened = counter('blaze_sessions_opened_total', 'Sync sessions admitted', ['db']);
+    this.opsRejected = counter('blaze_ops_rejected_total', 'Writes the write rules refused (voided)', ['db', 'collection']);
     /** A gauge with one value per database, read when scraped. */
     const perDatabase = (name: string, help: string, value: (db: BlazeDB) => number) =>
       new Gauge({

@@ -29,6 +29,7 @@ export {
   NotFoundError,
   type OpenOptions,
   type PeerAck,
+  type RejectedWrite,
   registerSyncNetwork,
   type Stats,
   type Stored,

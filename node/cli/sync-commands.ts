@@ -88,6 +88,7 @@ function narrate(mesh: SyncNetwork, json: boolean): void {
   mesh.on('peer:connected', ({ peer, kind }) => say('connected', { peer, kind }));
   mesh.on('peer:disconnected', ({ peer, reason }) => say('disconnected', { peer, reason }));
   mesh.on('conflict', ({ collection, id, fields }) => say('conflict', { collection, id, fields: fields.join(',') }));
+  mesh.on('rejected', ({ collection, id, seq, kind }) => say('rejected', { collection, id, seq, kind }));
   mesh.on('error', (err) => say('error', { message: err.message }));
 }
 

@@ -19,7 +19,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { PeerId } from '@libp2p/interface';
 import type { JWK } from 'jose';
 import { nodeIdFromPublicKey } from '../../src/identity/identity.ts';
-import { judgeRead, type ReadRules } from '../../src/rules/index.ts';
+import { judgeRead, type Rules } from '../../src/rules/index.ts';
 import type { Authorizer, Hello, Verdict } from '../../src/sync/index.ts';
 import { looksLikeJwt, TokenError, verifyDeviceToken } from './tokens.ts';
 
@@ -28,7 +28,7 @@ export interface TokenTrust {
   readonly issuer: string;
   readonly tokenKey: JWK;
   /** The relay's read rules, as it signed them (verified), when it has any. */
-  readonly rules?: { readonly signed: string; readonly rules: ReadRules };
+  readonly rules?: { readonly signed: string; readonly rules: Rules };
 }
 
 /** The node id a libp2p peer id names (both come from the device's Ed25519 key). */

@@ -84,6 +84,7 @@ export class MeshPeer implements SyncNetwork {
     'peer:disconnected': new Set(),
     state: new Set(),
     conflict: new Set(),
+    rejected: new Set(),
     error: new Set(),
   };
   #state: SyncState = 'offline';
@@ -210,6 +211,16 @@ export class MeshPeer implements SyncNetwork {
     this.#unsubscribe.push(this.#db.onClose(() => this.stop().catch((err: Error) => this.#emit('error', err))));
     // Local writes can make a live replica catch-up-worthy again: re-evaluate the state. Ops
     // from peers may leave records with concurrent values: say so.
+    // A relay's verdict removed writes of ours: the app hears which.
+    this.#unsubscribe.push(
+      this.#db.engine.onVoid(({ removed }) => {
+        for (const op of removed) {
+          if (op.node !== this.#db.nodeId) continue;
+          const fields = op.fields.map((f) => f.field);
+          this.#emit('rejected', { collection: op.collection, id: op.record, seq: op.seq, kind: op.kind, fields });
+        }
+      }),
+    );
     this.#unsubscribe.push(
       this.#db.engine.onOps((ops, source) => {
         this.#updateState();

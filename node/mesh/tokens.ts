@@ -11,7 +11,7 @@
  */
 import { CompactSign, compactVerify, errors, importJWK, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import { BlazeError } from '../../src/errors.ts';
-import { ReadRules } from '../../src/rules/index.ts';
+import { Rules } from '../../src/rules/index.ts';
 
 /** Protocol on which a relay tells peers how to check device tokens offline (ask.ts). */
 export const RELAY_INFO_PROTOCOL = '/blazedb/relay-info/1';
@@ -148,13 +148,13 @@ export const MAX_RULES_BYTES = 256 * 1024;
  * The relay's read rules signed with its token key (a JWS, EdDSA), for LAN peers to enforce when
  * they serve each other: they take rules only with the relay's signature.
  */
-export async function signRules(rules: ReadRules, key: { issuer: string; privateKey: JWK }): Promise<string> {
+export async function signRules(rules: Rules, key: { issuer: string; privateKey: JWK }): Promise<string> {
   const payload = new TextEncoder().encode(JSON.stringify({ iss: key.issuer, rules: rules.spec }));
   return new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA' }).sign(await importJWK(key.privateKey, 'EdDSA'));
 }
 
 /** Checks rules a relay signed (signRules) against its token key; throws TokenError or RulesError. */
-export async function verifyRules(signed: string, trust: { issuer: string; tokenKey: JWK }): Promise<ReadRules> {
+export async function verifyRules(signed: string, trust: { issuer: string; tokenKey: JWK }): Promise<Rules> {
   if (signed.length > MAX_RULES_BYTES)
     throw new TokenError('oversize', `signed rules of ${signed.length} bytes, at most ${MAX_RULES_BYTES}`);
   let payload: Uint8Array;
@@ -170,5 +170,5 @@ export async function verifyRules(signed: string, trust: { issuer: string; token
     throw new TokenError('malformed', 'signed rules are not JSON');
   }
   if (parsed.iss !== trust.issuer) throw new TokenError('issuer', `rules signed for issuer ${String(parsed.iss)}`);
-  return ReadRules.parse(parsed.rules);
+  return Rules.parse(parsed.rules);
 }

@@ -19,6 +19,7 @@ export { type FieldChange, type HistoryEntry, HistoryRetentionError, OpNotFoundE
 export type { LiveResult } from './live.ts';
 export {
   type EnableSyncOptions,
+  type RejectedWrite,
   registerSyncNetwork,
   type SyncNetwork,
   type SyncNetworkEvents,

@@ -34,7 +34,22 @@ export interface SyncNetworkEvents {
   state: SyncState;
   /** After a commit of synced ops, a record they touched has concurrent values to settle. */
   conflict: { collection: string; id: string; fields: string[] };
+  /**
+   * A write of this device that a relay's write rules refused (docs/relay.md, Write rules): it
+   * became a void, and its effects are gone from this replica (and every other).
+   */
+  rejected: RejectedWrite;
   error: Error;
+}
+
+export interface RejectedWrite {
+  readonly collection: string;
+  readonly id: string;
+  /** The write's sequence number on this device. */
+  readonly seq: number;
+  readonly kind: 'insert' | 'update' | 'delete';
+  /** The fields it wrote. */
+  readonly fields: string[];
 }
 
 /** A running network: what `enableSync` returns. */

@@ -1,1 +1,1 @@
-export { type Claims, judgeRead, ReadRules, RulesError } from './rules.ts';
+export { type Claims, judgeRead, Rules, RulesError } from './rules.ts';

@@ -1,27 +1,30 @@
 /**
- * Row-level read rules: which records of which collections a device may read, as predicates over
- * record fields and the claims of its device token, in the query language of `find`.
+ * Row-level rules: which records of which collections a device may read and write, as predicates
+ * over record fields and the claims of its device token, in the query language of `find`.
  *
  *   { "collections": {
- *       "bugs":     { "read": { "$or": [ { "assignee": { "$auth": "sub" } },
- *                                       { "$auth.role": { "$in": ["admin"] } } ] } },
- *       "projects": { "read": true } } }
+ *       "bugs":     { "read":  { "$or": [ { "assignee": { "$auth": "sub" } },
+ *                                        { "$auth.role": { "$in": ["admin"] } } ] },
+ *                     "write": { "assignee": { "$auth": "sub" } } },
+ *       "projects": { "read": true, "write": { "$auth.role": "admin" } } } }
  *
- * - `read` is `true` (every record), `false`, or a query. A field key is a record field path; a
+ * - `read` and `write` are `true` (every record), `false`, or a query. No `write`: not writable. A field key is a record field path; a
  *   key `$auth.<claim path>` tests the token's claims instead; the value `{ "$auth": "<claim
  *   path>" }` stands for a claim's value wherever a query takes a value.
  * - What the rules do not list is denied: unlisted collections, and a test that names a claim
  *   the token lacks counts as failed, so a missing claim never widens a rule (under `$not` the
  *   test counts as passed, so the `$not` fails).
  * - For one token a rule becomes a plain query over record fields (claims substituted, claim
- *   tests decided), and the collections' rules together a selective-sync filter: the most that
- *   device may hold (`allowedFilter`). It syncs as a partial replica within it.
+ *   tests decided), and the collections' read rules together a selective-sync filter: the most
+ *   that device may hold (`allowedFilter`). It syncs as a partial replica within it.
+ * - A write (one op) is allowed when the record matches the collection's write rule both before
+ *   it (if the record existed) and after it (unless it deleted the record): a device cannot move
+ *   a record out of what it may write, nor into it (`judgeWrite`).
  *
- * Declarative only: nothing is evaluated but the query language. Write rules need voids of
- * rejected writes, not built yet, so a `write` key is refused rather than silently unenforced.
+ * Declarative only: nothing is evaluated but the query language.
  */
 import { ValidationError } from '../errors.ts';
-import { parseQuery, type Query } from '../query/index.ts';
+import { type Condition, parseQuery, type Query } from '../query/index.ts';
 import { matches } from '../query/match.ts';
 import { type CollectionFilterSpec, SyncFilter } from '../sync/filter.ts';
 import { validateName } from '../values/validate.ts';
@@ -45,41 +48,65 @@ const PLACEHOLDER = 'claim';
 /** A claim a rule names is not in the token (see `fold`). */
 class MissingClaim extends Error {}
 
-export class ReadRules {
-  /** The rules as given (checked): what a relay signs and serves to peers. */
-  readonly spec: { readonly collections: Readonly<Record<string, { readonly read: Rule }>> };
-  readonly #read: ReadonlyMap<string, Rule>;
+type CollectionSpec = { readonly read: Rule; readonly write?: Rule };
 
-  private constructor(read: Map<string, Rule>) {
-    this.#read = read;
-    this.spec = { collections: Object.fromEntries([...read].map(([name, rule]) => [name, { read: rule }])) };
+export class Rules {
+  /** The rules as given (checked): what a relay signs and serves to peers. */
+  readonly spec: { readonly collections: Readonly<Record<string, CollectionSpec>> };
+  readonly #read: ReadonlyMap<string, Rule>;
+  readonly #write: ReadonlyMap<string, Rule>;
+  /** Write conditions per token (claims object), per collection: a relay judges every op. */
+  readonly #writeFor = new WeakMap<Claims, Map<string, Condition | boolean>>();
+
+  private constructor(collections: Map<string, CollectionSpec>) {
+    this.#read = new Map([...collections].map(([name, c]) => [name, c.read]));
+    this.#write = new Map([...collections].map(([name, c]) => [name, c.write ?? false]));
+    this.spec = { collections: Object.fromEntries(collections) };
   }
 
   /** Checks a rules document (parsed JSON). Throws RulesError naming the problem. */
-  static parse(input: unknown): ReadRules {
+  static parse(input: unknown): Rules {
     if (!isRecordObject(input) || !isRecordObject(input.collections))
-      throw new RulesError('rules', 'rules are { "collections": { name: { "read": true | false | query } } }');
+      throw new RulesError('rules', 'rules are { "collections": { name: { "read": rule, "write": rule } } }');
     const extra = Object.keys(input).find((k) => k !== 'collections');
     if (extra !== undefined) throw new RulesError(`rules.${extra}`, 'unknown key (only collections)');
-    const read = new Map<string, Rule>();
+    const collections = new Map<string, CollectionSpec>();
     for (const [name, entry] of Object.entries(input.collections)) {
       const at = `rules.collections.${name}`;
       asRulesError(() => validateName(name, at, 'collection name'));
-      if (!isRecordObject(entry)) throw new RulesError(at, 'takes { "read": true | false | query }');
-      for (const key of Object.keys(entry)) {
-        if (key === 'write') throw new RulesError(`${at}.write`, 'write rules are not enforced yet (they need voids of rejected writes)');
-        if (key !== 'read') throw new RulesError(`${at}.${key}`, 'unknown key (read)');
-      }
-      const rule = entry.read;
-      if (rule === undefined) throw new RulesError(at, 'has no read rule');
-      if (typeof rule !== 'boolean') {
-        if (!isRecordObject(rule)) throw new RulesError(`${at}.read`, 'a rule is true, false or a query');
-        // Every part checked now, so a bad query fails at load, not on some token later.
-        asRulesError(() => parseQuery(checkable(rule, `${at}.read`)), `${at}.read`);
-      }
-      read.set(name, rule);
+      if (!isRecordObject(entry)) throw new RulesError(at, 'takes { "read": true | false | query, "write": true | false | query }');
+      const unknown = Object.keys(entry).find((key) => key !== 'read' && key !== 'write');
+      if (unknown !== undefined) throw new RulesError(`${at}.${unknown}`, 'unknown key (read, write)');
+      if (entry.read === undefined) throw new RulesError(at, 'has no read rule');
+      const read = checkRule(entry.read, `${at}.read`);
+      collections.set(name, entry.write === undefined ? { read } : { read, write: checkRule(entry.write, `${at}.write`) });
     }
-    return new ReadRules(read);
+    return new Rules(collections);
+  }
+
+  /** Whether any collection may be written by someone (a rule other than false). */
+  get anyWritable(): boolean {
+    return [...this.#write.values()].some((rule) => rule !== false);
+  }
+
+  /**
+   * Whether a device with these claims may make this change to a record of `collection`:
+   * `before`/`after` are the record without and with the op (undefined: absent or deleted).
+   */
+  mayWrite(claims: Claims, collection: string, before: ValueMap | undefined, after: ValueMap | undefined): boolean {
+    let perToken = this.#writeFor.get(claims);
+    if (!perToken) {
+      perToken = new Map();
+      this.#writeFor.set(claims, perToken);
+    }
+    let condition = perToken.get(collection);
+    if (condition === undefined) {
+      const rule = forClaims(this.#write.get(collection) ?? false, claims);
+      condition = typeof rule === 'boolean' ? rule : parseQuery(rule);
+      perToken.set(collection, condition);
+    }
+    if (typeof condition === 'boolean') return condition;
+    return (before === undefined || matches(before, condition)) && (after === undefined || matches(after, condition));
   }
 
   /**
@@ -101,13 +128,21 @@ export class ReadRules {
  * Whether a device with these claims may sync with this filter (undefined: a full replica):
  * true, or why not. Its filter must lie within `allowedFilter` (see SyncFilter.isSubsetOf).
  */
-export function judgeRead(rules: ReadRules, claims: Claims, filter: SyncFilter | undefined): true | string {
+export function judgeRead(rules: Rules, claims: Claims, filter: SyncFilter | undefined): true | string {
   const allowed = rules.allowedFilter(claims);
   if (!allowed) return 'the rules let this device read nothing';
   const within = `sync with a filter within ${JSON.stringify(allowed.spec)}`;
   if (!filter) return `the rules let this device read part of the database only: ${within}`;
   if (!filter.isSubsetOf(allowed)) return `the filter asks for more than the rules let this device read: ${within}`;
   return true;
+}
+
+/** A rule as written, checked: every part now, so a bad query fails at load, not on some token later. */
+function checkRule(rule: unknown, at: string): Rule {
+  if (typeof rule === 'boolean') return rule;
+  if (!isRecordObject(rule)) throw new RulesError(at, 'a rule is true, false or a query');
+  asRulesError(() => parseQuery(checkable(rule, at)), at);
+  return rule as Query;
 }
 
 /** A rule for one token: true, false, or a query over record fields. */

@@ -73,6 +73,9 @@ export function databaseSource(db: BlazeDB): SyncSource {
     memberAcks: () => gc.memberAcks(),
     onMemberAck: (listener) => db.acks.onChange(listener),
     receiveMembers: (members, from) => gc.receiveMembers(members, from),
+    voids: () => engine.voidRanges(),
+    voidRangeAt: (node, seq) => engine.voidRangeAt(node, seq),
+    onVoid: (listener) => engine.onVoid((change) => listener(change.ranges)),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

@@ -21,6 +21,7 @@
 
 import { BatchReadContext, BatchWriteContext, encodeOp } from '../codec/index.ts';
 import { type Doc, type MembershipChange, type RecordKey, recordKey as recordKeyOf, type SyncItem } from '../db/engine.ts';
+import { VoidSet } from '../db/voids.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import type { Op } from '../ops/op.ts';
@@ -157,6 +158,13 @@ export interface SyncSource {
   onMemberAck(listener: () => void): () => void;
   /** Acknowledgements of members a peer passed on (kept as if heard, at its time). */
   receiveMembers(members: readonly GossipedMember[], from: NodeId): void;
+  // ---- voids: writes a relay rejected (docs/relay.md, Write rules) ----
+  /** Every void dot range this replica knows. */
+  voids(): readonly SkipRange[];
+  /** The void range holding this dot, if it is void. */
+  voidRangeAt(node: NodeId, seq: number): SkipRange | undefined;
+  /** Called after a commit that made dots void; returns an unsubscribe. */
+  onVoid(listener: (ranges: readonly SkipRange[]) => void): () => void;
 }
 
 /**
@@ -255,6 +263,10 @@ const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 const MEMBER_SEEN_RESEND_MS = 3_600_000;
 /** Protocol minor version that has GC announcements and snapshots. */
 const GC_MINOR = 2;
+/** Protocol minor version that has VOID. */
+const VOID_MINOR = 3;
+/** Void ranges per VOID frame at most (about 20 bytes each). */
+const VOID_RANGES_PER_FRAME = 10_000;
 
 /** Traffic counters of one session. */
 export interface SessionStats {
@@ -401,6 +413,9 @@ export class SyncSession {
   readonly #gossiped = new Map<NodeId, { sum: number; lastSeen: number }>();
   #membersDue = false;
   #stopMemberWatch: (() => void) | undefined;
+  #stopVoidWatch: (() => void) | undefined;
+  /** Void ranges received and checked, not applied yet (see #pastVoids). */
+  #pendingVoids = new VoidSet();
 
   constructor(init: SyncSessionInit) {
     this.#source = init.source;
@@ -569,6 +584,9 @@ export class SyncSession {
       case 'gc':
         this.#onGc(message);
         return;
+      case 'void':
+        this.#onVoid(message.ranges);
+        return;
       case 'members':
         if (this.#state !== 'syncing') {
           this.close('protocol', 'MEMBERS before the handshake');
@@ -677,6 +695,21 @@ export class SyncSession {
     }
     this.#source.memberSeen(hello.nodeId, hello.filter !== undefined, hello.role === 'relay');
     this.#setState('syncing');
+    // A relay's verdicts go before anything that counts their dots (an ACK, a GC frontier).
+    // Relays pass verdicts to everyone, devices to devices (a relay takes them only from relays).
+    const passesVoids = this.#peerMinor >= VOID_MINOR && (this.#role === 'relay' || hello.role !== 'relay');
+    if (passesVoids) this.#sendVoids(this.#source.voids());
+    this.#stopVoidWatch = this.#source.onVoid((ranges) =>
+      this.#guard(() => {
+        // A commit of voids alone tells no ops listener: their origins moved all the same.
+        for (const r of ranges) {
+          this.#movedForPump.add(r.node);
+          this.#movedForAck.add(r.node);
+        }
+        if (passesVoids) this.#sendVoids(ranges);
+        this.#pumpSoon();
+      }),
+    );
     if (this.#peerMinor >= GC_MINOR) {
       this.#sendGc(this.#source.gcAnnouncement());
       this.#stopGcWatch = this.#source.onGcAnnouncement((a) => this.#guard(() => this.#sendGc(a)));
@@ -740,7 +773,8 @@ export class SyncSession {
     const held = new Map<NodeId, number>();
     const sent = new Map<NodeId, number>();
     const check = (node: NodeId, from: number, to: number): boolean => {
-      const before = held.get(node) ?? this.#pendingHeld.get(node) ?? version.get(node) ?? 0;
+      let before = held.get(node) ?? this.#pendingHeld.get(node) ?? version.get(node) ?? 0;
+      if (from > before + 1) before = this.#pastVoids(node, before);
       if (from > before + 1) {
         this.close('gap', `dot ${node}:${from} skips ahead of ${node}:${before}`);
         return false;
@@ -771,6 +805,42 @@ export class SyncSession {
     if (!this.#applyScheduled) {
       this.#applyScheduled = true;
       this.#defer(() => this.#guard(() => this.#applyPending()));
+    }
+  }
+
+  /**
+   * A relay's verdicts, from it or passed on by a peer: these dots are void. Counted like skipped
+   * dots (without the gap check: a verdict may come before the ops below it), and removed here if
+   * they were applied. A device trusts an admitted peer's VOIDs as it trusts its ops; a relay
+   * takes them only from relays of its deployment (devices are what it judges).
+   */
+  #onVoid(ranges: readonly SkipRange[]): void {
+    if (this.#state !== 'syncing' || (this.#role === 'relay' && this.#peer?.role !== 'relay')) {
+      this.close('protocol', 'VOID before the handshake, or from a device to a relay');
+      return;
+    }
+    const version = this.#source.version();
+    for (const r of ranges) {
+      this.#pendingVoids.add(r.node, r.from, r.to);
+      const before = this.#pendingHeld.get(r.node) ?? version.get(r.node) ?? 0;
+      if (r.from <= before + 1 && r.to > before) this.#pendingHeld.set(r.node, r.to);
+      if (r.from <= (this.#peerHas.get(r.node) ?? 0) + 1 && r.to > (this.#peerHas.get(r.node) ?? 0)) this.#peerHas.set(r.node, r.to);
+      this.#enqueue({ kind: 'void', ...r });
+    }
+  }
+
+  /** `seq`, moved past the void dots that follow it (known here, or received and not applied yet). */
+  #pastVoids(node: NodeId, seq: number): number {
+    for (;;) {
+      const r = this.#source.voidRangeAt(node, seq + 1) ?? this.#pendingVoids.rangeAt(node, seq + 1);
+      if (!r) return seq;
+      seq = r.to;
+    }
+  }
+
+  #sendVoids(ranges: readonly SkipRange[]): void {
+    for (let i = 0; i < ranges.length; i += VOID_RANGES_PER_FRAME) {
+      if (!this.#send({ type: 'void', ranges: ranges.slice(i, i + VOID_RANGES_PER_FRAME) })) this.#blocked = true;
     }
   }
 
@@ -861,6 +931,7 @@ export class SyncSession {
     const items = this.#pendingItems;
     this.#pendingItems = [];
     this.#pendingHeld.clear();
+    if (this.#pendingVoids.size > 0) this.#pendingVoids = new VoidSet();
     try {
       this.#source.apply(items, this);
     } catch (err) {
@@ -1259,7 +1330,17 @@ export class SyncSession {
         const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin)?.allowed ?? Number.POSITIVE_INFINITY);
         const after = this.#peerHas.get(origin) ?? 0;
         const ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
+        // Void dots leave gaps in the log: the peer had their VOID first, so it counts them (a
+        // partial peer gets them as skipped dots too).
+        const voidEnd = ops.length === 0 || (ops[0] as Op).seq > after + 1 ? this.#pastVoids(origin, after) : after;
+        if (ops.length === 0 && voidEnd > after && !gapsAllowed) {
+          if (filter) this.#sendForFilter(origin, ops, Math.min(voidEnd, upTo), filter);
+          else this.#peerHas.set(origin, Math.min(voidEnd, upTo));
+          if (this.#blocked) return;
+          continue;
+        }
         if (!filter && !gapsAllowed) {
+          if (voidEnd > after && (ops[0] as Op | undefined)?.seq === voidEnd + 1) this.#peerHas.set(origin, voidEnd);
           if (ops.length === 0) return;
           this.#peerHas.set(origin, (ops.at(-1) as Op).seq);
           if (!this.#send({ type: 'ops', ops })) this.#blocked = true;
@@ -1585,6 +1666,7 @@ export class SyncSession {
     this.#stopFilterWatch?.();
     this.#stopGcWatch?.();
     this.#stopMemberWatch?.();
+    this.#stopVoidWatch?.();
     this.#snapshotOut?.stream.close();
     this.#snapshotOut = undefined;
     this.#snapshotIn = undefined;

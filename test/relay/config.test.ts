@@ -83,8 +83,8 @@ describe('blaze-node configuration', () => {
         ['rules-broken.json', '{', /--rules: .*rules-broken.json: not JSON/],
         [
           'rules-write.json',
-          '{"collections":{"bugs":{"read":true,"write":true}}}',
-          /rules\.collections\.bugs\.write: write rules are not enforced yet/,
+          '{"collections":{"bugs":{"read":true,"write":"yes"}}}',
+          /rules\.collections\.bugs\.write: a rule is true, false or a query/,
         ],
         ['rules-query.json', '{"collections":{"bugs":{"read":{"n":{"$near":1}}}}}', /--rules: .*unknown operator \$near/],
       ];

@@ -6,12 +6,15 @@ import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import { httpAddress, startHttp } from '../../relay/http.ts';
 import { createLogger } from '../../relay/log.ts';
 import { issueDeviceToken } from '../../relay/token-issuer.ts';
-import { ReadRules } from '../../src/rules/index.ts';
+import { Rules } from '../../src/rules/index.ts';
 import { startHub } from '../helpers/relay.ts';
 
 const FAST = { listen: ['/ip4/127.0.0.1/tcp/0'], backoffBaseMs: 50, backoffCapMs: 200 };
-const RULES = ReadRules.parse({
-  collections: { bugs: { read: { $or: [{ assignee: { $auth: 'sub' } }, { '$auth.role': 'admin' }] } }, audit: { read: false } },
+const RULES = Rules.parse({
+  collections: {
+    bugs: { read: { $or: [{ assignee: { $auth: 'sub' } }, { '$auth.role': 'admin' }] }, write: { '$auth.role': 'admin' } },
+    audit: { read: false },
+  },
 });
 
 type Hub = Awaited<ReturnType<typeof startHub>>;
@@ -28,15 +31,25 @@ function token(relay: Hub, sub: string, options: { claims?: Record<string, unkno
 }
 
 /** A relay holding team's bugs (three each for ann and bob, written by an admin device), with HTTP. */
-async function relayWithBugs(rules: ReadRules | null) {
+async function relayWithBugs(rules: Rules | null) {
   const relay = await startHub({ rules });
   const http = await startHttp(relay.hub, { host: '127.0.0.1', port: 0 }, createLogger('silent'));
   const admin = await BlazeDB.open({ storage: 'memory', dbId: 'team' });
-  if (rules) await admin.setSyncFilter({ collections: { bugs: {} } });
-  await admin.enableSync({ ...FAST, relay: relay.address, token: await token(relay, 'root', { claims: { role: 'admin' }, query: false }) });
-  for (const assignee of ['ann', 'bob']) for (const n of [1, 2, 3]) await admin.collection('bugs').insert({ assignee, n });
-  await admin.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
-  await admin.close();
+  try {
+    if (rules) await admin.setSyncFilter({ collections: { bugs: {} } });
+    await admin.enableSync({
+      ...FAST,
+      relay: relay.address,
+      token: await token(relay, 'root', { claims: { role: 'admin' }, query: false }),
+    });
+    for (const assignee of ['ann', 'bob']) for (const n of [1, 2, 3]) await admin.collection('bugs').insert({ assignee, n });
+    await admin.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    await closeAll(relay, http); // a failed setup must not leave the test process hanging
+    throw err;
+  } finally {
+    await admin.close();
+  }
   return { relay, http, url: `http://${httpAddress(http)}/query` };
 }
 

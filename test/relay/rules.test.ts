@@ -4,16 +4,17 @@ import { BlazeDB } from '../../node/index.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import { peerIdOfSeed } from '../../relay/data-dir.ts';
 import { issueDeviceToken } from '../../relay/token-issuer.ts';
-import { ReadRules } from '../../src/rules/index.ts';
+import { Rules } from '../../src/rules/index.ts';
 import type { SyncFilterSpec } from '../../src/sync/filter.ts';
 import { startHub, until } from '../helpers/relay.ts';
 
 const FAST = { listen: ['/ip4/127.0.0.1/tcp/0'], backoffBaseMs: 50, backoffCapMs: 200 };
 const TRUST_KEY = 'mesh_token_trust';
-const RULES = ReadRules.parse({
+const MINE_OR_ADMIN = { $or: [{ assignee: { $auth: 'sub' } }, { '$auth.role': 'admin' }] };
+const RULES = Rules.parse({
   collections: {
-    bugs: { read: { $or: [{ assignee: { $auth: 'sub' } }, { '$auth.role': 'admin' }] } },
-    projects: { read: true },
+    bugs: { read: MINE_OR_ADMIN, write: MINE_OR_ADMIN },
+    projects: { read: true, write: { '$auth.role': 'admin' } },
   },
 });
 const ADMIN: SyncFilterSpec = { collections: { bugs: {}, projects: {} } };

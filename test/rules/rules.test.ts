@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeRead, ReadRules, RulesError } from '../../src/rules/index.ts';
+import { judgeRead, Rules, RulesError } from '../../src/rules/index.ts';
 import { SyncFilter } from '../../src/sync/filter.ts';
 
 const RULES = {
@@ -13,9 +13,9 @@ const RULES = {
 };
 
 const filter = (collections: Record<string, unknown>) => SyncFilter.parse({ collections });
-const allowed = (claims: Record<string, unknown>) => ReadRules.parse(RULES).allowedFilter(claims)?.spec;
+const allowed = (claims: Record<string, unknown>) => Rules.parse(RULES).allowedFilter(claims)?.spec;
 
-describe('read rules', () => {
+describe('read and write rules', () => {
   it('should refuse a bad rules document, naming the part', () => {
     const cases: [unknown, RegExp][] = [
       [null, /^rules:/],
@@ -24,8 +24,9 @@ describe('read rules', () => {
       [{ collections: { '': { read: true } } }, /collection name must not be empty/],
       [{ collections: { bugs: true } }, /rules\.collections\.bugs/],
       [{ collections: { bugs: {} } }, /no read rule/],
-      [{ collections: { bugs: { read: true, write: true } } }, /write rules are not enforced yet/],
       [{ collections: { bugs: { read: true, delete: true } } }, /rules\.collections\.bugs\.delete: unknown key/],
+      [{ collections: { bugs: { read: true, write: 'yes' } } }, /rules\.collections\.bugs\.write: a rule is true, false or a query/],
+      [{ collections: { bugs: { read: true, write: { n: { $near: 1 } } } } }, /bugs\.write\.n\.\$near: unknown operator/],
       [{ collections: { bugs: { read: 'yes' } } }, /true, false or a query/],
       [{ collections: { bugs: { read: { n: { $near: 1 } } } } }, /rules\.collections\.bugs\.read\.n\.\$near: unknown operator \$near/],
       [{ collections: { bugs: { read: { n: { $auth: 'sub', extra: 1 } } } } }, /takes a claim path and nothing else/],
@@ -36,7 +37,7 @@ describe('read rules', () => {
     ];
     for (const [input, message] of cases) {
       assert.throws(
-        () => ReadRules.parse(input),
+        () => Rules.parse(input),
         (err: Error) => err instanceof RulesError && message.test(err.message),
         JSON.stringify(input),
       );
@@ -57,7 +58,7 @@ describe('read rules', () => {
   });
 
   it('should deny a rule whose claim the token lacks, even under $not or $ne', () => {
-    const rules = ReadRules.parse({
+    const rules = Rules.parse({
       collections: {
         a: { read: { $not: { owner: { $auth: 'org' } } } },
         b: { read: { owner: { $ne: { $auth: 'org' } } } },
@@ -73,7 +74,7 @@ describe('read rules', () => {
   });
 
   it('should admit a filter within what the claims may read and refuse any wider one', () => {
-    const rules = ReadRules.parse(RULES);
+    const rules = Rules.parse(RULES);
     const ann = { sub: 'ann', team: 'red' };
     assert.equal(judgeRead(rules, ann, filter({ bugs: { where: { assignee: 'ann' } } })), true);
     assert.equal(judgeRead(rules, ann, filter({ bugs: { where: { assignee: 'ann', status: 'open' } }, projects: {} })), true);
@@ -93,6 +94,35 @@ describe('read rules', () => {
       assert.ok(verdict !== true && message.test(verdict), JSON.stringify(f?.spec));
       assert.match(verdict as string, /"assignee":"ann"/, 'the refusal names what may be read');
     }
-    assert.match(judgeRead(ReadRules.parse({ collections: { audit: { read: false } } }), ann, undefined) as string, /read nothing/);
+    assert.match(judgeRead(Rules.parse({ collections: { audit: { read: false } } }), ann, undefined) as string, /read nothing/);
+  });
+
+  it('should allow a write only when the record matches the write rule before and after it', () => {
+    const rules = Rules.parse({
+      collections: {
+        bugs: { read: true, write: { $or: [{ assignee: { $auth: 'sub' } }, { '$auth.role': 'admin' }] } },
+        projects: { read: true, write: true },
+        audit: { read: true },
+        notes: { read: true, write: { owner: { $auth: 'team' } } },
+      },
+    });
+    const ann = { sub: 'ann' };
+    const mine = { assignee: 'ann', title: 't' };
+    const bobs = { assignee: 'bob', title: 't' };
+    assert.equal(rules.mayWrite(ann, 'bugs', undefined, mine), true, 'insert of her own');
+    assert.equal(rules.mayWrite(ann, 'bugs', undefined, bobs), false, "insert of bob's");
+    assert.equal(rules.mayWrite(ann, 'bugs', mine, { ...mine, title: 'u' }), true, 'update of her own');
+    assert.equal(rules.mayWrite(ann, 'bugs', mine, bobs), false, 'moving one out of what she may write');
+    assert.equal(rules.mayWrite(ann, 'bugs', bobs, mine), false, 'taking one over');
+    assert.equal(rules.mayWrite(ann, 'bugs', mine, undefined), true, 'delete of her own');
+    assert.equal(rules.mayWrite(ann, 'bugs', bobs, undefined), false, "delete of bob's");
+    assert.equal(rules.mayWrite({ sub: 'x', role: 'admin' }, 'bugs', bobs, mine), true, 'an admin writes anything');
+    assert.equal(rules.mayWrite(ann, 'projects', undefined, { any: 1 }), true);
+    assert.equal(rules.mayWrite(ann, 'audit', undefined, { any: 1 }), false, 'no write rule: not writable');
+    assert.equal(rules.mayWrite(ann, 'other', undefined, { any: 1 }), false, 'an unlisted collection');
+    assert.equal(rules.mayWrite(ann, 'notes', undefined, { owner: 'ann' }), false, 'a missing claim never allows');
+    assert.equal(rules.anyWritable, true);
+    assert.equal(Rules.parse({ collections: { a: { read: true } } }).anyWritable, false);
+    assert.deepEqual(rules.spec.collections.audit, { read: true }, 'the spec keeps what was written');
   });
 });
