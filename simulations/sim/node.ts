@@ -3,6 +3,8 @@
  * as SQLite's committed transactions survive kill -9), real sync sessions over simulated links,
  * and the real connection policy. Only time, randomness and the network are simulated.
  */
+
+import type { WriteJudge } from '../../src/db/engine.ts';
 import { BlazeDB } from '../../src/db/index.ts';
 import { ConnectionPolicy } from '../../src/policy/connection-policy.ts';
 import type { Random, Scheduler } from '../../src/runtime.ts';
@@ -35,6 +37,8 @@ export interface SimNodeInit {
   readonly trace: (line: string) => void;
   /** Storage to start from (a backup, or a clone of another device). */
   readonly storage?: MemoryStorage;
+  /** A relay's write rules: ops from devices it refuses become voids (docs/relay.md). */
+  readonly judge?: WriteJudge;
 }
 
 export class SimNode {
@@ -204,8 +208,14 @@ export class SimNode {
     const world = this.init.world;
     const incarnation = this.#incarnation;
     const options = this.init.sessionOptions;
+    const source = databaseSource(this.db);
+    const judge = this.init.judge;
+    if (judge && this.init.directory.get(peer)?.role !== 'relay') {
+      const db = this.db;
+      source.apply = (items, from) => db.engine.applySync(items, from, judge);
+    }
     const session = new SyncSession({
-      source: databaseSource(this.db),
+      source,
       duplex,
       role: this.role,
       scheduler: this.#scheduler,

@@ -100,6 +100,10 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
   const relays = Array.from({ length: scenario.relays }, (_, i) => `relay${i}`);
   const lanOf = (i: number) => (scenario.lanSegments > 0 ? `lan${i % scenario.lanSegments}` : undefined);
   const partialFrom = peers - (scenario.partial?.count ?? 0);
+  /** Node ids of the relays (their own writes are judged by no one). */
+  const relayIds = new Set<string>();
+  const refused = refusedBy(scenario.writeRules?.refusePercent ?? 0, relayIds);
+  const judge = scenario.writeRules ? (op: Op) => !refused(op) : undefined;
   const make = (id: string, role: Role, i: number) => {
     const node = new SimNode({
       id,
@@ -113,6 +117,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       sessionOptions: scenario.session,
       gc: scenario.gc,
       ...(role === 'peer' && i >= partialFrom && scenario.partial ? { filter: scenario.partial.filter } : {}),
+      ...(role === 'relay' && judge ? { judge } : {}),
       trace: log,
     });
     node.lan = role === 'peer' ? lanOf(i) : undefined;
@@ -149,6 +154,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
     });
     node.db.onSnapshotProgress((p) => p.done && log(`${node.id} applied a snapshot of ${p.records} records from ${p.peer}`));
     log(`${node.id} up as ${node.db.nodeId}`);
+    if (node.role === 'relay') relayIds.add(node.db.nodeId);
   };
   for (const node of directory.values()) {
     startNode(node);
@@ -346,7 +352,7 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
     if (until === undefined || (heldElsewhere.get(w.node) ?? 0) >= w.seq) return false;
     return !(onlineAt.get(w.device) ?? []).some((t) => t >= w.at + grace && t <= until);
   };
-  if (violations.length === 0) checkFinal(live(), written, relayHeld, mayBeLost, archive, fail);
+  if (violations.length === 0) checkFinal(live(), written, relayHeld, mayBeLost, archive, refused, fail);
   const reference = live().find((n) => !n.init.filter);
   const expectedLosses = reference
     ? written.filter((w) => mayBeLost(w) && !reference.db.engine.replica.version.has(w.node as NodeId, w.seq)).length
@@ -413,6 +419,7 @@ function checkFinal(
   relayHeld: ReadonlyMap<string, number>,
   mayBeLost: (w: Timed) => boolean,
   archive: ReadonlyMap<string, Uint8Array>,
+  refused: (op: Op) => boolean,
   fail: (invariant: string, detail: string, nodes?: string[]) => void,
 ): void {
   const full = nodes.filter((n) => !n.init.filter);
@@ -437,7 +444,19 @@ function checkFinal(
   for (const [origin, seq] of reference.db.engine.replica.version.toMap()) {
     for (let i = 1; i <= seq; i++) {
       const encoded = archive.get(`${origin}:${i}`);
-      if (encoded) ops.push(decodeOp(encoded));
+      if (!encoded) continue;
+      const op = decodeOp(encoded);
+      // Write rules: a refused op is void on every replica, applied nowhere, its op in no log.
+      if (!refused(op)) {
+        ops.push(op);
+        continue;
+      }
+      for (const n of nodes) {
+        if (!n.db.engine.isVoid(op.node, op.seq) || n.db.engine.storage.getOp(op.node, op.seq) !== undefined) {
+          fail('void', `${n.id} does not hold ${op.node}:${op.seq} as void, which the relays refused`, [n.id]);
+          return;
+        }
+      }
     }
   }
   for (const op of ops) model.apply(op);
@@ -510,4 +529,20 @@ class Trace {
   hash(): string {
     return this.#hash.copy().digest('hex').slice(0, 16);
   }
+}
+
+/**
+ * The simulated write rules: a device's op is refused when a hash of its dot falls under the
+ * share, so every relay judges it alike and the checks know the verdict without asking any
+ * replica. A relay's own writes are judged by no one (a real relay takes from a device only the
+ * device's own writes, docs/relay.md).
+ */
+function refusedBy(percent: number, relayIds: ReadonlySet<string>): (op: Op) => boolean {
+  if (percent <= 0) return () => false;
+  return (op) => {
+    if (relayIds.has(op.node)) return false;
+    let h = 2166136261 ^ op.seq;
+    for (let i = 0; i < op.node.length; i++) h = Math.imul(h ^ op.node.charCodeAt(i), 16777619);
+    return (h >>> 0) % 100 < percent;
+  };
 }

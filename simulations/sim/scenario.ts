@@ -72,6 +72,11 @@ export interface Scenario {
   readonly online?: { readonly periodMs: number; readonly windowMs: number };
   /** Distributed GC (on unless disabled): compaction interval and the home relay's eviction. */
   readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly evictAfterMs: number };
+  /**
+   * Write rules at the relays: they refuse about this share (percent) of the ops devices send
+   * them, chosen by each op's dot, so every relay judges an op alike. Refused ops become voids.
+   */
+  readonly writeRules?: { readonly refusePercent: number };
 }
 
 export class ScenarioError extends BlazeError {
@@ -100,6 +105,7 @@ export function parseScenario(input: unknown): Scenario {
     'session',
     'gc',
     'online',
+    'writeRules',
   ]);
   const peers = int(o.peers, 'peers', 1, 500);
   const relays = int(o.relays ?? 1, 'relays', 0, 16);
@@ -117,6 +123,7 @@ export function parseScenario(input: unknown): Scenario {
     ...(o.randomFaults !== undefined ? { randomFaults: randomFaults(o.randomFaults) } : {}),
     ...(o.partial !== undefined ? { partial: partial(o.partial, peers) } : {}),
     ...(o.online !== undefined ? { online: online(o.online) } : {}),
+    ...(o.writeRules !== undefined ? { writeRules: writeRules(o.writeRules) } : {}),
     session: session(o.session),
     gc: { enabled: false, intervalMs: 0, evictAfterMs: 0 },
   };
@@ -135,6 +142,11 @@ function online(v: unknown): NonNullable<Scenario['online']> {
   const o = object(v, 'online', ['periodMs', 'windowMs']);
   const periodMs = int(o.periodMs, 'online.periodMs', 1, 400 * DAY_MS);
   return { periodMs, windowMs: int(o.windowMs, 'online.windowMs', 1, periodMs) };
+}
+
+function writeRules(v: unknown): NonNullable<Scenario['writeRules']> {
+  const o = object(v, 'writeRules', ['refusePercent']);
+  return { refusePercent: int(o.refusePercent, 'writeRules.refusePercent', 0, 100) };
 }
 
 /** GC defaults: compact every 5 ACK intervals; evict after 30 days of silence (as in production). */

@@ -623,8 +623,6 @@ export class Engine {
         note(op);
       }
     }
-    // Stored first (a base copy of a state that was its own base is kept by the flush).
-    if (records.size > 0) this.#flush();
     for (const seq of fresh) {
       const payload = this.storage.getOp(node, seq);
       if (!payload) continue;
@@ -633,6 +631,9 @@ export class Engine {
       this.#voidedOps.push(op);
       note(op);
     }
+    // The rebuild reads the log: this write's other ops go there first (and a base copy of a
+    // state that was its own base is kept by the flush).
+    if (records.size > 0) this.#flush();
     const version = this.#replica.version;
     version.addRange(node, from, to);
     this.noteRemoteSeq(node, to);
@@ -645,11 +646,17 @@ export class Engine {
 
   /**
    * Rebuilds a record from its base state and the ops of it left in the log (after a void). A
-   * partial replica's record it does not hold stays empty: its ops are only parked.
+   * partial replica's record it does not hold stays empty, but is asked for whole: the void may
+   * put it back in the filter (its own write that had moved it out was refused), and only a
+   * server can tell.
    */
   #rebuild(collection: string, id: string): void {
     const current = this.#replica.recordState(collection, id);
-    if (!current || (this.#filter && collection !== SCHEMA_COLLECTION && !current.held)) return;
+    if (!current) return;
+    if (this.#filter && collection !== SCHEMA_COLLECTION && !current.held) {
+      this.#parked.set(recordKey(collection, id), { collection, id });
+      return;
+    }
     const ops = this.opsOfRecord(collection, id);
     const inLog = new Set(ops.map((op) => dotKey(op.node, op.seq)));
     const scratch = new Replica({

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { Doc, VoidChange } from '../../src/db/engine.ts';
+import type { Doc, SyncItem, VoidChange } from '../../src/db/engine.ts';
 import { dotKey, type Op } from '../../src/ops/op.ts';
 import { KINDS, openTestDb } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
@@ -27,7 +27,8 @@ describe('voids', () => {
         fc.array(stepArb, { minLength: 1, maxLength: 40 }),
         fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
         fc.array(fc.nat(), { minLength: 80, maxLength: 80 }),
-        async (steps, voidPicks, order) => {
+        fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
+        async (steps, voidPicks, order, breaks) => {
           const { log } = runSteps(3, steps);
           fc.pre(log.length > 0);
           const voided = new Set(log.filter((_, i) => voidPicks[i % voidPicks.length]).map((op) => dotKey(op.node, op.seq)));
@@ -40,10 +41,17 @@ describe('voids', () => {
             .map((x) => x.item);
           await using t = await openTestDb('memory');
           const engine = t.db.engine;
-          for (const item of shuffled) {
-            if ('op' in item) engine.applySync([{ kind: 'ops', ops: [item.op] }]);
-            else engine.applySync([{ kind: 'void', node: item.void.node, from: item.void.seq, to: item.void.seq }]);
+          // Applied in random batches: a verdict may share a transaction with ops of its record.
+          let batch: SyncItem[] = [];
+          for (const [i, item] of shuffled.entries()) {
+            if ('op' in item) batch.push({ kind: 'ops', ops: [item.op] });
+            else batch.push({ kind: 'void', node: item.void.node, from: item.void.seq, to: item.void.seq });
+            if (breaks[i % breaks.length]) {
+              engine.applySync(batch);
+              batch = [];
+            }
           }
+          engine.applySync(batch);
           for (const [id, doc] of expectedDocs(log, voided)) assert.deepEqual(engine.readDoc('c', id), doc, `record ${id}`);
           for (const op of log) {
             const stored = engine.storage.getOp(op.node, op.seq) !== undefined;
@@ -52,7 +60,7 @@ describe('voids', () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 200 },
     );
   });
 

@@ -37,7 +37,28 @@ function plantSkippedOp(node: SimNode): void {
   };
 }
 
+/** A replica that ignores every verdict (VOID) it receives: refused writes stay applied there. */
+function plantIgnoredVoids(node: SimNode): void {
+  if (node.id !== 'p1') return;
+  const engine = node.db.engine;
+  const apply = engine.applySync.bind(engine);
+  engine.applySync = (items, source, judge) =>
+    apply(
+      items.filter((item) => item.kind !== 'void'),
+      source,
+      judge,
+    );
+}
+
 describe('simulation harness', () => {
+  it("should catch a replica that ignores the relay's verdicts on refused writes", () => {
+    const scenario = loadScenario('write-rules');
+    const r = runScenario(scenario, 1, { tamper: plantIgnoredVoids });
+    const v = r.violations[0];
+    assert.ok(v && ['void', 'model', 'convergence'].includes(v.invariant), v?.invariant);
+    assert.deepEqual(runScenario(scenario, 1).violations, [], 'without the bug the seed passes');
+  });
+
   it('should catch a replica that skips an op, and replay the failure from its seed', () => {
     const scenario = loadScenario('smoke');
     let caught: ReturnType<typeof runScenario> | undefined;
