@@ -10,6 +10,6 @@ import { registerSyncNetwork } from '../src/db/index.ts';
 import { type MeshOptions, MeshPeer } from './mesh/mesh-peer.ts';
 
 export * from '../src/index.ts';
-export { MeshDialError, type MeshOptions, MeshPeer } from './mesh/mesh-peer.ts';
+export { MeshDialError, type MeshOptions, MeshPeer, MeshRulesError } from './mesh/mesh-peer.ts';
 
 registerSyncNetwork((db, options) => MeshPeer.start(db, options as MeshOptions));

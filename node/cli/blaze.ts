@@ -55,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
         mdns: { type: 'boolean' },
         webrtc: { type: 'boolean' },
         token: { type: 'string' },
+        'rules-filter': { type: 'boolean' },
         role: { type: 'string' },
         once: { type: 'boolean' },
         window: { type: 'string' },

@@ -54,6 +54,8 @@ async function startMesh(db: BlazeDB, options: Options): Promise<MeshPeer> {
       role,
       ...(listen.length > 0 ? { listen } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      // A partial replica of what the relay's read rules let the token read.
+      ...(options['rules-filter'] !== undefined ? { filter: 'rules' as const } : {}),
       network: (d, o) => MeshPeer.start(d, o),
     })) as MeshPeer;
   } catch (err) {
@@ -93,7 +95,7 @@ function narrate(mesh: SyncNetwork, json: boolean): void {
 }
 
 const peer: Command = {
-  usage: 'peer [--relay MULTIADDR] [--mdns] [--webrtc] [--token T] [--listen MULTIADDR] [--role peer|relay]',
+  usage: 'peer [--relay MULTIADDR] [--mdns] [--webrtc] [--token T] [--rules-filter] [--listen MULTIADDR] [--role peer|relay]',
   summary: 'run a long-lived sync peer, printing its state changes (Ctrl-C stops it)',
   args: 0,
   async run(db, _args, options): Promise<Output> {
@@ -113,7 +115,7 @@ const peer: Command = {
 };
 
 const sync: Command = {
-  usage: 'sync --once [--relay MULTIADDR] [--mdns] [--token T] [--window MS] [--timeout MS]',
+  usage: 'sync --once [--relay MULTIADDR] [--mdns] [--token T] [--rules-filter] [--window MS] [--timeout MS]',
   summary: 'sync until caught up both ways, then exit (non-zero with the reason if not)',
   args: 0,
   async run(db, _args, options): Promise<Output> {

@@ -12,12 +12,14 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { decodeJwt } from 'jose';
 import type { Libp2p } from 'libp2p';
 import type { BlazeDB, SyncNetwork, SyncNetworkEvents, SyncState } from '../../src/db/index.ts';
 import { ValidationError } from '../../src/errors.ts';
 import type { Op } from '../../src/ops/op.ts';
 import { cryptoRandom, realScheduler } from '../../src/platform/index.ts';
 import { ConnectionPolicy, type PeerKind } from '../../src/policy/connection-policy.ts';
+import type { SyncFilterSpec } from '../../src/sync/filter.ts';
 import { databaseSource, PROTOCOL_ID, type Role, SyncSession } from '../../src/sync/index.ts';
 import { ask } from './ask.ts';
 import { meshAuthorizer, NO_TRUST_YET, type TokenTrust, tokenCredentials } from './auth.ts';
@@ -37,6 +39,12 @@ export interface MeshOptions {
   listen?: readonly string[];
   /** Shared secret of the database's devices (see auth.ts). */
   token?: string;
+  /**
+   * 'rules': before syncing, make the store a partial replica of the most the relay's read rules
+   * let this device's token read (asked of a relay, or the rules kept from an earlier session).
+   * A filter spec is set by `db.enableSync` itself.
+   */
+  filter?: SyncFilterSpec | 'rules';
   /**
    * Reachable by WebRTC through the relays' circuit-relay signalling (peers that cannot reach
    * each other directly, e.g. behind NAT): a reservation on each relay, and a `/webrtc`
@@ -135,6 +143,7 @@ export class MeshPeer implements SyncNetwork {
     const peer = new MeshPeer(db, options, libp2p, relays, lan);
     peer.#trust = trust;
     try {
+      if (options.filter === 'rules') await peer.#adoptRulesFilter();
       await peer.#begin();
     } catch (err) {
       await libp2p.stop();
@@ -211,6 +220,8 @@ export class MeshPeer implements SyncNetwork {
     this.#unsubscribe.push(this.#db.onClose(() => this.stop().catch((err: Error) => this.#emit('error', err))));
     // Local writes can make a live replica catch-up-worthy again: re-evaluate the state. Ops
     // from peers may leave records with concurrent values: say so.
+    // Skipped dots and voids move the vector without ops: caught up may follow from them.
+    this.#unsubscribe.push(this.#db.engine.onVersion(() => this.#updateState()));
     // A relay's verdict removed writes of ours: the app hears which.
     this.#unsubscribe.push(
       this.#db.engine.onVoid(({ removed }) => {
@@ -368,6 +379,32 @@ export class MeshPeer implements SyncNetwork {
     }
   }
 
+  /**
+   * filter: 'rules'. The relay's signed rules (asked of each relay in turn, else those kept from
+   * an earlier session) turned into the filter this token may hold, set before any session.
+   */
+  async #adoptRulesFilter(): Promise<void> {
+    const token = this.#options.token;
+    if (token === undefined || !looksLikeJwt(token)) throw new MeshRulesError('filter: rules needs a device token (JWT) of the relay');
+    let trust: TokenTrust | undefined;
+    for (const [relay, address] of this.#relays) {
+      try {
+        trust = await parseTrust(await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS));
+        saveTrust(this.#db, trust);
+        break;
+      } catch (err) {
+        this.#emit('error', new MeshDialError(relay, err as Error));
+      }
+    }
+    trust ??= this.#trust;
+    if (!trust) throw new MeshRulesError('filter: rules: no relay answered, and none was asked before');
+    this.#trust = trust;
+    if (!trust.rules) throw new MeshRulesError('filter: rules: the relay has no rules (every device may read everything: give no filter)');
+    const filter = trust.rules.rules.allowedFilter(decodeJwt(token));
+    if (!filter) throw new MeshRulesError("filter: rules: the relay's rules let this token read nothing");
+    await this.#db.setSyncFilter(filter.spec);
+  }
+
   /** Asks a relay for its token key (JWT mode) and keeps it, in the store too (LAN-only restarts). */
   async #learnTrust(relay: string): Promise<void> {
     try {
@@ -442,6 +479,11 @@ export class MeshRefusedError extends Error {
     super(`${peer} refused: ${reason}`);
     this.peer = peer;
   }
+}
+
+/** `filter: 'rules'` could not be derived: no token, no rules known, or rules that allow nothing. */
+export class MeshRulesError extends Error {
+  override name = 'MeshRulesError';
 }
 
 /** A dial to a peer failed (unreachable, refused, timed out); the policy redials later. */

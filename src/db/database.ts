@@ -190,7 +190,8 @@ export class BlazeDB {
       throw new SyncNotEnabledError("no network to sync over: import BlazeDB from the package's Node entry, or pass options.network");
     }
     // Checked first and set only once the network started: bad options change nothing.
-    const filter = options.filter !== undefined ? SyncFilter.parse(options.filter) : undefined;
+    // 'rules': the network derives the filter before it syncs (it knows the relay's rules).
+    const filter = options.filter !== undefined && options.filter !== 'rules' ? SyncFilter.parse(options.filter) : undefined;
     this.#networkStarting = true;
     let network: SyncNetwork;
     try {

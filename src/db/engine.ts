@@ -204,6 +204,7 @@ export class Engine {
   /** Void dots (rejected writes), loaded with the replica; see src/db/voids.ts. */
   #voids = new VoidSet();
   readonly #voidListeners = new Set<VoidListener>();
+  readonly #versionListeners = new Set<(moved: ReadonlySet<NodeId>) => void>();
   /** Dots that became void in this write, and the applied ops they removed. */
   #voidedRanges: DotRange[] = [];
   #voidedOps: Op[] = [];
@@ -317,6 +318,7 @@ export class Engine {
       if (voided) for (const listener of this.#voidListeners) listener(voided);
       if (changes.length > 0) for (const listener of this.#listeners) listener(changes);
       if (ops.length > 0) for (const listener of this.#opsListeners) listener(ops, source, moved);
+      if (moved.size > 0) for (const listener of this.#versionListeners) listener(moved);
       if (evicted.length > 0 || entered.length > 0 || needed.length > 0) {
         for (const listener of this.#membershipListeners) listener({ evicted, entered, needed });
       }
@@ -724,6 +726,15 @@ export class Engine {
   onOps(listener: OpsListener): () => void {
     this.#opsListeners.add(listener);
     return () => this.#opsListeners.delete(listener);
+  }
+
+  /**
+   * Called after each commit that moved the version vector, whatever moved it (ops, skipped
+   * dots, voids): the origins that moved. Ops listeners hear only of commits with ops.
+   */
+  onVersion(listener: (moved: ReadonlySet<NodeId>) => void): () => void {
+    this.#versionListeners.add(listener);
+    return () => this.#versionListeners.delete(listener);
   }
 
   onCommit(listener: CommitListener): () => void {

@@ -11,8 +11,12 @@ export interface EnableSyncOptions {
   relay?: string | readonly string[];
   /** Find LAN peers by mDNS. */
   mdns?: boolean | { intervalMs?: number };
-  /** Make this database a partial replica first (see `setSyncFilter`). */
-  filter?: SyncFilterSpec;
+  /**
+   * Make this database a partial replica first (see `setSyncFilter`). `'rules'`: the most the
+   * relay's read rules let this device's token read (the network learns the rules, signed, from
+   * the relay, or uses those it kept; docs/relay.md).
+   */
+  filter?: SyncFilterSpec | 'rules';
   /** Credentials of this device for the database. */
   token?: string;
   /** Use this network instead of the registered default. */

@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { BlazeDB } from '../../node/index.ts';
 import { MeshPeer } from '../../node/mesh/mesh-peer.ts';
 import { peerIdOfSeed } from '../../relay/data-dir.ts';
 import { issueDeviceToken } from '../../relay/token-issuer.ts';
 import { Rules } from '../../src/rules/index.ts';
 import type { SyncFilterSpec } from '../../src/sync/filter.ts';
+import { tempDir } from '../helpers/db.ts';
 import { startHub, until } from '../helpers/relay.ts';
+
+const execFileP = promisify(execFile);
+const BLAZE = new URL('../../node/cli/blaze.ts', import.meta.url).pathname;
 
 const FAST = { listen: ['/ip4/127.0.0.1/tcp/0'], backoffBaseMs: 50, backoffCapMs: 200 };
 const TRUST_KEY = 'mesh_token_trust';
@@ -136,6 +142,60 @@ describe('read rules at the relay and on the LAN', () => {
       await lanAdmin.stop();
     } finally {
       for (const d of [admin, ann, greedy]) await d.db.close();
+    }
+  });
+
+  it("should derive a device's filter from the relay's signed rules with filter: 'rules'", async () => {
+    await using relay = await startHub({ rules: RULES });
+    await using bare = await startHub();
+    const admin = await device(ADMIN);
+    const ann = await device();
+    const other = await device();
+    try {
+      await admin.db.enableSync({ ...FAST, relay: relay.address, token: await token(relay, 'root', { role: 'admin' }) });
+      const mine = await admin.db.collection('bugs').insert({ assignee: 'ann' });
+      await admin.db.collection('bugs').insert({ assignee: 'bob' });
+      await admin.db.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+
+      await ann.db.enableSync({ ...FAST, relay: relay.address, token: await token(relay, 'ann'), filter: 'rules' });
+      assert.deepEqual(ann.db.syncFilter, { collections: { bugs: { where: { assignee: 'ann' } }, projects: {} } });
+      await until(async () => (await ann.db.collection('bugs').get(mine)) !== undefined, "ann's bug");
+      assert.equal(await ann.db.collection('bugs').count(), 1);
+
+      // The CLI: `blaze sync --once --rules-filter` (a process; the hub runs in this one).
+      const dir = tempDir();
+      try {
+        const cli = (...args: string[]) =>
+          execFileP(process.execPath, [BLAZE, '--db', dir.path, ...args], { encoding: 'utf8' }).catch(
+            (err) => err as { stdout: string; stderr: string; code: number },
+          );
+        await cli('init', '--db-id', 'team');
+        const synced = await cli(
+          'sync',
+          '--once',
+          '--relay',
+          relay.address,
+          '--token',
+          await token(relay, 'ann'),
+          '--rules-filter',
+          '--json',
+        );
+        // Caught up, though every op it lacked of bob's came as skipped dots (no ops to announce).
+        assert.deepEqual(JSON.parse(synced.stdout), { caughtUp: true, peers: 1 }, synced.stderr);
+        assert.deepEqual(JSON.parse((await cli('filter', '--json')).stdout).filter, ann.db.syncFilter);
+        assert.equal(JSON.parse((await cli('find', 'bugs', '--json')).stdout).length, 1);
+      } finally {
+        dir.cleanup();
+      }
+
+      // A relay without rules: nothing to derive, and the store stays a full replica.
+      await assert.rejects(
+        other.db.enableSync({ ...FAST, relay: bare.address, token: await token(bare, 'ann'), filter: 'rules' }),
+        (err: Error) => err.name === 'MeshRulesError' && /has no rules/.test(err.message),
+      );
+      assert.equal(other.db.syncFilter, undefined);
+    } finally {
+      for (const d of [admin, ann, other]) await d.db.close();
     }
   });
 });
