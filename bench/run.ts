@@ -10,6 +10,7 @@ import type { Benchmark, Figure } from './harness.ts';
 import { meshBenchmark } from './mesh.bench.ts';
 import { relayBenchmark } from './relay.bench.ts';
 import { replicaBenchmark } from './replica.bench.ts';
+import { rulesBenchmark } from './rules.bench.ts';
 import { simBenchmark } from './sim.bench.ts';
 import { storeBenchmark } from './store.bench.ts';
 import { syncBenchmark } from './sync.bench.ts';
@@ -21,6 +22,7 @@ const BENCHMARKS: Benchmark[] = [
   syncBenchmark,
   meshBenchmark,
   relayBenchmark,
+  rulesBenchmark,
   simBenchmark,
   gcBenchmark,
   snapshotBenchmark,

@@ -522,8 +522,8 @@ export class Engine {
   #applySynced(op: Op, judge: WriteJudge | undefined): void {
     if (!this.#filter) {
       if (this.#replica.version.has(op.node, op.seq)) return; // applied, or void
-      if (judge && !this.#judge(op, judge)) {
-        this.#voidDots(op.node, op.seq, op.seq);
+      if (judge) {
+        this.#applyJudged(op, judge);
         return;
       }
       if (this.#replica.apply(op)) this.#pendingOps.push(op);
@@ -594,13 +594,19 @@ export class Engine {
 
   // ---- voids (rejected writes, docs/relay.md) ----
 
-  /** The record's docs without and with `op`, for a judge; the record itself is not touched. */
-  #judge(op: Op, judge: WriteJudge): boolean {
-    const current = this.#replica.recordState(op.collection, op.record);
-    const scratch = new Replica({ nodeId: this.#nodeId, clock: this.clock });
-    if (current) scratch.replaceRecord(op.collection, op.record, decodeRecordState(encodeRecordState(current)));
-    scratch.apply(op);
-    return judge(op, current?.view(), scratch.recordState(op.collection, op.record)?.view());
+  /**
+   * Applies an op a judge must pass: on the record as it is, since nearly every op passes; one
+   * that does not is voided at once, which rebuilds its record without it (and tells no one it
+   * was removed: it was never applied outside this write).
+   */
+  #applyJudged(op: Op, judge: WriteJudge): void {
+    const before = this.#replica.recordState(op.collection, op.record)?.view();
+    if (!this.#replica.apply(op)) return;
+    this.#pendingOps.push(op);
+    if (judge(op, before, this.#replica.recordState(op.collection, op.record)?.view())) return;
+    const removed = this.#voidedOps.length;
+    this.#voidDots(op.node, op.seq, op.seq);
+    this.#voidedOps.splice(removed);
   }
 
   /**

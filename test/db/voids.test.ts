@@ -28,13 +28,16 @@ describe('voids', () => {
         fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
         fc.array(fc.nat(), { minLength: 80, maxLength: 80 }),
         fc.array(fc.boolean(), { minLength: 80, maxLength: 80 }),
-        async (steps, voidPicks, order, breaks) => {
+        fc.boolean(),
+        async (steps, voidPicks, order, breaks, judged) => {
           const { log } = runSteps(3, steps);
           fc.pre(log.length > 0);
           const voided = new Set(log.filter((_, i) => voidPicks[i % voidPicks.length]).map((op) => dotKey(op.node, op.seq)));
-          // Ops, in a shuffled order, with each verdict somewhere among them.
+          // Ops, in a shuffled order, with each verdict somewhere among them; or judged here as
+          // they come (a relay), by a judge that refuses the same ops.
           const items: ({ op: Op } | { void: Op })[] = log.map((op) => ({ op }));
-          for (const op of log) if (voided.has(dotKey(op.node, op.seq))) items.push({ void: op });
+          if (!judged) for (const op of log) if (voided.has(dotKey(op.node, op.seq))) items.push({ void: op });
+          const judge = judged ? (op: Op) => !voided.has(dotKey(op.node, op.seq)) : undefined;
           const shuffled = items
             .map((item, i) => ({ item, key: order[i % order.length] as number }))
             .sort((a, b) => a.key - b.key)
@@ -47,11 +50,11 @@ describe('voids', () => {
             if ('op' in item) batch.push({ kind: 'ops', ops: [item.op] });
             else batch.push({ kind: 'void', node: item.void.node, from: item.void.seq, to: item.void.seq });
             if (breaks[i % breaks.length]) {
-              engine.applySync(batch);
+              engine.applySync(batch, undefined, judge);
               batch = [];
             }
           }
-          engine.applySync(batch);
+          engine.applySync(batch, undefined, judge);
           for (const [id, doc] of expectedDocs(log, voided)) assert.deepEqual(engine.readDoc('c', id), doc, `record ${id}`);
           for (const op of log) {
             const stored = engine.storage.getOp(op.node, op.seq) !== undefined;
