@@ -116,7 +116,9 @@ export function runScenario(scenario: Scenario, seed: number, options: RunOption
       profile: (a, b) => (a.lan !== undefined && a.lan === b.lan ? scenario.links.lan : scenario.links.wan),
       sessionOptions: scenario.session,
       gc: scenario.gc,
-      ...(role === 'peer' && i >= partialFrom && scenario.partial ? { filter: scenario.partial.filter } : {}),
+      ...(role === 'peer' && i >= partialFrom && scenario.partial
+        ? { filter: scenario.partial.filters[(i - partialFrom) % scenario.partial.filters.length] }
+        : {}),
       ...(role === 'relay' && judge ? { judge } : {}),
       trace: log,
     });

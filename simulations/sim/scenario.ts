@@ -57,8 +57,11 @@ export interface Scenario {
   readonly faults: readonly Fault[];
   /** Faults drawn per seed from these kinds, at random times in the active phase. */
   readonly randomFaults?: { readonly count: number; readonly kinds: readonly FaultKind[]; readonly maxForMs?: number };
-  /** Peers (by index from the end: 1 = the last peer) that are partial replicas, and their filter. */
-  readonly partial?: { readonly count: number; readonly filter: unknown };
+  /**
+   * Peers (the last `count`) that are partial replicas, and their filters: the first of them
+   * takes filters[0], the next filters[1], and so on, round.
+   */
+  readonly partial?: { readonly count: number; readonly filters: readonly unknown[] };
   readonly session: {
     readonly batchWindowMs: number;
     readonly ackIntervalMs: number;
@@ -202,14 +205,21 @@ function randomFaults(v: unknown) {
 }
 
 function partial(v: unknown, peers: number) {
-  const o = object(v, 'partial', ['count', 'filter']);
-  try {
-    SyncFilter.parse(o.filter);
-  } catch (err) {
-    if (err instanceof FilterError) throw new ScenarioError(`partial.filter: ${err.message}`);
-    throw err;
+  const o = object(v, 'partial', ['count', 'filter', 'filters']);
+  if ((o.filter === undefined) === (o.filters === undefined))
+    throw new ScenarioError('partial: give filter, or filters (one per partial peer, in turn)');
+  const filters = o.filters === undefined ? [o.filter] : list(o.filters, 'partial.filters');
+  if (filters.length === 0) throw new ScenarioError('partial.filters: at least one filter');
+  for (const [i, filter] of filters.entries()) {
+    const at = o.filters === undefined ? 'partial.filter' : `partial.filters[${i}]`;
+    try {
+      SyncFilter.parse(filter);
+    } catch (err) {
+      if (err instanceof FilterError) throw new ScenarioError(`${at}: ${err.message}`);
+      throw err;
+    }
   }
-  return { count: int(o.count ?? 1, 'partial.count', 0, peers), filter: o.filter };
+  return { count: int(o.count ?? 1, 'partial.count', 0, peers), filters };
 }
 
 function session(v: unknown) {

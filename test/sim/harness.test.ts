@@ -97,6 +97,9 @@ describe('simulation harness', () => {
       [{ ...good, faults: [{ at: 1, kind: 'heal' }] }, /faults\[0\]\.kind/],
       [{ ...good, faults: [{ at: 19_000, kind: 'crash', nodes: ['p1'], forMs: 5000 }] }, /inside the active phase/],
       [{ ...good, randomFaults: { count: 1, kinds: [] } }, /at least one kind/],
+      [{ ...good, partial: { count: 2, filters: [{ collections: { items: { where: { n: { $near: 1 } } } } }] } }, /partial\.filters\[0\]/],
+      [{ ...good, partial: { count: 2, filter: { collections: {} }, filters: [] } }, /give filter, or filters/],
+      [{ ...good, writeRules: { refusePercent: 101 } }, /writeRules\.refusePercent/],
       [{ ...good, partial: { count: 1, filter: 42 } }, /partial\.filter/],
     ];
     for (const [input, message] of bad) {
