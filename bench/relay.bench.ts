@@ -51,7 +51,10 @@ const named = (name: string) => (SCALE < 1 ? `${name}_at_scale_${SCALE}` : name)
 async function startRelay(dir: string): Promise<Relay> {
   await initDataDir(dir);
   const keys = await loadDataDir(dir);
-  const nodeFlags = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const nodeFlags = [
+    ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ...(process.env.RELAY_BENCH_NODE_FLAGS?.split(' ').filter((f) => f.length > 0) ?? []),
+  ];
   const { relay, started } = await RelayProcess.start(
     [
       '--data',
