@@ -407,7 +407,8 @@ export class RelayHub {
    * session as a VOID). Only the device's own writes are judged: a device under rules is a partial
    * replica, which sends a full one (this relay) nothing but its own writes, so an op of another
    * origin from it is forged or misrouted, and the session is closed with nothing of its frames
-   * applied. Relays of the deployment pass ops they judged already, and their verdicts.
+   * applied; so is a snapshot from it (merge states, which no rule can judge). Relays of the
+   * deployment pass ops they judged already, and their verdicts.
    */
   #judgedSource(db: BlazeDB, peer: string, claims: DeviceClaims | undefined): SyncSource {
     const source = databaseSource(db);
@@ -431,6 +432,12 @@ export class RelayHub {
           }
         }
         db.engine.applySync(items, session, judge);
+      },
+      // A snapshot carries merge states, not ops: nothing in it could be judged or attributed.
+      applySnapshot: (_version, _chunks, session) => {
+        this.metrics.authFailures.inc({ reason: 'authorship' });
+        session.close('forbidden', 'a device sends a relay with rules no snapshot (its writes go as ops, judged one by one)');
+        throw new Error('refused: a snapshot from a device under rules');
       },
     };
   }

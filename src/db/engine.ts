@@ -620,7 +620,7 @@ export class Engine {
     const records = new Map<string, RecordKey>();
     const note = (op: { collection: string; record: string }) =>
       records.set(recordKey(op.collection, op.record), { collection: op.collection, id: op.record });
-    const isFresh = new Set(fresh);
+    const isFresh = { has: (seq: number) => fresh.some((r) => seq >= r.from && seq <= r.to) };
     // Applied in this very write: out of the pending ops, so the flush does not log them.
     const pending = this.#pendingOps.filter((op) => op.node === node && isFresh.has(op.seq));
     if (pending.length > 0) {
@@ -631,24 +631,41 @@ export class Engine {
         note(op);
       }
     }
-    for (const seq of fresh) {
-      const payload = this.storage.getOp(node, seq);
-      if (!payload) continue;
-      const op = this.decodeStoredOp({ node, seq, payload });
-      this.storage.removeOp(node, seq);
-      this.#voidedOps.push(op);
-      note(op);
+    // The logged ops among the fresh dots, found by walking the log (a long range of dots never
+    // held here costs nothing).
+    let fromLog = false;
+    for (const r of fresh) {
+      for (let after = r.from - 1; after < r.to; ) {
+        const stored = this.storage.opsAfter(node, after, 256).filter((op) => op.seq <= r.to);
+        if (stored.length === 0) break;
+        for (const row of stored) {
+          fromLog = true;
+          const op = this.decodeStoredOp(row);
+          this.storage.removeOp(node, row.seq);
+          this.#voidedOps.push(op);
+          note(op);
+        }
+        after = (stored.at(-1) as StoredOp).seq;
+      }
     }
     // The rebuild reads the log: this write's other ops go there first (and a base copy of a
     // state that was its own base is kept by the flush).
     if (records.size > 0) this.#flush();
+    // An op an earlier flush of this write logged and queued for the ops listeners is void now:
+    // the listeners (sessions, the op cache) must not get it.
+    if (this.#committedOps.some((op) => op.node === node && isFresh.has(op.seq))) {
+      const keep = this.#committedOps.map((op) => !(op.node === node && isFresh.has(op.seq)));
+      this.#committedOps = this.#committedOps.filter((_, i) => keep[i]);
+      this.#committedSizes = this.#committedSizes.filter((_, i) => keep[i]);
+    }
     const version = this.#replica.version;
     version.addRange(node, from, to);
     this.noteRemoteSeq(node, to);
     this.#accountedNodes.add(node);
     this.#voids.save(this.storage);
-    // The op cache would serve a removed op to sessions.
-    if (this.#voidedOps.length > 0) this.#opCache.clear();
+    // The op cache would serve a removed op to sessions (an op judged and refused in this write
+    // never reached it).
+    if (fromLog) this.#opCache.clear();
     for (const { collection, id } of records.values()) this.#rebuild(collection, id);
   }
 

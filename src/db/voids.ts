@@ -66,25 +66,37 @@ export class VoidSet {
     return undefined;
   }
 
-  /** Adds dots from..to of `node`; returns the seqs that were not void before, ascending. */
-  add(node: NodeId, from: number, to: number): number[] {
-    const fresh: number[] = [];
-    for (let seq = from; seq <= to; seq++) {
-      const held = this.rangeAt(node, seq);
-      if (held) seq = held.to;
-      else fresh.push(seq);
-    }
-    if (fresh.length === 0) return fresh;
+  /**
+   * Adds dots from..to of `node`; returns the parts of it that were not void before, ascending.
+   * Costs the number of ranges the origin has, whatever the length of the range.
+   */
+  add(node: NodeId, from: number, to: number): { from: number; to: number }[] {
     const ranges = this.#byNode.get(node) ?? [];
-    ranges.push({ from, to });
-    ranges.sort((a, b) => a.from - b.from);
-    const merged: Ranges = [];
+    const fresh: { from: number; to: number }[] = [];
+    let next = from;
     for (const r of ranges) {
-      const last = merged.at(-1);
-      if (last && r.from <= last.to + 1) last.to = Math.max(last.to, r.to);
-      else merged.push({ ...r });
+      if (r.to < next) continue;
+      if (r.from > to) break;
+      if (r.from > next) fresh.push({ from: next, to: r.from - 1 });
+      next = r.to + 1;
+      if (next > to) break;
     }
-    this.#byNode.set(node, merged);
+    if (next <= to) fresh.push({ from: next, to });
+    if (fresh.length === 0) return fresh;
+    // Merged in place: the new range swallows every range it touches.
+    let lo = from;
+    let hi = to;
+    const kept: Ranges = [];
+    for (const r of ranges) {
+      if (r.to + 1 < lo || r.from > hi + 1) kept.push(r);
+      else {
+        lo = Math.min(lo, r.from);
+        hi = Math.max(hi, r.to);
+      }
+    }
+    kept.push({ from: lo, to: hi });
+    kept.sort((a, b) => a.from - b.from);
+    this.#byNode.set(node, kept);
     this.#changed.add(node);
     return fresh;
   }

@@ -267,6 +267,11 @@ const GC_MINOR = 2;
 const VOID_MINOR = 3;
 /** Void ranges per VOID frame at most (about 20 bytes each). */
 const VOID_RANGES_PER_FRAME = 10_000;
+/**
+ * Dots one VOID frame may make void at most: what a receiver does per dot (count it; at worst
+ * place it beyond a gap) stays bounded whatever a peer sends. Longer verdicts go in parts.
+ */
+const VOID_DOTS_PER_FRAME = 1_000_000;
 
 /** Traffic counters of one session. */
 export interface SessionStats {
@@ -819,6 +824,12 @@ export class SyncSession {
       this.close('protocol', 'VOID before the handshake, or from a device to a relay');
       return;
     }
+    let dots = 0;
+    for (const r of ranges) dots += r.to - r.from + 1;
+    if (dots > VOID_DOTS_PER_FRAME) {
+      this.close('protocol', `a VOID of ${dots} dots; at most ${VOID_DOTS_PER_FRAME} per frame`);
+      return;
+    }
     const version = this.#source.version();
     for (const r of ranges) {
       this.#pendingVoids.add(r.node, r.from, r.to);
@@ -838,10 +849,25 @@ export class SyncSession {
     }
   }
 
+  /** VOID frames of at most VOID_RANGES_PER_FRAME ranges and VOID_DOTS_PER_FRAME dots each. */
   #sendVoids(ranges: readonly SkipRange[]): void {
-    for (let i = 0; i < ranges.length; i += VOID_RANGES_PER_FRAME) {
-      if (!this.#send({ type: 'void', ranges: ranges.slice(i, i + VOID_RANGES_PER_FRAME) })) this.#blocked = true;
+    let frame: SkipRange[] = [];
+    let dots = 0;
+    const flush = () => {
+      if (frame.length > 0 && !this.#send({ type: 'void', ranges: frame })) this.#blocked = true;
+      frame = [];
+      dots = 0;
+    };
+    for (const range of ranges) {
+      for (let from = range.from; from <= range.to; ) {
+        const to = Math.min(range.to, from + (VOID_DOTS_PER_FRAME - dots) - 1);
+        frame.push({ node: range.node, from, to });
+        dots += to - from + 1;
+        if (dots >= VOID_DOTS_PER_FRAME || frame.length >= VOID_RANGES_PER_FRAME) flush();
+        from = to + 1;
+      }
     }
+    flush();
   }
 
   /** SKIP, RECORD, GONE: only a partial replica takes them. */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Doc, SyncItem, VoidChange } from '../../src/db/engine.ts';
+import { VoidSet } from '../../src/db/voids.ts';
 import { dotKey, type Op } from '../../src/ops/op.ts';
 import { KINDS, openTestDb } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
@@ -109,6 +110,42 @@ describe('voids', () => {
       }
     });
   }
+
+  it('should keep void ranges merged and tell which part of a range is new, at any length', () => {
+    const set = new VoidSet();
+    const a = node('a');
+    assert.deepEqual(set.add(a, 5, 9), [{ from: 5, to: 9 }]);
+    assert.deepEqual(set.add(a, 20, 2 ** 50), [{ from: 20, to: 2 ** 50 }], 'a huge range costs no more than a short one');
+    assert.deepEqual(set.add(a, 1, 30), [
+      { from: 1, to: 4 },
+      { from: 10, to: 19 },
+    ]);
+    assert.deepEqual(set.add(a, 7, 8), []);
+    assert.deepEqual(set.ranges(), [{ node: a, from: 1, to: 2 ** 50 }]);
+    assert.equal(set.rangeAt(a, 12)?.to, 2 ** 50);
+    assert.equal(set.has(node('b'), 1), false);
+  });
+
+  it('should not announce an op made void later in the same write', async () => {
+    await using t = await openTestDb('memory');
+    const { replica: a } = makeReplica(node('a'));
+    const { replica: b } = makeReplica(node('b'));
+    const earlier = a.insert('bugs', 'y', { n: 1 });
+    const x = b.insert('bugs', 'x', { n: 2 });
+    const engine = t.db.engine;
+    engine.applySync([{ kind: 'ops', ops: [earlier] }]);
+    const announced: string[] = [];
+    engine.onOps((ops) => announced.push(...ops.map((op) => `${op.node}:${op.seq}`)));
+    // Voiding a logged op flushes the write so far (x with it); then x is voided too.
+    engine.applySync([
+      { kind: 'ops', ops: [x] },
+      { kind: 'void', node: earlier.node, from: earlier.seq, to: earlier.seq },
+      { kind: 'void', node: x.node, from: x.seq, to: x.seq },
+    ]);
+    assert.deepEqual(announced, []);
+    assert.deepEqual(engine.opsAfter(x.node, 0, 10), []);
+    assert.equal(engine.readDoc('bugs', 'x'), undefined);
+  });
 
   it('should count a void dot it never had the op of, with a gap before it', async () => {
     await using t = await openTestDb('memory');

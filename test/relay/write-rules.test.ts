@@ -18,6 +18,7 @@ import { realScheduler } from '../../src/platform/index.ts';
 import { Rules } from '../../src/rules/index.ts';
 import type { SyncFilterSpec } from '../../src/sync/filter.ts';
 import { databaseSource, PROTOCOL_ID, type SyncError, SyncSession } from '../../src/sync/index.ts';
+import { encodeMessage } from '../../src/sync/messages.ts';
 import { startHub, until } from '../helpers/relay.ts';
 
 const FAST = { listen: ['/ip4/127.0.0.1/tcp/0'], backoffBaseMs: 50, backoffCapMs: 200 };
@@ -50,6 +51,14 @@ async function device(filter: SyncFilterSpec) {
 
 function token(relay: Hub, sub: string, claims: Record<string, unknown> = {}): Promise<string> {
   return issueDeviceToken(relay.keys.tokenKey, { sub, dbId: 'team', claims, ttlSeconds: 3600, nowSeconds: Math.floor(Date.now() / 1000) });
+}
+
+/** `ann` syncs with the relay and writes one bug of hers there (relay-durable); the relay's store. */
+async function oneWriteAtRelay(relay: Hub, ann: BlazeDB) {
+  await ann.enableSync({ ...FAST, relay: relay.address, token: await token(relay, 'ann') });
+  await ann.collection('bugs').insert({ assignee: 'ann', title: 'real' });
+  await ann.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
+  return relay.hub.database('team');
 }
 
 describe('write rules at the relay', () => {
@@ -125,10 +134,7 @@ describe('write rules at the relay', () => {
     const ann = await device(ANNS);
     const mallory = await device(ANNS);
     try {
-      await ann.enableSync({ ...FAST, relay: relay.address, token: await token(relay, 'ann') });
-      await ann.collection('bugs').insert({ assignee: 'ann', title: 'real' });
-      await ann.synced('relay-durable', { signal: AbortSignal.timeout(10_000) });
-      const relayDb = await relay.hub.database('team');
+      const relayDb = await oneWriteAtRelay(relay, ann);
       const opsBefore = relayDb.stats().opCount;
 
       // Mallory's own writes go out under ann's node id (her dot 1 again): ops ann never wrote.
@@ -158,6 +164,43 @@ describe('write rules at the relay', () => {
       assert.equal(relayDb.stats().opCount, opsBefore, 'nothing applied');
       assert.equal(relayDb.engine.replica.version.get(ann.nodeId as NodeId), 1, "ann's vector entry did not move");
       assert.match(await relay.hub.metrics.text(), /blaze_auth_failures_total\{reason="authorship"\} 1/);
+    } finally {
+      await ann.close();
+      await mallory.close();
+    }
+  });
+
+  it('should close the session of a device that sends the relay a snapshot, applying nothing', async () => {
+    await using relay = await startHub({ rules: RULES });
+    const ann = await device(ANNS);
+    const mallory = await device(ANNS);
+    try {
+      const relayDb = await oneWriteAtRelay(relay, ann);
+      const before = relayDb.engine.replica.version.toMap();
+      const host = await createHost({ seed: mallory.deviceKeySeed(), listen: [], maxConnections: 8 });
+      try {
+        const duplex = streamDuplex(await host.dialProtocol(multiaddr(relay.address), PROTOCOL_ID));
+        const credentials = tokenCredentials(await token(relay, 'ann'), 'team', mallory.nodeId);
+        const session = new SyncSession({ source: databaseSource(mallory), duplex, credentials, scheduler: realScheduler });
+        const closed = new Promise<SyncError>((resolve) => session.onClose(resolve));
+        session.onStateChange((state) => {
+          if (state !== 'syncing') return;
+          // Merge states no rule can judge, and a vector that claims ann's future dots.
+          duplex.send(encodeMessage({ type: 'snapshot-begin', version: new Map([[ann.nodeId as NodeId, 1000]]) }));
+          duplex.send(encodeMessage({ type: 'snapshot-chunk', index: 0, body: new Uint8Array([0, 0]) }));
+          duplex.send(encodeMessage({ type: 'snapshot-end', chunks: 1, records: 0 }));
+        });
+        session.start();
+        const timeout = new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the relay did not close the session')), 10_000).unref(),
+        );
+        const reason = await Promise.race([closed, timeout]);
+        assert.equal(reason.code, 'forbidden', reason.message);
+        assert.match(reason.message, /no snapshot/);
+      } finally {
+        await host.stop();
+      }
+      assert.deepEqual(relayDb.engine.replica.version.toMap(), before, 'nothing counted');
     } finally {
       await ann.close();
       await mallory.close();

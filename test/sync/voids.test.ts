@@ -120,6 +120,33 @@ describe('voids over sync sessions', () => {
     }
   });
 
+  it('should send a long verdict in parts, and close a peer that sends more than a frame may hold', async () => {
+    const relay = await openDb();
+    const device = await openDb();
+    const other = await openDb();
+    try {
+      // Two and a half million void dots of one origin (a flood of refused writes).
+      relay.engine.applySync([{ kind: 'void', node: node('a'), from: 1, to: 2_500_000 }]);
+      connect(relay, device, { a: 'relay' });
+      await settle();
+      assert.equal(device.engine.replica.version.get(node('a')), 2_500_000);
+      assert.deepEqual(device.engine.voidRanges(), [{ node: node('a'), from: 1, to: 2_500_000 }]);
+
+      const [x, y] = createPipe();
+      const session = new SyncSession({ source: databaseSource(other), duplex: x });
+      const closed = new Promise<SyncError>((resolve) => session.onClose(resolve));
+      session.start();
+      y.send(helloFrame({ nodeId: node('r') as NodeId, minor: 3, dbId: 'shared', role: 'relay' }));
+      y.send(encodeMessage({ type: 'void', ranges: [{ node: node('a'), from: 1, to: 2 ** 40 }] }));
+      const reason = await closed;
+      assert.equal(reason.code, 'protocol');
+      assert.match(reason.message, /at most 1000000 per frame/);
+      assert.equal(other.engine.replica.version.get(node('a')), 0);
+    } finally {
+      for (const db of [relay, device, other]) await db.close();
+    }
+  });
+
   it('should close a session whose device sends a relay a VOID, applying nothing', async () => {
     const relay = await openDb();
     try {
