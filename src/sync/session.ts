@@ -419,10 +419,6 @@ export class SyncSession {
   #membersDue = false;
   #stopMemberWatch: (() => void) | undefined;
   #stopVoidWatch: (() => void) | undefined;
-  /** Whether the peer takes VOID from this node (else a full peer never gets sent across a void gap). */
-  #peerTakesVoids = false;
-  /** Origins held back at a void gap for a full peer that cannot take VOID from us (see #firstBehind). */
-  readonly #heldAtVoid = new Set<NodeId>();
   /** Void ranges received and checked, not applied yet (see #pastVoids). */
   #pendingVoids = new VoidSet();
 
@@ -707,7 +703,6 @@ export class SyncSession {
     // A relay's verdicts go before anything that counts their dots (an ACK, a GC frontier).
     // Relays pass verdicts to everyone, devices to devices (a relay takes them only from relays).
     const passesVoids = this.#peerMinor >= VOID_MINOR && (this.#role === 'relay' || hello.role !== 'relay');
-    this.#peerTakesVoids = passesVoids;
     if (passesVoids) this.#sendVoids(this.#source.voids());
     this.#stopVoidWatch = this.#source.onVoid((ranges) =>
       this.#guard(() => {
@@ -1156,11 +1151,6 @@ export class SyncSession {
       // More than we sent or knew of: it gets this origin's ops another way too.
       this.#otherPathSeen(node);
       this.#peerHas.set(node, seq);
-      // It counts the void dots we held this origin back at: go on.
-      if (this.#heldAtVoid.delete(node)) {
-        this.#movedForPump.add(node);
-        this.#pumpSoon();
-      }
     }
     for (const node of received.duplicates ?? []) this.#otherPathSeen(node);
     if (received.duplicates?.length) this.#lengthenForwardDelay();
@@ -1365,9 +1355,7 @@ export class SyncSession {
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
         const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin)?.allowed ?? Number.POSITIVE_INFINITY);
         const after = this.#peerHas.get(origin) ?? 0;
-        let ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
-        // Not across a void gap to a full peer that cannot take our VOID (see #firstBehind).
-        if (!this.#peerTakesVoids && !filter) ops = beforeGap(ops);
+        const ops = this.#source.opsAfter(origin, after, this.#batchOps, this.#maxFrameBytes / 2, upTo);
         // Void dots leave gaps in the log: the peer had their VOID first, so it counts them (a
         // partial peer gets them as skipped dots too).
         const voidEnd = ops.length === 0 || (ops[0] as Op).seq > after + 1 ? this.#pastVoids(origin, after) : after;
@@ -1402,15 +1390,7 @@ export class SyncSession {
     for (const node of moved) {
       const seq = version.get(node) ?? 0;
       // Forwarded ops still within their delay are held back (#holdBackForwarded).
-      const has = this.#peerHas.get(node) ?? 0;
-      const behind = Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > has;
-      // A full peer that cannot take our VOID (a relay, from a device; an older peer) would see
-      // a gap: the origin waits until the peer counts the void dots itself (its ACK says so).
-      if (behind && !this.#peerTakesVoids && !this.#peer?.filter && this.#source.voidRangeAt(node, has + 1)) {
-        this.#heldAtVoid.add(node);
-        moved.delete(node);
-        continue;
-      }
+      const behind = Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0);
       if (behind && (this.#servesAll || node === own)) return node;
       moved.delete(node);
     }
@@ -1917,10 +1897,4 @@ function listen<T>(handlers: T[], handler: T): () => void {
  */
 function movesOut(op: Op, filter: SyncFilter, source: SyncSource): boolean {
   return filter.touchesMembership(op) && !source.startsRecord(op);
-}
-
-/** The ops up to the first gap in their seqs (a log's gaps are void dots, or compacted ones). */
-function beforeGap(ops: Op[]): Op[] {
-  for (let i = 1; i < ops.length; i++) if ((ops[i] as Op).seq !== (ops[i - 1] as Op).seq + 1) return ops.slice(0, i);
-  return ops;
 }
