@@ -386,19 +386,16 @@ export class MeshPeer implements SyncNetwork {
   async #adoptRulesFilter(): Promise<void> {
     const token = this.#options.token;
     if (token === undefined || !looksLikeJwt(token)) throw new MeshRulesError('filter: rules needs a device token (JWT) of the relay');
-    let trust: TokenTrust | undefined;
     for (const [relay, address] of this.#relays) {
       try {
-        trust = await parseTrust(await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS));
-        saveTrust(this.#db, trust);
+        await this.#askTrust(address);
         break;
       } catch (err) {
         this.#emit('error', new MeshDialError(relay, err as Error));
       }
     }
-    trust ??= this.#trust;
+    const trust = this.#trust;
     if (!trust) throw new MeshRulesError('filter: rules: no relay answered, and none was asked before');
-    this.#trust = trust;
     if (!trust.rules) throw new MeshRulesError('filter: rules: the relay has no rules (every device may read everything: give no filter)');
     const filter = trust.rules.rules.allowedFilter(decodeJwt(token));
     if (!filter) throw new MeshRulesError("filter: rules: the relay's rules let this token read nothing");
@@ -409,14 +406,17 @@ export class MeshPeer implements SyncNetwork {
   async #learnTrust(relay: string): Promise<void> {
     try {
       const address = this.#relays.get(relay);
-      if (!address) return;
-      const answer = await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS);
-      const trust = await parseTrust(answer);
-      this.#trust = trust;
-      saveTrust(this.#db, trust);
+      if (address) await this.#askTrust(address);
     } catch (err) {
       if (!this.#stopped) this.#emit('error', err as Error);
     }
+  }
+
+  /** The relay's token key and signed rules, asked of it, checked, kept here and in the store. */
+  async #askTrust(address: Multiaddr): Promise<void> {
+    const trust = await parseTrust(await ask(this.#libp2p, address, RELAY_INFO_PROTOCOL, this.#options.dialTimeoutMs ?? DIAL_TIMEOUT_MS));
+    this.#trust = trust;
+    saveTrust(this.#db, trust);
   }
 
   #reportConflicts(ops: readonly Op[]): void {

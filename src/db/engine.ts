@@ -620,11 +620,11 @@ export class Engine {
     const records = new Map<string, RecordKey>();
     const note = (op: { collection: string; record: string }) =>
       records.set(recordKey(op.collection, op.record), { collection: op.collection, id: op.record });
-    const isFresh = { has: (seq: number) => fresh.some((r) => seq >= r.from && seq <= r.to) };
+    const isVoided = (op: Op) => op.node === node && fresh.some((r) => op.seq >= r.from && op.seq <= r.to);
     // Applied in this very write: out of the pending ops, so the flush does not log them.
-    const pending = this.#pendingOps.filter((op) => op.node === node && isFresh.has(op.seq));
+    const pending = this.#pendingOps.filter(isVoided);
     if (pending.length > 0) {
-      this.#pendingOps = this.#pendingOps.filter((op) => !pending.includes(op));
+      this.#pendingOps = this.#pendingOps.filter((op) => !isVoided(op));
       for (const op of pending) {
         this.#pendingDots.delete(dotKey(op.node, op.seq));
         this.#voidedOps.push(op);
@@ -653,8 +653,8 @@ export class Engine {
     if (records.size > 0) this.#flush();
     // An op an earlier flush of this write logged and queued for the ops listeners is void now:
     // the listeners (sessions, the op cache) must not get it.
-    if (this.#committedOps.some((op) => op.node === node && isFresh.has(op.seq))) {
-      const keep = this.#committedOps.map((op) => !(op.node === node && isFresh.has(op.seq)));
+    if (this.#committedOps.some(isVoided)) {
+      const keep = this.#committedOps.map((op) => !isVoided(op));
       this.#committedOps = this.#committedOps.filter((_, i) => keep[i]);
       this.#committedSizes = this.#committedSizes.filter((_, i) => keep[i]);
     }
