@@ -8,7 +8,8 @@
  *     ->  device token (JWT, node/mesh/tokens.ts) for that database, bound to that peer id
  *     ->  read rules (if configured): the peer's filter within what its claims may read
  *     ->  SyncSession(role relay) on that database's store, whose ops the write rules (if
- *         configured) judge by the claims of their author, the peer itself (see #judgedSource)
+ *         configured) judge by the claims of their author: the peer itself, or the device
+ *         whose signed runs it forwards, whose own token is checked (see #judgedSource)
  *
  * A refusal is a CLOSE with a typed reason and nothing else: no HELLO of ours, no ops.
  *
@@ -19,8 +20,9 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { serveAnswers } from '../node/mesh/ask.ts';
 import { nodeIdOfPeer } from '../node/mesh/auth.ts';
@@ -31,6 +33,7 @@ import { type DeviceClaims, RELAY_INFO_PROTOCOL, signRules, TokenError, verifyDe
 import type { Doc } from '../src/db/engine.ts';
 import { BlazeDB } from '../src/db/index.ts';
 import { validateDbId } from '../src/db/open.ts';
+import type { Author } from '../src/identity/run-signature.ts';
 import type { Op } from '../src/ops/op.ts';
 import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
 import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
@@ -402,29 +405,38 @@ export class RelayHub {
 
   /**
    * The database as a session's source. With rules, a device's ops are judged before they are
-   * applied: each by the write rule of its collection for the device's claims, on the record
+   * applied: each by the write rule of its collection for its author's claims, on the record
    * without and with it; a refused op becomes a void (counted, never applied, announced to every
-   * session as a VOID). Only the device's own writes are judged: a device under rules is a partial
-   * replica, which sends a full one (this relay) nothing but its own writes, so an op of another
-   * origin from it is forged or misrouted, and the session is closed with nothing of its frames
-   * applied; so is a snapshot from it (merge states, which no rule can judge). Relays of the
-   * deployment pass ops they judged already, and their verdicts.
+   * session as a VOID). The author is the device itself, or, for a run of another device's ops
+   * it forwards, that device: the session checked the run's signature and #admitAuthor its token
+   * (docs/relay.md, Authorship across hops). Any other op of another origin from a device is
+   * forged or misrouted, and the session is closed with nothing of its frames applied; so is a
+   * snapshot from it (merge states, which no rule can judge). Relays of the deployment pass ops
+   * they judged already, and their verdicts.
    */
   #judgedSource(db: BlazeDB, peer: string, claims: DeviceClaims | undefined): SyncSource {
     const source = databaseSource(db);
+    if (claims === undefined) return source;
+    // Devices whose signed runs this device forwards: each writes by its own token's claims.
+    const authors = new Map<string, DeviceClaims>();
+    const admitAuthor = (author: Author) => this.#admitAuthor(db.dbId, peer, author, authors);
     const rules = this.#config.rules;
-    if (!rules || claims === undefined) return source;
-    const author = nodeIdOfPeer(peerIdFromString(peer));
+    if (!rules) return { ...source, admitAuthor };
+    const sender = nodeIdOfPeer(peerIdFromString(peer));
     const judge = (op: Op, before: Doc | undefined, after: Doc | undefined) => {
-      if (rules.mayWrite(claims.payload, op.collection, before, after)) return true;
+      const writer = op.node === sender ? claims : authors.get(op.node);
+      if (writer && rules.mayWrite(writer.payload, op.collection, before, after)) return true;
       this.metrics.opsRejected.inc({ db: db.dbId, collection: op.collection });
       return false;
     };
     return {
       ...source,
+      admitAuthor,
       apply: (items, session) => {
         for (const item of items) {
-          const forged = item.kind === 'ops' || item.kind === 'record' ? item.ops.find((op) => op.node !== author) : undefined;
+          // A signed run's author was checked by the session (signature) and #admitAuthor (token).
+          if (item.kind === 'ops' && item.signed) continue;
+          const forged = item.kind === 'ops' || item.kind === 'record' ? item.ops.find((op) => op.node !== sender) : undefined;
           if (forged) {
             this.metrics.authFailures.inc({ reason: 'authorship' });
             session.close('forbidden', `op ${forged.node}:${forged.seq} is not this device's own write`);
@@ -440,6 +452,33 @@ export class RelayHub {
         throw new Error('refused: a snapshot from a device under rules');
       },
     };
+  }
+
+  /**
+   * Whether a device whose writes another device forwards (signed runs, docs/relay.md,
+   * Authorship) may write: its token, checked as if it had connected itself with its own key.
+   */
+  async #admitAuthor(dbId: string, forwarder: string, author: Author, admitted: Map<string, DeviceClaims>): Promise<true | string> {
+    const peer = peerIdFromPublicKey(publicKeyFromRaw(author.publicKey)).toString();
+    try {
+      const claims = await verifyDeviceToken(author.credentials, {
+        publicKey: this.#keys.tokenKey.publicKey,
+        issuer: this.#keys.tokenKey.issuer,
+        dbId,
+        peerId: peer,
+      });
+      if (claims.peer === undefined) {
+        const bound = this.#bindings.bind(claims.tokenId, peer, systemClock.now());
+        if (bound !== peer) throw new TokenError('peer', `bound to peer ${bound}`);
+      }
+      admitted.set(author.node, claims);
+      return true;
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      this.metrics.authFailures.inc({ reason: 'author' });
+      this.#log.warn({ peer: forwarder, db: dbId, author: author.node, reason: err.message }, 'forwarded writes refused: the author token');
+      return `author ${author.node}: ${err.message}`;
+    }
   }
 
   #isRelayHello(hello: Hello, peer: string): true | string {

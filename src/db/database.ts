@@ -10,6 +10,7 @@
  */
 
 import { HybridClock } from '../clock/hlc.ts';
+import { encodeOp } from '../codec/index.ts';
 import { validateEncryptionOptions } from '../crypto/index.ts';
 import { BlazeError, ValidationError } from '../errors.ts';
 import { Collector, type CompactionResult, type GcStatus } from '../gc/collector.ts';
@@ -38,6 +39,7 @@ import {
   setUpCipher,
   validateDbId,
 } from './open.ts';
+import { SignedRuns } from './signed-runs.ts';
 import { type EnableSyncOptions, registeredSyncNetwork, type SyncNetwork } from './sync-network.ts';
 
 export { type OpenOptions, STORE_FILE, validateDbId } from './open.ts';
@@ -76,6 +78,7 @@ export class BlazeDB {
   readonly dbId: string;
   readonly #engine: Engine;
   #identity: Identity;
+  #signedRuns: SignedRuns | undefined;
   readonly #random: Random;
   readonly #live: LiveQueries;
   readonly #collections = new Map<string, Collection>();
@@ -162,6 +165,22 @@ export class BlazeDB {
     });
     this.#identity = identity;
     return identity.nodeId;
+  }
+
+  /**
+   * Signatures of this device's op runs and of other devices' runs it can forward (docs/relay.md,
+   * Authorship). Loaded on first use: a relay never signs or keeps any.
+   */
+  get signedRuns(): SignedRuns {
+    this.#signedRuns ??= new SignedRuns({
+      storage: this.#engine.storage,
+      dbId: this.dbId,
+      self: () => this.nodeId,
+      sign: (digest) => signWithSeed(this.#identity.seed, digest),
+      opsAfter: (node, seq, limit) => this.#engine.opsAfter(node, seq, limit),
+      sizeOf: (op) => encodeOp(op).length,
+    });
+    return this.#signedRuns;
   }
 
   /** The device's Ed25519 public key (its identity on the network). */

@@ -80,7 +80,8 @@ export interface MembershipChange {
 
 /** What a sync session hands the engine to apply, in one transaction, in order. */
 export type SyncItem =
-  | { readonly kind: 'ops'; readonly ops: readonly Op[] }
+  /** `signed`: a run of another device's ops that came with its author's verified signature. */
+  | { readonly kind: 'ops'; readonly ops: readonly Op[]; readonly signed?: boolean }
   /** Dots accounted for without content: ops a partial replica's filter withheld. */
   | { readonly kind: 'skip'; readonly node: NodeId; readonly from: number; readonly to: number }
   /** A record entering a partial replica: its ops (in parts; rebuilt on the last). */

@@ -7,8 +7,9 @@ export const PROTOCOL_MAJOR = 1;
  * 1: ACKs may be deltas and list duplicates (sent only to peers that say minor >= 1).
  * 2: GC announcements and snapshots (only with peers that say minor >= 2).
  * 3: VOID, a relay's verdicts on rejected writes (sent only to peers that say minor >= 3).
+ * 4: AUTHOR, SIGS and SIGNED: other devices' writes forwarded with their author's signature.
  */
-export const PROTOCOL_MINOR = 3;
+export const PROTOCOL_MINOR = 4;
 
 /** Largest frame a session accepts (and sends): bounds the memory one frame can claim. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;

@@ -73,6 +73,26 @@ export function databaseSource(db: BlazeDB): SyncSource {
     memberAcks: () => gc.memberAcks(),
     onMemberAck: (listener) => db.acks.onChange(listener),
     receiveMembers: (members, from) => gc.receiveMembers(members, from),
+    authorship: {
+      get publicKey() {
+        return db.publicKey;
+      },
+      runs: (node, from, to) => {
+        const runs = db.signedRuns;
+        // All of its own ops so far: a run per frame would be a signature per op for a partial
+        // peer (it gets new records one RECORD at a time).
+        if (node === db.nodeId) runs.signOwn(Math.max(to, engine.replica.version.get(node) ?? 0));
+        return runs.overlapping(node, from, to);
+      },
+      heldRunAt: (node, seq) => db.signedRuns.heldRunAt(node, seq),
+      keepRun: (run, ops) => db.signedRuns.keep(run, ops),
+      onKept: (listener) => db.signedRuns.onKept(listener),
+      author: (node) => db.signedRuns.author(node),
+      keepAuthor: (author, direct) => {
+        // Only the origin itself renews who it is: a third party names it only if it is unknown.
+        if (direct || !db.signedRuns.author(author.node)) db.signedRuns.keepAuthor(author);
+      },
+    },
     voids: () => engine.voidRanges(),
     voidRangeAt: (node, seq) => engine.voidRangeAt(node, seq),
     onVoid: (listener) => engine.onVoid((change) => listener(change.ranges)),

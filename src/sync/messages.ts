@@ -11,7 +11,9 @@ import { readNodeLiteral, writeNodeLiteral } from '../codec/intern.ts';
 import { readValue, writeValue } from '../codec/value-codec.ts';
 import { readVersion, writeVersion } from '../codec/version-codec.ts';
 import { DecodeError } from '../errors.ts';
+import { nodeIdFromPublicKey } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
+import { MAX_RUN_OPS, type SignedRun } from '../identity/run-signature.ts';
 import type { Op } from '../ops/op.ts';
 import type { Value } from '../values/value.ts';
 import { LZ4_MIN_BYTES, MAX_CREDENTIALS_BYTES, MAX_DUPLICATE_ORIGINS, MAX_RECORD_REFS } from './constants.ts';
@@ -161,8 +163,37 @@ export interface SnapshotEnd {
   readonly records: number;
 }
 
+/**
+ * Who an origin is, before a run of its ops is forwarded or its signatures passed on: its
+ * public key (the node id is derived from it) and the credentials it presents (its token).
+ * Protocol 1.4 (docs/relay.md, Authorship).
+ */
+export interface AuthorMessage {
+  readonly type: 'author';
+  /** Derived from the public key when decoded. */
+  readonly node: NodeId;
+  readonly publicKey: Uint8Array;
+  readonly credentials: Uint8Array;
+}
+
+/** Signatures of runs of ops the receiver was just sent: a device keeps them to forward the runs. */
+export interface SigsMessage {
+  readonly type: 'sigs';
+  readonly runs: readonly SignedRun[];
+}
+
+/** A run of another device's ops with its author's signature (to a full replica). */
+export interface SignedMessage {
+  readonly type: 'signed';
+  readonly signature: Uint8Array;
+  readonly ops: readonly Op[];
+}
+
 export type Message =
   | Hello
+  | AuthorMessage
+  | SigsMessage
+  | SignedMessage
   | OpsMessage
   | Ack
   | Close
@@ -189,6 +220,11 @@ const T_SNAPSHOT_CHUNK = 0x0d;
 const T_SNAPSHOT_END = 0x0e;
 const T_MEMBERS = 0x0f;
 const T_VOID = 0x10;
+const T_AUTHOR = 0x11;
+const T_SIGS = 0x12;
+const T_SIGNED = 0x13;
+/** Signatures one SIGS message may carry at most. */
+const MAX_SIGS = 1024;
 /** Members one MEMBERS message may carry at most. */
 export const MAX_GOSSIPED_MEMBERS = 256;
 const OPS_LZ4 = 0x01;
@@ -240,6 +276,26 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
         writeVarUint(e, r.from);
         writeVarUint(e, r.to - r.from);
       }
+      break;
+    case 'author':
+      writeByte(e, T_AUTHOR);
+      writeRaw(e, m.publicKey);
+      writeBytes(e, m.credentials);
+      break;
+    case 'sigs':
+      writeByte(e, T_SIGS);
+      writeVarUint(e, m.runs.length);
+      for (const run of m.runs) {
+        writeNodeLiteral(e, run.node);
+        writeVarUint(e, run.first);
+        writeVarUint(e, run.last - run.first);
+        writeRaw(e, run.signature);
+      }
+      break;
+    case 'signed':
+      writeByte(e, T_SIGNED);
+      writeRaw(e, m.signature);
+      writeOpsBody(e, m.ops, 0, stream);
       break;
     case 'gone':
     case 'need':
@@ -416,6 +472,37 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
           ranges.push({ node, from, to });
         }
         m = { type: type === T_SKIP ? 'skip' : 'void', ranges };
+        break;
+      }
+      case T_AUTHOR: {
+        const publicKey = readRaw(d, 32).slice();
+        const credentials = readBytes(d);
+        if (credentials.length > MAX_CREDENTIALS_BYTES) d.fail('credentials too large');
+        m = { type: 'author', node: nodeIdFromPublicKey(publicKey), publicKey, credentials };
+        break;
+      }
+      case T_SIGS: {
+        const n = readLength(d, 66);
+        if (n === 0 || n > MAX_SIGS) d.fail(`a SIGS message of ${n} signatures (1..${MAX_SIGS})`);
+        const runs: SignedRun[] = [];
+        for (let i = 0; i < n; i++) {
+          const node = readNodeLiteral(d);
+          const first = readVarUint(d);
+          const span = readVarUint(d);
+          if (first === 0 || span >= MAX_RUN_OPS || !Number.isSafeInteger(first + span)) d.fail('bad signed run');
+          runs.push({ node, first, last: first + span, signature: readRaw(d, 64).slice() });
+        }
+        m = { type: 'sigs', runs };
+        break;
+      }
+      case T_SIGNED: {
+        const signature = readRaw(d, 64).slice();
+        const { ops } = readOpsBody(d, frame, 0, maxFrameBytes, stream);
+        const first = ops[0];
+        if (!first || ops.length > MAX_RUN_OPS) return d.fail(`a signed run of ${ops.length} ops (1..${MAX_RUN_OPS})`);
+        if (ops.some((op, i) => op.node !== first.node || op.seq !== first.seq + i))
+          d.fail("a signed run that is not one origin's consecutive ops");
+        m = { type: 'signed', signature, ops };
         break;
       }
       case RECORDS_TYPES.gone:

@@ -24,6 +24,7 @@ import { type Doc, type MembershipChange, type RecordKey, recordKey as recordKey
 import { VoidSet } from '../db/voids.ts';
 import { DecodeError } from '../errors.ts';
 import type { NodeId } from '../identity/node-id.ts';
+import { type Author, type SignedRun, verifyRun } from '../identity/run-signature.ts';
 import type { Op } from '../ops/op.ts';
 import type { Cancel, Scheduler } from '../runtime.ts';
 import { CommitRecords } from './commit-records.ts';
@@ -47,6 +48,7 @@ import type { SyncFilter } from './filter.ts';
 import {
   type Ack,
   type AckLevel,
+  type AuthorMessage,
   ChecksumError,
   decodeMessage,
   encodeMessage,
@@ -58,6 +60,7 @@ import {
   type RecordRef,
   type RecordsMessage,
   type Role,
+  type SignedMessage,
   type SkipRange,
   type SnapshotChunk,
   type WireVersion,
@@ -165,6 +168,34 @@ export interface SyncSource {
   voidRangeAt(node: NodeId, seq: number): SkipRange | undefined;
   /** Called after a commit that made dots void; returns an unsubscribe. */
   onVoid(listener: (ranges: readonly SkipRange[]) => void): () => void;
+  // ---- authorship across hops (docs/relay.md, Authorship) ----
+  /** A device's signed runs (a relay has none: it checks runs, it does not sign or pass them on). */
+  readonly authorship?: AuthorshipSource;
+  /**
+   * Whether an origin whose signed runs a peer forwards may write here: a relay checks the
+   * author's token. Frames that arrive meanwhile wait for the answer. Absent: any author may.
+   */
+  admitAuthor?(author: Author): AuthorVerdict | Promise<AuthorVerdict>;
+}
+
+/** True, or why the author is refused (its runs are then dropped, not applied). */
+export type AuthorVerdict = true | string;
+
+/** A device's signatures of op runs, its own and other devices' (src/db/signed-runs.ts). */
+export interface AuthorshipSource {
+  /** This device's Ed25519 public key (named in its AUTHOR). */
+  readonly publicKey: Uint8Array;
+  /** Runs of `node`'s ops that overlap from..to; this device's own ops are signed first where no run covers them yet. */
+  runs(node: NodeId, from: number, to: number): readonly SignedRun[];
+  /** The run holding `node`'s op `seq`, with its ops, if every op of it is held here. */
+  heldRunAt(node: NodeId, seq: number): { run: SignedRun; ops: Op[] } | undefined;
+  /** Keeps a run a peer passed on if it verifies against the ops held here (or `ops`). */
+  keepRun(run: SignedRun, ops?: readonly Op[]): boolean;
+  /** Called with the origin of every run kept; returns an unsubscribe. */
+  onKept(listener: (node: NodeId) => void): () => void;
+  author(node: NodeId): Author | undefined;
+  /** Keeps who an origin is; `direct`: the origin itself said so (it may renew its token). */
+  keepAuthor(author: Author, direct: boolean): void;
 }
 
 /**
@@ -265,6 +296,14 @@ const MEMBER_SEEN_RESEND_MS = 3_600_000;
 const GC_MINOR = 2;
 /** Protocol minor version that has VOID. */
 const VOID_MINOR = 3;
+/** Protocol minor version that has AUTHOR, SIGS and SIGNED. */
+const AUTHORSHIP_MINOR = 4;
+/** Authors one session may name at most (bounds what a peer can make it remember). */
+const MAX_SESSION_AUTHORS = 4096;
+/** Signatures a session keeps waiting for their ops at most (see #keepRuns). */
+const MAX_RUNS_AWAITING_OPS = 4096;
+/** Runs per SIGS frame at most (the decoder's bound). */
+const SIGS_PER_FRAME = 1024;
 /** Void ranges per VOID frame at most (about 20 bytes each). */
 const VOID_RANGES_PER_FRAME = 10_000;
 /**
@@ -314,6 +353,20 @@ export class SyncSession {
   #pumping = false;
   /** What frames received and checked brought, not yet applied (see #onOps). */
   #pendingItems: SyncItem[] = [];
+  /** Signed runs a peer passed on, kept after the pending items apply (their ops must be held). */
+  #pendingRuns: SignedRun[] = [];
+  /** Authors this session was told of, and whether they may write here (see #onAuthor). */
+  readonly #authors = new Map<NodeId, { readonly publicKey: Uint8Array; readonly admitted: boolean }>();
+  /** Authors this session named to the peer. */
+  readonly #authorsSent = new Set<NodeId>();
+  /** Signatures this session passed to the peer (`node:first`). */
+  readonly #sigsSent = new Set<string>();
+  /** Signatures the peer passed on whose ops are not all here yet: tried again as ops arrive. */
+  readonly #runsAwaitingOps = new Map<string, SignedRun>();
+  /** This device passes signatures of the ops it sends to the peer (a partial replica, both devices, 1.4). */
+  #passesSignatures = false;
+  /** This partial replica forwards other devices' signed runs to the peer (a full replica, 1.4). */
+  #forwardsRuns = false;
   readonly #pendingHeld = new Map<NodeId, number>();
   #applyScheduled = false;
   readonly #scheduler: Scheduler | undefined;
@@ -419,6 +472,7 @@ export class SyncSession {
   #membersDue = false;
   #stopMemberWatch: (() => void) | undefined;
   #stopVoidWatch: (() => void) | undefined;
+  #stopRunWatch: (() => void) | undefined;
   /** Void ranges received and checked, not applied yet (see #pastVoids). */
   #pendingVoids = new VoidSet();
 
@@ -573,6 +627,23 @@ export class SyncSession {
         this.#countReceived(message.ops, frame.length);
         this.#onOps(message.ops);
         return;
+      case 'author':
+        this.#onAuthor(message);
+        return;
+      case 'sigs':
+        if (this.#state !== 'syncing') {
+          this.close('protocol', 'SIGS before the handshake');
+          return;
+        }
+        // Kept once the ops they sign are applied (they came just before).
+        if (this.#source.authorship && this.#role === 'peer') {
+          for (const run of message.runs) this.#pendingRuns.push(run);
+          this.#scheduleApply();
+        }
+        return;
+      case 'signed':
+        this.#onSigned(message, frame.length);
+        return;
       case 'ack':
         this.#onAck(message);
         return;
@@ -678,6 +749,20 @@ export class SyncSession {
     const mine = this.#source.filter();
     this.#servesAll = mine === undefined || hello.filter?.isSubsetOf(mine) === true;
     this.#servedAll = hello.filter === undefined || mine?.isSubsetOf(hello.filter) === true;
+    const signs = this.#source.authorship !== undefined && this.#role === 'peer' && this.#peerMinor >= AUTHORSHIP_MINOR;
+    // Only a partial replica forwards signed runs (a full one forwards everything as it is).
+    this.#passesSignatures = signs && hello.role === 'peer' && hello.filter !== undefined;
+    // Other devices' writes go to a full replica this partial one does not serve whole only as
+    // runs their authors signed: it can vouch for nothing else (docs/relay.md, Authorship).
+    this.#forwardsRuns = signs && !this.#servesAll && hello.filter === undefined;
+    // A run may be kept after its ops' commit woke the pump (its SIGS came in a later frame).
+    if (this.#forwardsRuns)
+      this.#stopRunWatch = this.#source.authorship?.onKept((node) =>
+        this.#guard(() => {
+          this.#movedForPump.add(node);
+          this.#pumpSoon();
+        }),
+      );
     if (mine) {
       // A new filter changes what to ask for and hold: start over with a new session.
       this.#stopFilterWatch = this.#source.onFilterChange(() => this.#guard(() => this.close('local-close', 'the sync filter changed')));
@@ -759,7 +844,7 @@ export class SyncSession {
     }
     if (!this.#accountFor(ops)) return;
     const last = this.#pendingItems.at(-1);
-    if (last?.kind === 'ops') {
+    if (last?.kind === 'ops' && !last.signed) {
       const pending = last.ops as Op[];
       for (const op of ops) pending.push(op);
     } else {
@@ -811,6 +896,151 @@ export class SyncSession {
       this.#applyScheduled = true;
       this.#defer(() => this.#guard(() => this.#applyPending()));
     }
+  }
+
+  /**
+   * AUTHOR: who an origin is, before its runs. A device keeps it (to check and forward that
+   * origin's runs later); a relay checks the author's credentials (admitAuthor), and frames that
+   * arrive meanwhile wait for the answer, in order.
+   */
+  #onAuthor(m: AuthorMessage): void {
+    if (this.#state !== 'syncing') {
+      this.close('protocol', 'AUTHOR before the handshake');
+      return;
+    }
+    if (!this.#authors.has(m.node) && this.#authors.size >= MAX_SESSION_AUTHORS) {
+      this.close('protocol', `more than ${MAX_SESSION_AUTHORS} authors named on one session`);
+      return;
+    }
+    if (m.node === this.#source.nodeId) return;
+    if (this.#role === 'peer') this.#source.authorship?.keepAuthor(m, m.node === this.#peer?.nodeId);
+    let verdict: AuthorVerdict | Promise<AuthorVerdict>;
+    try {
+      verdict = this.#source.admitAuthor ? this.#source.admitAuthor(m) : true;
+    } catch (err) {
+      verdict = `the author check failed: ${(err as Error).message}`;
+    }
+    if (verdict instanceof Promise) {
+      this.#awaitingVerdict = [];
+      this.#awaitingVerdictBytes = 0;
+      verdict.then(
+        (v) => this.#guard(() => this.#onAuthorVerdict(m, v)),
+        (err: Error) => this.#guard(() => this.#onAuthorVerdict(m, `the author check failed: ${err.message}`)),
+      );
+      return;
+    }
+    this.#onAuthorVerdict(m, verdict);
+  }
+
+  #onAuthorVerdict(m: AuthorMessage, verdict: AuthorVerdict): void {
+    this.#authors.set(m.node, { publicKey: m.publicKey, admitted: verdict === true });
+    const waiting = this.#awaitingVerdict ?? [];
+    this.#awaitingVerdict = undefined;
+    // In order; a later AUTHOR among them makes the rest wait again (#onFrame queues them).
+    for (const frame of waiting) this.#guard(() => this.#onFrame(frame));
+  }
+
+  /**
+   * SIGNED: a run of another device's ops, forwarded with its author's signature. A signature
+   * that does not verify closes the session (the forwarder forged or altered the ops); a run of
+   * an author whose credentials were refused is dropped, not applied.
+   */
+  #onSigned(m: SignedMessage, frameBytes: number): void {
+    if (this.#state !== 'syncing' || this.#source.filter()) {
+      this.close('protocol', 'SIGNED before the handshake, or to a partial replica');
+      return;
+    }
+    const first = m.ops[0] as Op;
+    const author = this.#authors.get(first.node);
+    if (!author) {
+      this.close('protocol', `a signed run of ${first.node} before its AUTHOR`);
+      return;
+    }
+    const run: SignedRun = { node: first.node, first: first.seq, last: first.seq + m.ops.length - 1, signature: m.signature };
+    if (!verifyRun(this.#source.dbId, { node: first.node, publicKey: author.publicKey }, run, m.ops)) {
+      this.close('forbidden', `the signature of ${first.node}'s ops ${run.first}..${run.last} does not verify`);
+      return;
+    }
+    if (!author.admitted) return;
+    this.#countReceived(m.ops, frameBytes);
+    if (!this.#accountFor(m.ops)) return;
+    this.#enqueue({ kind: 'ops', ops: m.ops, signed: true });
+    if (this.#source.authorship && this.#role === 'peer') this.#pendingRuns.push(run);
+  }
+
+  /**
+   * Keeps signed runs a peer passed on, now that the ops they sign are applied; a run whose ops
+   * are not all here yet (a partial replica gets a new record's ops one RECORD at a time) waits,
+   * bounded, and is tried again after each apply that brought ops of its origin.
+   */
+  #keepRuns(runs: readonly SignedRun[], applied?: readonly SyncItem[]): void {
+    const authorship = this.#source.authorship;
+    if (!authorship) return;
+    if (applied && this.#runsAwaitingOps.size > 0) {
+      const moved = new Set<NodeId>();
+      for (const item of applied) if (item.kind === 'ops' || item.kind === 'record') for (const op of item.ops) moved.add(op.node);
+      for (const [key, run] of this.#runsAwaitingOps) if (moved.has(run.node) && authorship.keepRun(run)) this.#runsAwaitingOps.delete(key);
+    }
+    for (const run of runs) {
+      if (authorship.keepRun(run)) continue;
+      this.#runsAwaitingOps.set(`${run.node}:${run.first}`, run);
+      if (this.#runsAwaitingOps.size > MAX_RUNS_AWAITING_OPS)
+        this.#runsAwaitingOps.delete(this.#runsAwaitingOps.keys().next().value as string);
+    }
+  }
+
+  /**
+   * After ops went to a device: the signatures of their runs (this device's own are signed now),
+   * so it can forward them to a relay that never meets their author (docs/relay.md, Authorship).
+   */
+  #passSignatures(ops: readonly Op[]): boolean {
+    const authorship = this.#source.authorship as AuthorshipSource;
+    // The runs holding the ops sent, not every run between an origin's lowest and highest seq
+    // here (a RECORD's ops are scattered over an origin's history).
+    const runs = new Map<string, SignedRun>();
+    for (const op of ops) {
+      if (op.node === this.#peer?.nodeId) continue; // its own: it signed them
+      const [run] = authorship.runs(op.node, op.seq, op.seq);
+      const key = run && `${run.node}:${run.first}`;
+      // Each signature once per session: the peer keeps it until it holds the run's ops.
+      if (!run || !key || this.#sigsSent.has(key) || !this.#nameAuthor(op.node)) continue;
+      this.#sigsSent.add(key);
+      runs.set(key, run);
+    }
+    const list = [...runs.values()];
+    let sent = true;
+    for (let i = 0; i < list.length; i += SIGS_PER_FRAME)
+      sent = this.#send({ type: 'sigs', runs: list.slice(i, i + SIGS_PER_FRAME) }) && sent;
+    return sent;
+  }
+
+  /** Names `node` to the peer (AUTHOR) once per session; false when this device does not know who it is. */
+  #nameAuthor(node: NodeId): boolean {
+    if (this.#authorsSent.has(node)) return true;
+    const authorship = this.#source.authorship as AuthorshipSource;
+    const author: Author | undefined =
+      node === this.#source.nodeId ? { node, publicKey: authorship.publicKey, credentials: this.#credentials } : authorship.author(node);
+    if (!author) return false;
+    this.#authorsSent.add(node);
+    this.#send({ type: 'author', node, publicKey: author.publicKey, credentials: author.credentials });
+    return true;
+  }
+
+  /** The signed run of `origin` this partial replica can forward next (held whole, author known), if any. */
+  #nextHeldRun(origin: NodeId): { run: SignedRun; ops: Op[] } | undefined {
+    if (!this.#forwardsRuns || origin === this.#source.nodeId || origin === this.#peer?.nodeId) return undefined;
+    const authorship = this.#source.authorship as AuthorshipSource;
+    if (!this.#authorsSent.has(origin) && !authorship.author(origin)) return undefined;
+    return authorship.heldRunAt(origin, (this.#peerHas.get(origin) ?? 0) + 1);
+  }
+
+  /** Forwards the next signed run of another device's ops to a full peer (see #forwardsRuns). */
+  #sendHeldRun(origin: NodeId): void {
+    const held = this.#nextHeldRun(origin);
+    if (!held) return;
+    this.#nameAuthor(origin);
+    this.#peerHas.set(origin, held.run.last);
+    if (!this.#send({ type: 'signed', signature: held.run.signature, ops: held.ops })) this.#blocked = true;
   }
 
   /**
@@ -953,7 +1183,12 @@ export class SyncSession {
   /** Applies the frames received since the last apply, durably, then acknowledges. */
   #applyPending(): void {
     this.#applyScheduled = false;
-    if (this.#pendingItems.length === 0) return;
+    const runs = this.#pendingRuns;
+    this.#pendingRuns = [];
+    if (this.#pendingItems.length === 0) {
+      this.#keepRuns(runs);
+      return;
+    }
     const items = this.#pendingItems;
     this.#pendingItems = [];
     this.#pendingHeld.clear();
@@ -965,6 +1200,7 @@ export class SyncSession {
       return;
     }
     if (this.#state !== 'syncing') return;
+    this.#keepRuns(runs, items);
     this.#acknowledge();
     this.#judgeUnheld();
     if (this.#peer?.filter) this.#recheckLeft(this.#peer.filter);
@@ -1352,6 +1588,11 @@ export class SyncSession {
         }
         const origin = this.#firstBehind(version);
         if (!origin) return;
+        if (!this.#servesAll && origin !== this.#source.nodeId) {
+          this.#sendHeldRun(origin);
+          if (this.#blocked) return;
+          continue;
+        }
         // Half the frame limit in standalone op encodings: the streamed frame is smaller still.
         const upTo = Math.min(version.get(origin) ?? 0, this.#forwardable.get(origin)?.allowed ?? Number.POSITIVE_INFINITY);
         const after = this.#peerHas.get(origin) ?? 0;
@@ -1391,7 +1632,7 @@ export class SyncSession {
       const seq = version.get(node) ?? 0;
       // Forwarded ops still within their delay are held back (#holdBackForwarded).
       const behind = Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0);
-      if (behind && (this.#servesAll || node === own)) return node;
+      if (behind && (this.#servesAll || node === own || this.#nextHeldRun(node))) return node;
       moved.delete(node);
     }
     return undefined;
@@ -1658,11 +1899,14 @@ export class SyncSession {
   #send(message: Message): boolean {
     if (this.#state === 'closed') return false;
     // Deferred skips go before any op or record: the peer must count those dots first.
-    if (this.#deferredSkips.size > 0 && (message.type === 'ops' || message.type === 'record')) this.#flushSkips();
+    if (this.#deferredSkips.size > 0 && (message.type === 'ops' || message.type === 'record' || message.type === 'signed'))
+      this.#flushSkips();
     const frame = encodeMessage(message, this.#outStream);
     this.#stats.bytesSent += frame.length;
-    if (message.type === 'ops') this.#stats.opsSent += message.ops.length;
-    const sent = this.#duplex.send(frame);
+    if (message.type === 'ops' || message.type === 'signed') this.#stats.opsSent += message.ops.length;
+    let sent = this.#duplex.send(frame);
+    // After a RECORD too: a partial replica gets most of a new record's ops that way.
+    if ((message.type === 'ops' || message.type === 'record') && this.#passesSignatures) sent = this.#passSignatures(message.ops) && sent;
     if (!sent && this.#stallTimeoutMs !== undefined && this.#scheduler && !this.#stallTimer) {
       const ms = this.#stallTimeoutMs;
       this.#stallTimer = this.#scheduler.after(ms, () => this.#guard(() => this.close('too-slow', `the peer read nothing for ${ms} ms`)));
@@ -1693,6 +1937,7 @@ export class SyncSession {
     this.#stopGcWatch?.();
     this.#stopMemberWatch?.();
     this.#stopVoidWatch?.();
+    this.#stopRunWatch?.();
     this.#snapshotOut?.stream.close();
     this.#snapshotOut = undefined;
     this.#snapshotIn = undefined;
