@@ -674,14 +674,19 @@ export class Engine {
    * Rebuilds a record from its base state and the ops of it left in the log (after a void). A
    * partial replica's record it does not hold stays empty, but is asked for whole: the void may
    * put it back in the filter (its own write that had moved it out was refused), and only a
-   * server can tell.
+   * server can tell; so is one it showed from its own writes only.
    */
   #rebuild(collection: string, id: string): void {
     const current = this.#replica.recordState(collection, id);
     if (!current) return;
-    if (this.#filter && collection !== SCHEMA_COLLECTION && !current.held) {
-      this.#parked.set(recordKey(collection, id), { collection, id });
-      return;
+    if (this.#filter && collection !== SCHEMA_COLLECTION) {
+      const key = recordKey(collection, id);
+      // Not held, or shown from this replica's own writes only (an insert of an id it had
+      // dropped): what is left in the log is no record to show. Asked for whole, a server sends
+      // it or declares it gone (the simulator's rules-lan seed 42: a refused insert left a
+      // dropped record shown, stale, for ever).
+      if (!current.held || this.#incomplete.has(key)) this.#parked.set(key, { collection, id });
+      if (!current.held) return;
     }
     const ops = this.opsOfRecord(collection, id);
     const inLog = new Set(ops.map((op) => dotKey(op.node, op.seq)));

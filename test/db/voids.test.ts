@@ -147,6 +147,25 @@ describe('voids', () => {
     assert.equal(engine.readDoc('bugs', 'x'), undefined);
   });
 
+  it('should ask for a record whole when a void leaves one a partial replica showed from its own writes only', async () => {
+    await using t = await openTestDb('memory');
+    await t.db.setSyncFilter({ collections: { bugs: { where: { team: 'red' } } } });
+    const engine = t.db.engine;
+    const { replica: a } = makeReplica(node('a'));
+    const theirs = a.insert('bugs', 'x', { team: 'red', title: 'theirs' });
+    engine.applySync([{ kind: 'record', collection: 'bugs', id: 'x', ops: [theirs], last: true, complete: true }]);
+    engine.applySync([{ kind: 'gone', collection: 'bugs', id: 'x' }]);
+    assert.equal(engine.readDoc('bugs', 'x'), undefined, 'dropped: it left the filter at a server');
+    // The app inserts the same id again: shown from its own write only, until a server says.
+    const mine = engine.write(() => engine.local(engine.replica.insert('bugs', 'x', { team: 'red', title: 'mine' })));
+    assert.deepEqual(engine.incompleteRecords(), [{ collection: 'bugs', id: 'x' }]);
+    const needed: string[] = [];
+    engine.onMembership((change) => needed.push(...change.needed.map((r) => r.id)));
+    // The relay refuses it: what is left of x here is a stale copy, asked for whole.
+    engine.applySync([{ kind: 'void', node: mine.node, from: mine.seq, to: mine.seq }]);
+    assert.deepEqual(needed, ['x']);
+  });
+
   it('should count a void dot it never had the op of, with a gap before it', async () => {
     await using t = await openTestDb('memory');
     const { replica: author } = makeReplica(node('a'));
