@@ -1,6 +1,7 @@
 /**
- * The simulator's bounded smoke (issue: network simulation harness): 220 seeds across the
- * scenarios (20 of them with write rules at the relay: refused writes become voids), each with at least 5 nodes, 500 ops and a partition, every fault kind in at least
+ * The simulator's bounded smoke (issue: network simulation harness): 230 seeds across the
+ * scenarios (20 of them with write rules at the relay: refused writes become voids; 10 with every
+ * device a partial replica, whose writes reach the relay through others as signed runs), each with at least 5 nodes, 500 ops and a partition, every fault kind in at least
  * 10% of them; every invariant holds in every run, and 10 seeds run twice give the same trace.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ const PLAN: [string, number][] = [
   ['split-brain', 10],
   ['laptop-offline-week', 10],
   ['write-rules', 20],
+  ['rules-lan', 10],
 ];
 
 function replay(name: string, seed: number) {
@@ -22,7 +24,7 @@ function replay(name: string, seed: number) {
 }
 
 describe('simulation smoke', () => {
-  it('should keep every invariant over 220 seeds of every scenario, with every fault kind exercised', () => {
+  it('should keep every invariant over 230 seeds of every scenario, with every fault kind exercised', () => {
     const results: RunResult[] = [];
     for (const [name, seeds] of PLAN) {
       const scenario = loadScenario(name);
@@ -39,7 +41,7 @@ describe('simulation smoke', () => {
         );
       }
     }
-    assert.equal(results.length, 220);
+    assert.equal(results.length, 230);
     for (const kind of FAULT_KINDS) {
       const share = results.filter((r) => r.faults.some((f) => f.kind === kind)).length / results.length;
       assert.ok(share >= 0.1, `${kind} in ${(share * 100).toFixed(0)}% of seeds`);
