@@ -109,6 +109,8 @@ export class BlazeDB {
     const sign = (bytes: Uint8Array) => ({ publicKey: this.#identity.publicKey, signature: signWithSeed(this.#identity.seed, bytes) });
     this.#gc = new Collector(engine, this.acks, () => this.nodeId, sign, extra.gc);
     this.#history = new History(engine, this.#gc.horizon);
+    // Every live member holds what GC compacted: nobody needs those runs forwarded any more.
+    this.#gc.onCompacted((frontier) => this.#signedRuns?.prune(frontier));
   }
 
   static async open(options: OpenOptions = {}): Promise<BlazeDB> {
@@ -174,6 +176,7 @@ export class BlazeDB {
   get signedRuns(): SignedRuns {
     this.#signedRuns ??= new SignedRuns({
       storage: this.#engine.storage,
+      cipher: this.#engine.cipher,
       dbId: this.dbId,
       self: () => this.nodeId,
       sign: (digest) => signWithSeed(this.#identity.seed, digest),

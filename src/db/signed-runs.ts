@@ -3,11 +3,13 @@
  * those of other devices' ops that it holds whole and checked, with their authors' keys and
  * tokens, so it can forward another device's writes to a relay that judges them by their
  * author. Kept in the store's meta: `run:<node>:<first>` (last seq, signature) and
- * `author:<node>` (public key, credentials). A relay keeps none: it checks what it is sent.
+ * `author:<node>` (public key, credentials sealed like records in an encrypted store). A relay
+ * keeps none: it checks what it is sent.
  */
 
 import { Decoder, readBytes, readVarUint } from '../codec/decoder.ts';
 import { Encoder, writeBytes, writeVarUint } from '../codec/encoder.ts';
+import type { PayloadCipher } from '../crypto/payload-cipher.ts';
 import { nodeIdFromPublicKey } from '../identity/identity.ts';
 import type { NodeId } from '../identity/node-id.ts';
 import { type Author, cutRuns, runDigest, type SignedRun, verifyRun } from '../identity/run-signature.ts';
@@ -21,6 +23,8 @@ const SIGN_READ_OPS = 4096;
 
 export interface SignedRunsInit {
   readonly storage: Storage;
+  /** Seals the authors' tokens in an encrypted store (a passthrough otherwise). */
+  readonly cipher: PayloadCipher;
   readonly dbId: string;
   /** This device's node id now (it changes when the identity is renewed). */
   readonly self: () => NodeId;
@@ -49,12 +53,9 @@ export class SignedRuns {
     }
     for (const [key, bytes] of init.storage.scanMeta(AUTHOR_PREFIX)) {
       const d = new Decoder(bytes);
+      const node = key.slice(AUTHOR_PREFIX.length) as NodeId;
       const publicKey = readBytes(d);
-      this.#authors.set(key.slice(AUTHOR_PREFIX.length) as NodeId, {
-        node: key.slice(AUTHOR_PREFIX.length) as NodeId,
-        publicKey,
-        credentials: readBytes(d),
-      });
+      this.#authors.set(node, { node, publicKey, credentials: init.cipher.open(key, readBytes(d)) });
     }
   }
 
@@ -115,6 +116,22 @@ export class SignedRuns {
     return () => this.#keptListeners.delete(listener);
   }
 
+  /** Forgets runs at or below `frontier` (every live member holds their ops); returns how many. */
+  prune(frontier: ReadonlyMap<NodeId, number>): number {
+    const gone: SignedRun[] = [];
+    for (const [node, runs] of this.#byNode) {
+      const upTo = frontier.get(node) ?? 0;
+      let keep = 0;
+      while (keep < runs.length && (runs[keep] as SignedRun).last <= upTo) gone.push(runs[keep++] as SignedRun);
+      if (keep > 0) runs.splice(0, keep);
+    }
+    if (gone.length > 0)
+      this.#init.storage.transaction(() => {
+        for (const run of gone) this.#init.storage.deleteMeta(runKey(run));
+      });
+    return gone.length;
+  }
+
   /** The run holding `node`'s op `seq`, with its ops, if every op of it is in the log here. */
   heldRunAt(node: NodeId, seq: number): { run: SignedRun; ops: Op[] } | undefined {
     const run = this.overlapping(node, seq, seq)[0];
@@ -134,7 +151,7 @@ export class SignedRuns {
     if (known && sameBytes(known.credentials, author.credentials)) return true;
     const e = new Encoder();
     writeBytes(e, author.publicKey);
-    writeBytes(e, author.credentials);
+    writeBytes(e, this.#init.cipher.seal(AUTHOR_PREFIX + author.node, author.credentials));
     this.#init.storage.transaction(() => this.#init.storage.setMeta(AUTHOR_PREFIX + author.node, e.finish()));
     this.#authors.set(author.node, { node: author.node, publicKey: author.publicKey, credentials: author.credentials });
     return true;
@@ -154,7 +171,7 @@ export class SignedRuns {
     const e = new Encoder();
     writeVarUint(e, run.last);
     writeBytes(e, run.signature);
-    this.#init.storage.setMeta(`${RUN_PREFIX}${run.node}:${run.first.toString(16).padStart(14, '0')}`, e.finish());
+    this.#init.storage.setMeta(runKey(run), e.finish());
     this.#insert(run);
   }
 
@@ -179,6 +196,10 @@ export class SignedRuns {
     }
     return lo;
   }
+}
+
+function runKey(run: SignedRun): string {
+  return `${RUN_PREFIX}${run.node}:${run.first.toString(16).padStart(14, '0')}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -64,6 +64,7 @@ export class Collector {
   readonly #sign: GcSigner;
   #timer: Cancel | undefined;
   readonly #evictedListeners = new Set<(announcement: GcAnnouncement) => void>();
+  readonly #compactedListeners = new Set<(frontier: ReadonlyMap<NodeId, number>) => void>();
   #last: { at: Date; removed: number } | null = null;
   #runs = 0;
   #removedOps = 0;
@@ -126,8 +127,15 @@ export class Collector {
       const at = this.#engine.clock.wallMs();
       this.#engine.write(() => this.#engine.storage.setMeta(META_LAST_COMPACTION, encodeValue([at, removed])));
       this.#last = { at: new Date(at), removed };
+      for (const listener of [...this.#compactedListeners]) listener(frontier);
     }
     return { removed, steps, opCount: this.#engine.storage.opCount(), frontier: Object.fromEntries(frontier), done };
+  }
+
+  /** Called after a compaction that removed ops, with the frontier it compacted to. Returns an unsubscribe. */
+  onCompacted(listener: (frontier: ReadonlyMap<NodeId, number>) => void): () => void {
+    this.#compactedListeners.add(listener);
+    return () => this.#compactedListeners.delete(listener);
   }
 
   /** Called when an adopted announcement lists this node as evicted. Returns an unsubscribe. */

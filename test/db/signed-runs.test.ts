@@ -4,11 +4,15 @@
  * the ops it holds, from an author whose key names it.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BlazeDB } from '../../src/db/index.ts';
 import { MAX_RUN_OPS, type SignedRun } from '../../src/identity/run-signature.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
+import { link, openGcDb, testClock } from '../helpers/gc.ts';
+import { settle } from '../helpers/sync.ts';
 
 let seed = 7300;
 const openMemory = () => BlazeDB.open({ storage: 'memory', dbId: 'shared', random: new SeededRandom(seed++) });
@@ -65,6 +69,45 @@ describe('signed runs', () => {
       assert.deepEqual(keeper.signedRuns.heldRunAt(author.nodeId, 2)?.run, run);
     } finally {
       for (const db of [author, keeper]) await db.close();
+    }
+  });
+
+  it('should forget runs once GC compacted their ops (every live member holds them)', async () => {
+    const clock = testClock();
+    const relay = await openGcDb(clock, { gc: { authority: true } });
+    const device = await openGcDb(clock);
+    try {
+      for (let i = 0; i < 3; i++) await device.collection('bugs').insert({ n: i });
+      assert.equal(device.signedRuns.signOwn(3).length, 1);
+      const session = await link(device, relay, 'relay');
+      await relay.compact();
+      await settle();
+      await session.close();
+      assert.ok((await device.compact()).removed > 0, 'the device compacted its ops');
+      assert.deepEqual(device.signedRuns.overlapping(device.nodeId, 1, 3), []);
+      assert.equal([...device.engine.storage.scanMeta('run:')].length, 0, 'gone from the store too');
+    } finally {
+      for (const db of [relay, device]) await db.close();
+    }
+  });
+
+  it("should seal other devices' tokens in an encrypted store, and read them back", async () => {
+    const dir = tempDir();
+    const key = new SeededRandom(5).bytes(32);
+    const author = await openMemory();
+    try {
+      const token = new TextEncoder().encode('eyJ.a-device-token-that-must-not-be-readable.sig');
+      let db = await BlazeDB.open({ path: dir.path, dbId: 'shared', encryption: { key }, random: new SeededRandom(6) });
+      assert.ok(db.signedRuns.keepAuthor({ node: author.nodeId, publicKey: author.publicKey, credentials: token }));
+      await db.close();
+      const needle = Buffer.from('a-device-token-that-must-not-be-readable');
+      for (const file of readdirSync(dir.path)) assert.equal(readFileSync(join(dir.path, file)).indexOf(needle), -1, `plain in ${file}`);
+      db = await BlazeDB.open({ path: dir.path, encryption: { key }, random: new SeededRandom(7) });
+      assert.deepEqual(db.signedRuns.author(author.nodeId)?.credentials, token);
+      await db.close();
+    } finally {
+      await author.close();
+      dir.cleanup();
     }
   });
 
