@@ -7,7 +7,7 @@ export const PROTOCOL_MAJOR = 1;
  * 1: ACKs may be deltas and list duplicates (sent only to peers that say minor >= 1).
  * 2: GC announcements and snapshots (only with peers that say minor >= 2).
  * 3: VOID, a relay's verdicts on rejected writes (sent only to peers that say minor >= 3).
- * 4: AUTHOR, SIGS and SIGNED: other devices' writes forwarded with their author's signature.
+ * 4: AUTHOR, SIGNED and signatures in OPS and RECORD: other devices' writes forwarded signed by their authors.
  */
 export const PROTOCOL_MINOR = 4;
 

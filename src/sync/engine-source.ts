@@ -95,7 +95,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     },
     voids: () => engine.voidRanges(),
     voidRangeAt: (node, seq) => engine.voidRangeAt(node, seq),
-    onVoid: (listener) => engine.onVoid((change) => listener(change.ranges)),
+    onVoid: (listener) => engine.onVoid((change) => listener(change.ranges, change.removed)),
     matchingRecords: (filter) => {
       const out: { collection: string; id: string }[] = [];
       const everything = parseOptions(undefined);

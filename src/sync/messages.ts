@@ -41,6 +41,11 @@ export interface Hello {
 export interface OpsMessage {
   readonly type: 'ops';
   readonly ops: readonly Op[];
+  /**
+   * Signatures of the runs these ops belong to (1.4, device to partial device): in the same
+   * frame as the ops, so a receiver that holds the ops holds what proves who wrote them.
+   */
+  readonly runs?: readonly SignedRun[];
 }
 
 export interface Ack {
@@ -95,6 +100,8 @@ export interface RecordMessage {
   readonly id: string;
   readonly ops: readonly Op[];
   readonly last: boolean;
+  /** As in OPS. */
+  readonly runs?: readonly SignedRun[];
 }
 
 export interface RecordRef {
@@ -176,12 +183,6 @@ export interface AuthorMessage {
   readonly credentials: Uint8Array;
 }
 
-/** Signatures of runs of ops the receiver was just sent: a device keeps them to forward the runs. */
-export interface SigsMessage {
-  readonly type: 'sigs';
-  readonly runs: readonly SignedRun[];
-}
-
 /** A run of another device's ops with its author's signature (to a full replica). */
 export interface SignedMessage {
   readonly type: 'signed';
@@ -192,7 +193,6 @@ export interface SignedMessage {
 export type Message =
   | Hello
   | AuthorMessage
-  | SigsMessage
   | SignedMessage
   | OpsMessage
   | Ack
@@ -221,14 +221,15 @@ const T_SNAPSHOT_END = 0x0e;
 const T_MEMBERS = 0x0f;
 const T_VOID = 0x10;
 const T_AUTHOR = 0x11;
-const T_SIGS = 0x12;
 const T_SIGNED = 0x13;
-/** Signatures one SIGS message may carry at most. */
-const MAX_SIGS = 1024;
+/** Signatures one OPS or RECORD frame may carry at most. */
+export const MAX_RUNS_PER_FRAME = 1024;
 /** Members one MEMBERS message may carry at most. */
 export const MAX_GOSSIPED_MEMBERS = 256;
 const OPS_LZ4 = 0x01;
 const RECORD_LAST = 0x02;
+/** OPS and RECORD flag: signatures of the ops' runs come before the batch (1.4). */
+const OPS_RUNS = 0x04;
 const HELLO_FILTER = 0x01;
 const ROLES: Role[] = ['peer', 'relay'];
 const LEVELS: AckLevel[] = ['local-durable', 'relay-durable'];
@@ -259,13 +260,13 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       break;
     case 'ops':
       writeByte(e, T_OPS);
-      writeOpsBody(e, m.ops, 0, stream);
+      writeOpsBody(e, m.ops, 0, stream, m.runs);
       break;
     case 'record':
       writeByte(e, T_RECORD);
       writeString(e, m.collection);
       writeString(e, m.id);
-      writeOpsBody(e, m.ops, m.last ? RECORD_LAST : 0, stream);
+      writeOpsBody(e, m.ops, m.last ? RECORD_LAST : 0, stream, m.runs);
       break;
     case 'skip':
     case 'void':
@@ -281,16 +282,6 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
       writeByte(e, T_AUTHOR);
       writeRaw(e, m.publicKey);
       writeBytes(e, m.credentials);
-      break;
-    case 'sigs':
-      writeByte(e, T_SIGS);
-      writeVarUint(e, m.runs.length);
-      for (const run of m.runs) {
-        writeNodeLiteral(e, run.node);
-        writeVarUint(e, run.first);
-        writeVarUint(e, run.last - run.first);
-        writeRaw(e, run.signature);
-      }
       break;
     case 'signed':
       writeByte(e, T_SIGNED);
@@ -383,12 +374,19 @@ function nextPosition(stream: object | undefined): number {
 }
 
 /** An OPS batch after a flags byte: LZ4-compressed when that made it smaller. */
-function writeOpsBody(e: Encoder, ops: readonly Op[], flags: number, stream: BatchWriteContext | undefined): void {
+function writeOpsBody(
+  e: Encoder,
+  ops: readonly Op[],
+  flags: number,
+  stream: BatchWriteContext | undefined,
+  runs?: readonly SignedRun[],
+): void {
   writeVarUint(e, nextPosition(stream));
   const batch = encodeBatch(ops, stream);
   const packed = batch.length >= LZ4_MIN_BYTES ? compressBlock(batch) : undefined;
   const body = packed && packed.length < batch.length ? packed : batch;
-  writeByte(e, flags | (body === packed ? OPS_LZ4 : 0));
+  writeByte(e, flags | (body === packed ? OPS_LZ4 : 0) | (runs?.length ? OPS_RUNS : 0));
+  if (runs?.length) writeRuns(e, runs);
   e.ensure(body.length);
   e.buf.set(body, e.pos);
   e.pos += body.length;
@@ -400,11 +398,36 @@ function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameByt
   const expected = nextPosition(stream);
   if (position !== expected) d.fail(`batch ${position} of the stream where ${expected} was due (a frame duplicated, lost or reordered)`);
   const flags = readByte(d);
-  if (flags & ~(OPS_LZ4 | allowed)) d.fail('unknown ops flags');
+  if (flags & ~(OPS_LZ4 | OPS_RUNS | allowed)) d.fail('unknown ops flags');
+  const runs = flags & OPS_RUNS ? readRuns(d) : undefined;
   const body = frame.subarray(d.pos);
   d.pos = d.end;
   const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
-  return { ops: decodeBatch(batch, stream), flags: flags & ~OPS_LZ4 };
+  return { ops: decodeBatch(batch, stream), flags: flags & ~(OPS_LZ4 | OPS_RUNS), ...(runs ? { runs } : {}) };
+}
+
+function writeRuns(e: Encoder, runs: readonly SignedRun[]): void {
+  writeVarUint(e, runs.length);
+  for (const run of runs) {
+    writeNodeLiteral(e, run.node);
+    writeVarUint(e, run.first);
+    writeVarUint(e, run.last - run.first);
+    writeRaw(e, run.signature);
+  }
+}
+
+function readRuns(d: Decoder): SignedRun[] {
+  const n = readLength(d, 66);
+  if (n === 0 || n > MAX_RUNS_PER_FRAME) d.fail(`${n} signed runs in one frame (1..${MAX_RUNS_PER_FRAME})`);
+  const runs: SignedRun[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = readNodeLiteral(d);
+    const first = readVarUint(d);
+    const span = readVarUint(d);
+    if (first === 0 || span >= MAX_RUN_OPS || !Number.isSafeInteger(first + span)) d.fail('bad signed run');
+    runs.push({ node, first, last: first + span, signature: readRaw(d, 64).slice() });
+  }
+  return runs;
 }
 
 function readFilter(d: Decoder): SyncFilter {
@@ -448,16 +471,17 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         break;
       }
       case T_OPS: {
-        m = { type: 'ops', ops: readOpsBody(d, frame, 0, maxFrameBytes, stream).ops };
+        const { ops, runs } = readOpsBody(d, frame, 0, maxFrameBytes, stream);
+        m = { type: 'ops', ops, ...(runs ? { runs } : {}) };
         break;
       }
       case T_RECORD: {
         const collection = readString(d);
         const id = readString(d);
-        const { ops, flags } = readOpsBody(d, frame, RECORD_LAST, maxFrameBytes, stream);
+        const { ops, flags, runs } = readOpsBody(d, frame, RECORD_LAST, maxFrameBytes, stream);
         for (const op of ops)
           if (op.collection !== collection || op.record !== id) d.fail('a record message carries an op of another record');
-        m = { type: 'record', collection, id, ops, last: (flags & RECORD_LAST) !== 0 };
+        m = { type: 'record', collection, id, ops, last: (flags & RECORD_LAST) !== 0, ...(runs ? { runs } : {}) };
         break;
       }
       case T_SKIP:
@@ -479,20 +503,6 @@ export function decodeMessage(frame: Uint8Array, maxFrameBytes: number, stream?:
         const credentials = readBytes(d);
         if (credentials.length > MAX_CREDENTIALS_BYTES) d.fail('credentials too large');
         m = { type: 'author', node: nodeIdFromPublicKey(publicKey), publicKey, credentials };
-        break;
-      }
-      case T_SIGS: {
-        const n = readLength(d, 66);
-        if (n === 0 || n > MAX_SIGS) d.fail(`a SIGS message of ${n} signatures (1..${MAX_SIGS})`);
-        const runs: SignedRun[] = [];
-        for (let i = 0; i < n; i++) {
-          const node = readNodeLiteral(d);
-          const first = readVarUint(d);
-          const span = readVarUint(d);
-          if (first === 0 || span >= MAX_RUN_OPS || !Number.isSafeInteger(first + span)) d.fail('bad signed run');
-          runs.push({ node, first, last: first + span, signature: readRaw(d, 64).slice() });
-        }
-        m = { type: 'sigs', runs };
         break;
       }
       case T_SIGNED: {

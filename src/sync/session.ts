@@ -56,6 +56,7 @@ import {
   type GossipedMember,
   type Hello,
   MAX_GOSSIPED_MEMBERS,
+  MAX_RUNS_PER_FRAME,
   type Message,
   type RecordRef,
   type RecordsMessage,
@@ -167,7 +168,7 @@ export interface SyncSource {
   /** The void range holding this dot, if it is void. */
   voidRangeAt(node: NodeId, seq: number): SkipRange | undefined;
   /** Called after a commit that made dots void; returns an unsubscribe. */
-  onVoid(listener: (ranges: readonly SkipRange[]) => void): () => void;
+  onVoid(listener: (ranges: readonly SkipRange[], removed: readonly Op[]) => void): () => void;
   // ---- authorship across hops (docs/relay.md, Authorship) ----
   /** A device's signed runs (a relay has none: it checks runs, it does not sign or pass them on). */
   readonly authorship?: AuthorshipSource;
@@ -296,14 +297,14 @@ const MEMBER_SEEN_RESEND_MS = 3_600_000;
 const GC_MINOR = 2;
 /** Protocol minor version that has VOID. */
 const VOID_MINOR = 3;
-/** Protocol minor version that has AUTHOR, SIGS and SIGNED. */
+/** Protocol minor version that has AUTHOR, SIGNED and signatures in OPS and RECORD. */
 const AUTHORSHIP_MINOR = 4;
 /** Authors one session may name at most (bounds what a peer can make it remember). */
 const MAX_SESSION_AUTHORS = 4096;
+/** NEEDs a session keeps owing at most (see #answerNeeds). */
+const MAX_NEEDS_OWED = 10_000;
 /** Signatures a session keeps waiting for their ops at most (see #keepRuns). */
 const MAX_RUNS_AWAITING_OPS = 4096;
-/** Runs per SIGS frame at most (the decoder's bound). */
-const SIGS_PER_FRAME = 1024;
 /** Void ranges per VOID frame at most (about 20 bytes each). */
 const VOID_RANGES_PER_FRAME = 10_000;
 /**
@@ -359,7 +360,9 @@ export class SyncSession {
   readonly #authors = new Map<NodeId, { readonly publicKey: Uint8Array; readonly admitted: boolean }>();
   /** Authors this session named to the peer. */
   readonly #authorsSent = new Set<NodeId>();
-  /** Signatures this session passed to the peer (`node:first`). */
+  /** NEEDs of the partial peer this side could not answer yet (see #answerNeeds). */
+  readonly #needsOwed = new Map<string, RecordRef>();
+  /** Signatures this session sent the peer (`node:first`). */
   readonly #sigsSent = new Set<string>();
   /** Signatures the peer passed on whose ops are not all here yet: tried again as ops arrive. */
   readonly #runsAwaitingOps = new Map<string, SignedRun>();
@@ -626,20 +629,10 @@ export class SyncSession {
       case 'ops':
         this.#countReceived(message.ops, frame.length);
         this.#onOps(message.ops);
+        this.#noteRuns(message.runs);
         return;
       case 'author':
         this.#onAuthor(message);
-        return;
-      case 'sigs':
-        if (this.#state !== 'syncing') {
-          this.close('protocol', 'SIGS before the handshake');
-          return;
-        }
-        // Kept once the ops they sign are applied (they came just before).
-        if (this.#source.authorship && this.#role === 'peer') {
-          for (const run of message.runs) this.#pendingRuns.push(run);
-          this.#scheduleApply();
-        }
         return;
       case 'signed':
         this.#onSigned(message, frame.length);
@@ -755,7 +748,7 @@ export class SyncSession {
     // Other devices' writes go to a full replica this partial one does not serve whole only as
     // runs their authors signed: it can vouch for nothing else (docs/relay.md, Authorship).
     this.#forwardsRuns = signs && !this.#servesAll && hello.filter === undefined;
-    // A run may be kept after its ops' commit woke the pump (its SIGS came in a later frame).
+    // A run may be kept after its ops' commit woke the pump (its ops came in several frames).
     if (this.#forwardsRuns)
       this.#stopRunWatch = this.#source.authorship?.onKept((node) =>
         this.#guard(() => {
@@ -789,7 +782,7 @@ export class SyncSession {
     // Relays pass verdicts to everyone, devices to devices (a relay takes them only from relays).
     const passesVoids = this.#peerMinor >= VOID_MINOR && (this.#role === 'relay' || hello.role !== 'relay');
     if (passesVoids) this.#sendVoids(this.#source.voids());
-    this.#stopVoidWatch = this.#source.onVoid((ranges) =>
+    this.#stopVoidWatch = this.#source.onVoid((ranges, removed) =>
       this.#guard(() => {
         // A commit of voids alone tells no ops listener: their origins moved all the same.
         for (const r of ranges) {
@@ -797,6 +790,8 @@ export class SyncSession {
           this.#movedForAck.add(r.node);
         }
         if (passesVoids) this.#sendVoids(ranges);
+        const filter = hello.filter;
+        if (filter && this.#servesAll && removed.length > 0) this.#rejudgeAfterVoid(removed, filter);
         this.#pumpSoon();
       }),
     );
@@ -822,6 +817,7 @@ export class SyncSession {
         });
         if (skipped) return;
         this.#guard(() => this.#watchMembership(ops, hello.filter as SyncFilter, source === this));
+        this.#guard(() => this.#answerOwedNeeds());
       }
       if (source === this) return;
       if (source instanceof SyncSession) {
@@ -990,28 +986,36 @@ export class SyncSession {
   }
 
   /**
-   * After ops went to a device: the signatures of their runs (this device's own are signed now),
-   * so it can forward them to a relay that never meets their author (docs/relay.md, Authorship).
+   * Signed runs that came with ops (a partial device's frames): kept once those ops are applied
+   * (the ops of a run may come in later frames: see #keepRuns).
    */
-  #passSignatures(ops: readonly Op[]): boolean {
+  #noteRuns(runs: readonly SignedRun[] | undefined): void {
+    if (!runs || this.#state !== 'syncing' || !this.#source.authorship || this.#role !== 'peer') return;
+    for (const run of runs) this.#pendingRuns.push(run);
+    this.#scheduleApply();
+  }
+
+  /**
+   * The signatures to send a partial device with these ops: of the runs holding them (this
+   * device's own are signed now), each once per session, their authors named first (AUTHOR).
+   * So the device can forward them to a relay that never meets their author (docs/relay.md,
+   * Authorship across hops).
+   */
+  #runsFor(ops: readonly Op[]): SignedRun[] {
     const authorship = this.#source.authorship as AuthorshipSource;
-    // The runs holding the ops sent, not every run between an origin's lowest and highest seq
-    // here (a RECORD's ops are scattered over an origin's history).
-    const runs = new Map<string, SignedRun>();
+    const runs: SignedRun[] = [];
     for (const op of ops) {
+      if (runs.length >= MAX_RUNS_PER_FRAME) break;
       if (op.node === this.#peer?.nodeId) continue; // its own: it signed them
+      // The run holding this op, not every run between an origin's lowest and highest seq
+      // here (a RECORD's ops are scattered over an origin's history).
       const [run] = authorship.runs(op.node, op.seq, op.seq);
       const key = run && `${run.node}:${run.first}`;
-      // Each signature once per session: the peer keeps it until it holds the run's ops.
       if (!run || !key || this.#sigsSent.has(key) || !this.#nameAuthor(op.node)) continue;
       this.#sigsSent.add(key);
-      runs.set(key, run);
+      runs.push(run);
     }
-    const list = [...runs.values()];
-    let sent = true;
-    for (let i = 0; i < list.length; i += SIGS_PER_FRAME)
-      sent = this.#send({ type: 'sigs', runs: list.slice(i, i + SIGS_PER_FRAME) }) && sent;
-    return sent;
+    return runs;
   }
 
   /** Names `node` to the peer (AUTHOR) once per session; false when this device does not know who it is. */
@@ -1115,6 +1119,7 @@ export class SyncSession {
         if (this.#accountFor([], m.ranges)) for (const r of m.ranges) this.#enqueue({ kind: 'skip', ...r });
         return;
       case 'record':
+        this.#noteRuns(m.runs);
         if (this.#accountFor(m.ops)) {
           // Whole only if the sender has seen everything this side counted: a lagging server's
           // record lacks ops this side skipped, and stays incomplete (asked for again later).
@@ -1161,23 +1166,68 @@ export class SyncSession {
       if (m.records.length === 0) this.#reconcile(filter);
       return;
     }
-    // NEED: it got ops of records it does not hold. Send them whole, or say they are gone; each
-    // record once, and no more than the transport takes (the next session reconciles the rest).
+    this.#answerNeeds(m.records, filter);
+  }
+
+  /**
+   * NEED: the peer got ops of records it does not hold. Send them whole, or say they are gone;
+   * each record once, and no more than the transport takes (the next session reconciles the
+   * rest). A record this side cannot answer for yet (nothing of it here: the peer's LAN brought
+   * it first; or nothing of it the peer has counted yet) is owed, and answered after a later
+   * commit or ACK: forgotten, the peer waited for ever once its ACK told this side it had the
+   * ops, as the pump then sent nothing (the simulator's rules-lan seed 6).
+   */
+  #answerNeeds(records: readonly RecordRef[], filter: SyncFilter): void {
     const gone: RecordRef[] = [];
-    const asked = new Map(m.records.map((r) => [recordKey(r), r]));
-    for (const r of asked.values()) {
+    const asked = new Map(records.map((r) => [recordKey(r), r]));
+    for (const [key, r] of asked) {
       if (this.#blocked) break;
+      this.#needsOwed.delete(key);
       const doc = this.#source.recordDoc(r.collection, r.id);
       if (doc === undefined && this.#source.filter()) continue; // not held here: another server answers
-      // Nothing of it here yet (say, the peer's offline insert still on its way): no verdict.
-      if (doc === undefined && this.#source.opsOfRecord(r.collection, r.id).length === 0) continue;
-      if (filter.matches(r.collection, doc)) this.#sendWhole(r, filter);
-      else {
-        this.#peerHolds.delete(recordKey(r));
+      const owe = () => {
+        if (this.#needsOwed.size < MAX_NEEDS_OWED) this.#needsOwed.set(key, r);
+      };
+      if (doc === undefined && this.#source.opsOfRecord(r.collection, r.id).length === 0) owe();
+      else if (filter.matches(r.collection, doc)) {
+        if (!this.#sendWhole(r, filter)) owe();
+      } else {
+        this.#peerHolds.delete(key);
         gone.push(r);
       }
     }
     this.#sendRecords('gone', gone);
+  }
+
+  /**
+   * Serving a partial peer: records whose ops a void removed here are judged again. A refused
+   * write that had moved a record out of the peer's filter (it got GONE, and the write's dot as a
+   * skip) leaves the record back in it, and no op will tell the pump (the simulator's write-rules
+   * seed 130); one that had moved a record in leaves it out.
+   */
+  #rejudgeAfterVoid(removed: readonly Op[], filter: SyncFilter): void {
+    if (this.#state !== 'syncing' || !this.#peerHoldsKnown) return;
+    const gone: RecordRef[] = [];
+    const seen = new Set<string>();
+    for (const op of removed) {
+      const ref = { collection: op.collection, id: op.record };
+      const key = recordKey(ref);
+      if (seen.has(key) || !filter.includesCollection(op.collection)) continue;
+      seen.add(key);
+      const doc = this.#source.recordDoc(op.collection, op.record);
+      if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
+      if (filter.matches(op.collection, doc)) {
+        if (!this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
+      } else if (this.#peerHolds.delete(key)) gone.push(ref);
+    }
+    this.#sendRecords('gone', gone);
+  }
+
+  /** Answers the NEEDs owed (see #answerNeeds) that can be now. */
+  #answerOwedNeeds(): void {
+    const filter = this.#peer?.filter;
+    if (this.#needsOwed.size === 0 || !filter || this.#state !== 'syncing') return;
+    this.#answerNeeds([...this.#needsOwed.values()], filter);
   }
 
   /** Applies the frames received since the last apply, durably, then acknowledges. */
@@ -1400,6 +1450,8 @@ export class SyncSession {
       // The rest of the vector was recorded with earlier ACKs: a delta is enough.
       this.#source.recordAck(this.#peer.nodeId, level, received.version);
     }
+    // The peer may now count ops of a record it asked for that this side could not send before.
+    this.#answerOwedNeeds();
     for (const h of [...this.#ackHandlers]) h(ack);
   }
 
@@ -1731,13 +1783,14 @@ export class SyncSession {
    * Sends a record whole to a partial peer: every op of it that the peer has counted (held or
    * skipped), stripped of excluded fields, in parts that fit a frame; the peer rebuilds it.
    */
-  #sendWhole(ref: RecordKey, filter: SyncFilter): void {
+  /** Whether it sent the record (not when nothing of it is counted at the peer yet). */
+  #sendWhole(ref: RecordKey, filter: SyncFilter): boolean {
     // Its ops folded into a base state here (compacted, or it came in a snapshot): the ops left
     // would rebuild it wrong on the partial peer. Filtered snapshots are not built yet.
     if (this.#source.hasCompactedHistory(ref.collection, ref.id)) {
       this.close('snapshot-unavailable', `${ref.collection}/${ref.id} is compacted here; filtered snapshots are not built yet`);
       this.#blocked = true;
-      return;
+      return true;
     }
     const parts: Op[][] = [[]];
     let bytes = 0;
@@ -1756,12 +1809,13 @@ export class SyncSession {
       }
     }
     // Nothing of it is counted at the peer yet: the pump sends it whole once it is.
-    if ((parts[0] as Op[]).length === 0) return;
+    if ((parts[0] as Op[]).length === 0) return false;
     this.#peerHolds.add(recordKey(ref));
     parts.forEach((ops, i) => {
       const last = i === parts.length - 1;
       if (!this.#send({ type: 'record', collection: ref.collection, id: ref.id, ops, last })) this.#blocked = true;
     });
+    return true;
   }
 
   /**
@@ -1896,17 +1950,22 @@ export class SyncSession {
     if (!this.#send({ type: 'skip', ranges })) this.#blocked = true;
   }
 
-  #send(message: Message): boolean {
+  #send(unsigned: Message): boolean {
     if (this.#state === 'closed') return false;
+    let message = unsigned;
     // Deferred skips go before any op or record: the peer must count those dots first.
     if (this.#deferredSkips.size > 0 && (message.type === 'ops' || message.type === 'record' || message.type === 'signed'))
       this.#flushSkips();
+    // In the same frame as the ops they sign (RECORD too: a partial replica gets most of a new
+    // record's ops that way); a frame lost or a session cut right after cannot part them.
+    if ((message.type === 'ops' || message.type === 'record') && this.#passesSignatures) {
+      const runs = this.#runsFor(message.ops);
+      if (runs.length > 0) message = { ...message, runs };
+    }
     const frame = encodeMessage(message, this.#outStream);
     this.#stats.bytesSent += frame.length;
     if (message.type === 'ops' || message.type === 'signed') this.#stats.opsSent += message.ops.length;
-    let sent = this.#duplex.send(frame);
-    // After a RECORD too: a partial replica gets most of a new record's ops that way.
-    if ((message.type === 'ops' || message.type === 'record') && this.#passesSignatures) sent = this.#passSignatures(message.ops) && sent;
+    const sent = this.#duplex.send(frame);
     if (!sent && this.#stallTimeoutMs !== undefined && this.#scheduler && !this.#stallTimer) {
       const ms = this.#stallTimeoutMs;
       this.#stallTimer = this.#scheduler.after(ms, () => this.#guard(() => this.close('too-slow', `the peer read nothing for ${ms} ms`)));

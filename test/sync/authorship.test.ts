@@ -3,7 +3,7 @@
  * the signatures to the devices it syncs with; a partial replica forwards another device's runs
  * to a full one only whole and signed; the receiver checks the signature (a bad one closes the
  * session, nothing applied) and asks whether the author may write (a refused author's runs are
- * dropped). Protocol 1.4: AUTHOR, SIGS, SIGNED.
+ * dropped). Protocol 1.4: AUTHOR, SIGNED, signatures in OPS and RECORD.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { MAX_RUN_OPS, type SignedRun } from '../../src/identity/run-signature.ts
 import type { Op } from '../../src/ops/op.ts';
 import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
 import { createPipe, databaseSource, SyncSession, type SyncSource } from '../../src/sync/index.ts';
-import { decodeMessage, encodeMessage, type Message } from '../../src/sync/messages.ts';
+import { decodeMessage, encodeMessage, MAX_RUNS_PER_FRAME, type Message } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { helloFrame, settle } from '../helpers/sync.ts';
 
@@ -187,7 +187,7 @@ describe('authorship across hops', () => {
     });
   });
 
-  it('should encode AUTHOR, SIGS and SIGNED and refuse malformed ones', async () => {
+  it('should encode AUTHOR, SIGNED and signatures with OPS and RECORD, and refuse malformed ones', async () => {
     const author = await openDb();
     try {
       for (let i = 0; i < 3; i++) await author.collection('bugs').insert({ n: i });
@@ -196,13 +196,23 @@ describe('authorship across hops', () => {
       const roundTrip = (m: Message) => decodeMessage(encodeMessage(m, new BatchWriteContext()), 1 << 22, new BatchReadContext());
       const named = roundTrip({ type: 'author', node: author.nodeId, publicKey: author.publicKey, credentials: token('t') });
       assert.equal(named.type === 'author' && named.node, author.nodeId, 'the node id is derived from the key');
-      assert.deepEqual(roundTrip({ type: 'sigs', runs: [run] }), { type: 'sigs', runs: [run] });
+      const withRuns: Message = { type: 'ops', ops, runs: [run] };
+      assert.deepEqual(roundTrip(withRuns), withRuns);
+      const record: Message = {
+        type: 'record',
+        collection: 'bugs',
+        id: (ops[0] as Op).record,
+        ops: [ops[0] as Op],
+        last: true,
+        runs: [run],
+      };
+      assert.deepEqual(roundTrip(record), record);
       assert.deepEqual(roundTrip({ type: 'signed', signature: run.signature, ops }), { type: 'signed', signature: run.signature, ops });
       const bad = (m: Message) => assert.throws(() => roundTrip(m), { name: 'DecodeError' });
       bad({ type: 'signed', signature: run.signature, ops: [ops[0] as Op, ops[2] as Op] }); // not consecutive
       bad({ type: 'signed', signature: run.signature, ops: [] });
-      bad({ type: 'sigs', runs: [] });
-      bad({ type: 'sigs', runs: [{ ...run, last: run.first + MAX_RUN_OPS }] });
+      bad({ type: 'ops', ops, runs: [{ ...run, last: run.first + MAX_RUN_OPS }] }); // a run too long
+      bad({ type: 'ops', ops, runs: Array.from({ length: MAX_RUNS_PER_FRAME + 1 }, () => run) });
     } finally {
       await author.close();
     }

@@ -628,3 +628,46 @@ describe('selective sync on encrypted SQLite', () => {
     }
   });
 });
+
+describe('NEED answered late', () => {
+  it('should send a partial peer a record it asked for before this side had it, once the peer counts its ops', async () => {
+    const scheduler = manualScheduler();
+    const author = await openDb();
+    const partial = await openDb();
+    const relay = await openDb();
+    try {
+      await partial.setSyncFilter({ collections: { bugs: { where: { team: 'red' } } } });
+      const id = await author.collection('bugs').insert({ team: 'red', title: 'from the LAN' });
+      const open = (db: BlazeDB, role: 'peer' | 'relay', duplex: ReturnType<typeof createPipe>[0]) =>
+        new SyncSession({ source: databaseSource(db), duplex, role, scheduler }).start();
+      const [p, r] = createPipe();
+      open(partial, 'peer', p);
+      open(relay, 'relay', r);
+      await settle();
+      scheduler.advance(0);
+      await settle();
+      // The partial replica gets the author's op over its LAN first: it holds the op, not the
+      // record, and asks the relay for it whole, which has nothing of it yet.
+      partial.engine.applySync([{ kind: 'ops', ops: author.engine.opsAfter(author.nodeId, 0, 10) }]);
+      await settle();
+      scheduler.advance(0);
+      await settle();
+      // The author reaches the relay: its op waits out the forward delay towards the partial
+      // replica, and meanwhile an ACK of the partial replica says it counts that op already.
+      const [a, ra] = createPipe();
+      open(author, 'peer', a);
+      open(relay, 'relay', ra);
+      await settle();
+      scheduler.advance(0);
+      await settle();
+      await relay.collection('bugs').insert({ team: 'red', title: 'the relay writes' }); // the partial replica ACKs it
+      scheduler.advance(0);
+      await settle();
+      scheduler.advance(1_000);
+      await settle();
+      assert.equal((await partial.collection('bugs').get(id))?.title, 'from the LAN');
+    } finally {
+      for (const db of [author, partial, relay]) await db.close();
+    }
+  });
+});

@@ -69,6 +69,30 @@ describe('voids over sync sessions', () => {
     }
   });
 
+  it('should send a partial peer a record again when a void undoes the write that had moved it out of its filter', async () => {
+    const relay = await openDb();
+    const partial = await openDb();
+    await partial.setSyncFilter({ collections: { bugs: { where: { team: 'red' } } } });
+    try {
+      const { replica } = makeReplica(node('a'), 1_700_000_000_000);
+      const insert = replica.insert('bugs', 'x', { team: 'red', title: 'red bug' });
+      const moveOut = replica.update('bugs', 'x', { team: 'blue' });
+      relay.engine.applySync([{ kind: 'ops', ops: [insert] }]);
+      connect(relay, partial, { a: 'relay' });
+      await settle();
+      assert.equal((await partial.collection('bugs').get('x'))?.title, 'red bug');
+      relay.engine.applySync([{ kind: 'ops', ops: [moveOut] }]);
+      await settle();
+      assert.equal(await partial.collection('bugs').get('x'), undefined, 'gone from the partial replica');
+      // Another relay's verdict: the move was refused. Nothing else will tell the partial peer.
+      relay.engine.applySync([{ kind: 'void', node: moveOut.node, from: moveOut.seq, to: moveOut.seq }]);
+      await settle();
+      assert.deepEqual(await partial.collection('bugs').get('x'), { _id: 'x', team: 'red', title: 'red bug' });
+    } finally {
+      for (const db of [relay, partial]) await db.close();
+    }
+  });
+
   it('should not hold later ops back behind void dots while skipped dots wait to be merged', async () => {
     const relay = await openDb();
     const partial = await openDb();
