@@ -343,26 +343,30 @@ export class RelayHub {
     if (hello.role === 'relay') return { ok: true, claims: undefined };
     let claims: DeviceClaims;
     try {
-      claims = await verifyDeviceToken(hello.credentials, {
-        publicKey: this.#keys.tokenKey.publicKey,
-        issuer: this.#keys.tokenKey.issuer,
-        dbId: hello.dbId,
-        peerId: peer,
-      });
+      claims = await this.#checkDeviceToken(hello.credentials, hello.dbId, peer);
     } catch (err) {
       if (err instanceof TokenError) return { ok: false, code: 'unauthorized', message: err.message, reason: err.reason };
       throw err;
-    }
-    // A token that names no peer belongs to the first peer id that presented it.
-    if (claims.peer === undefined) {
-      const bound = this.#bindings.bind(claims.tokenId, peer, systemClock.now());
-      if (bound !== peer)
-        return { ok: false, code: 'unauthorized', message: `token refused (peer): bound to peer ${bound}`, reason: 'peer' };
     }
     const rules = this.#config.rules;
     const read = rules ? judgeRead(rules, claims.payload, hello.filter) : true;
     if (read !== true) return { ok: false, code: 'forbidden', message: read, reason: 'rules' };
     return { ok: true, claims };
+  }
+
+  /**
+   * A device token for `dbId` presented by (or for) `peer`: signed by this relay's key, valid
+   * now, and bound to that peer id (a token that names no peer belongs to the first peer id that
+   * presented it). Throws TokenError.
+   */
+  async #checkDeviceToken(credentials: Uint8Array, dbId: string, peer: string): Promise<DeviceClaims> {
+    const { publicKey, issuer } = this.#keys.tokenKey;
+    const claims = await verifyDeviceToken(credentials, { publicKey, issuer, dbId, peerId: peer });
+    if (claims.peer === undefined) {
+      const bound = this.#bindings.bind(claims.tokenId, peer, systemClock.now());
+      if (bound !== peer) throw new TokenError('peer', `bound to peer ${bound}`);
+    }
+    return claims;
   }
 
   #refuse(duplex: FrameDuplex, peer: string, verdict: Extract<Verdict, { ok: false }>, dbId?: string): void {
@@ -461,17 +465,7 @@ export class RelayHub {
   async #admitAuthor(dbId: string, forwarder: string, author: Author, admitted: Map<string, DeviceClaims>): Promise<true | string> {
     const peer = peerIdFromPublicKey(publicKeyFromRaw(author.publicKey)).toString();
     try {
-      const claims = await verifyDeviceToken(author.credentials, {
-        publicKey: this.#keys.tokenKey.publicKey,
-        issuer: this.#keys.tokenKey.issuer,
-        dbId,
-        peerId: peer,
-      });
-      if (claims.peer === undefined) {
-        const bound = this.#bindings.bind(claims.tokenId, peer, systemClock.now());
-        if (bound !== peer) throw new TokenError('peer', `bound to peer ${bound}`);
-      }
-      admitted.set(author.node, claims);
+      admitted.set(author.node, await this.#checkDeviceToken(author.credentials, dbId, peer));
       return true;
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;

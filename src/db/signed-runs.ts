@@ -42,6 +42,8 @@ export class SignedRuns {
   readonly #authors = new Map<NodeId, Author>();
   readonly #init: SignedRunsInit;
   readonly #keptListeners = new Set<(node: NodeId) => void>();
+  /** Per origin, the last seq of runs pruned: this device's own ops up to it are not signed again. */
+  readonly #prunedThrough = new Map<NodeId, number>();
 
   constructor(init: SignedRunsInit) {
     this.#init = init;
@@ -72,11 +74,19 @@ export class SignedRuns {
     return out;
   }
 
+  /** The run holding `node`'s op `seq`, if any. */
+  runAt(node: NodeId, seq: number): SignedRun | undefined {
+    const runs = this.#byNode.get(node);
+    const run = runs?.[this.#firstEndingAtOrAfter(runs, seq)];
+    return run && run.first <= seq ? run : undefined;
+  }
+
   /** Signs this device's own ops up to `upTo` that no run covers yet; returns the new runs. */
   signOwn(upTo: number): SignedRun[] {
     const self = this.#init.self();
     const made: SignedRun[] = [];
-    let after = this.#byNode.get(self)?.at(-1)?.last ?? 0;
+    // Ops GC kept in the log below the frontier (history retention) stay signed once.
+    let after = Math.max(this.#byNode.get(self)?.at(-1)?.last ?? 0, this.#prunedThrough.get(self) ?? 0);
     while (after < upTo) {
       const ops = this.#init.opsAfter(self, after, Math.min(SIGN_READ_OPS, upTo - after)).filter((op) => op.seq <= upTo);
       if (ops.length === 0) break;
@@ -123,7 +133,9 @@ export class SignedRuns {
       const upTo = frontier.get(node) ?? 0;
       let keep = 0;
       while (keep < runs.length && (runs[keep] as SignedRun).last <= upTo) gone.push(runs[keep++] as SignedRun);
-      if (keep > 0) runs.splice(0, keep);
+      if (keep === 0) continue;
+      this.#prunedThrough.set(node, (runs[keep - 1] as SignedRun).last);
+      runs.splice(0, keep);
     }
     if (gone.length > 0)
       this.#init.storage.transaction(() => {
@@ -134,7 +146,7 @@ export class SignedRuns {
 
   /** The run holding `node`'s op `seq`, with its ops, if every op of it is in the log here. */
   heldRunAt(node: NodeId, seq: number): { run: SignedRun; ops: Op[] } | undefined {
-    const run = this.overlapping(node, seq, seq)[0];
+    const run = this.runAt(node, seq);
     if (!run) return undefined;
     const ops = this.#opsOf(run);
     return ops ? { run, ops } : undefined;

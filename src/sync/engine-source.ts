@@ -77,12 +77,12 @@ export function databaseSource(db: BlazeDB): SyncSource {
       get publicKey() {
         return db.publicKey;
       },
-      runs: (node, from, to) => {
+      runAt: (node, seq) => {
         const runs = db.signedRuns;
         // All of its own ops so far: a run per frame would be a signature per op for a partial
         // peer (it gets new records one RECORD at a time).
-        if (node === db.nodeId) runs.signOwn(Math.max(to, engine.replica.version.get(node) ?? 0));
-        return runs.overlapping(node, from, to);
+        if (node === db.nodeId) runs.signOwn(engine.replica.version.get(node) ?? 0);
+        return runs.runAt(node, seq);
       },
       heldRunAt: (node, seq) => db.signedRuns.heldRunAt(node, seq),
       keepRun: (run, ops) => db.signedRuns.keep(run, ops),

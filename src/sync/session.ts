@@ -186,8 +186,8 @@ export type AuthorVerdict = true | string;
 export interface AuthorshipSource {
   /** This device's Ed25519 public key (named in its AUTHOR). */
   readonly publicKey: Uint8Array;
-  /** Runs of `node`'s ops that overlap from..to; this device's own ops are signed first where no run covers them yet. */
-  runs(node: NodeId, from: number, to: number): readonly SignedRun[];
+  /** The run holding `node`'s op `seq`; this device's own ops are signed first where no run covers them yet. */
+  runAt(node: NodeId, seq: number): SignedRun | undefined;
   /** The run holding `node`'s op `seq`, with its ops, if every op of it is held here. */
   heldRunAt(node: NodeId, seq: number): { run: SignedRun; ops: Op[] } | undefined;
   /** Keeps a run a peer passed on if it verifies against the ops held here (or `ops`). */
@@ -370,6 +370,8 @@ export class SyncSession {
   #passesSignatures = false;
   /** This partial replica forwards other devices' signed runs to the peer (a full replica, 1.4). */
   #forwardsRuns = false;
+  /** The run #firstBehind found to forward next (see #sendHeldRun). */
+  #heldRunFound: { run: SignedRun; ops: Op[] } | undefined;
   readonly #pendingHeld = new Map<NodeId, number>();
   #applyScheduled = false;
   readonly #scheduler: Scheduler | undefined;
@@ -1009,7 +1011,7 @@ export class SyncSession {
       if (op.node === this.#peer?.nodeId) continue; // its own: it signed them
       // The run holding this op, not every run between an origin's lowest and highest seq
       // here (a RECORD's ops are scattered over an origin's history).
-      const [run] = authorship.runs(op.node, op.seq, op.seq);
+      const run = authorship.runAt(op.node, op.seq);
       const key = run && `${run.node}:${run.first}`;
       if (!run || !key || this.#sigsSent.has(key) || !this.#nameAuthor(op.node)) continue;
       this.#sigsSent.add(key);
@@ -1040,7 +1042,9 @@ export class SyncSession {
 
   /** Forwards the next signed run of another device's ops to a full peer (see #forwardsRuns). */
   #sendHeldRun(origin: NodeId): void {
-    const held = this.#nextHeldRun(origin);
+    const found = this.#heldRunFound;
+    this.#heldRunFound = undefined;
+    const held = found?.run.node === origin ? found : this.#nextHeldRun(origin);
     if (!held) return;
     this.#nameAuthor(origin);
     this.#peerHas.set(origin, held.run.last);
@@ -1684,7 +1688,12 @@ export class SyncSession {
       const seq = version.get(node) ?? 0;
       // Forwarded ops still within their delay are held back (#holdBackForwarded).
       const behind = Math.min(seq, this.#forwardable.get(node)?.allowed ?? seq) > (this.#peerHas.get(node) ?? 0);
-      if (behind && (this.#servesAll || node === own || this.#nextHeldRun(node))) return node;
+      if (behind && (this.#servesAll || node === own)) return node;
+      // The run found is what the pump sends next (reading it costs up to 256 ops from the log).
+      if (behind) {
+        this.#heldRunFound = this.#nextHeldRun(node);
+        if (this.#heldRunFound) return node;
+      }
       moved.delete(node);
     }
     return undefined;
@@ -1782,8 +1791,8 @@ export class SyncSession {
   /**
    * Sends a record whole to a partial peer: every op of it that the peer has counted (held or
    * skipped), stripped of excluded fields, in parts that fit a frame; the peer rebuilds it.
+   * False when nothing of it is counted at the peer yet (it can be sent once something is).
    */
-  /** Whether it sent the record (not when nothing of it is counted at the peer yet). */
   #sendWhole(ref: RecordKey, filter: SyncFilter): boolean {
     // Its ops folded into a base state here (compacted, or it came in a snapshot): the ops left
     // would rebuild it wrong on the partial peer. Filtered snapshots are not built yet.
