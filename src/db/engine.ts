@@ -32,6 +32,7 @@ import { loadStoredBase, storeBase } from './bases.ts';
 import { IndexCatalog, indexName } from './index-catalog.ts';
 import { OpTailCache } from './op-tail-cache.ts';
 import { recordKey } from './record-key.ts';
+import { RecordStarts } from './record-starts.ts';
 import { type DotRange, VoidSet } from './voids.ts';
 
 export { recordKey };
@@ -169,6 +170,10 @@ export class Engine {
   #committedSizes: number[] = [];
   /** Recently read or written docs, for the sync layer (see readDocShared); insertion-ordered. */
   readonly #docCache = new Map<string, Doc | undefined>();
+  /** Which committed inserts started their record (full replicas; see startsRecord). */
+  readonly #recordStarts = new RecordStarts();
+  /** Moves whenever a record's doc may have changed (see docsVersion). */
+  #docsVersion = 0;
   /** Full replicas: the newest committed ops, decoded (a partial replica's log has gaps). */
   readonly #opCache = new OpTailCache(OP_CACHE_SIZE);
   #docCacheSize = DOC_CACHE_SIZE;
@@ -267,6 +272,7 @@ export class Engine {
       this.#parked.clear();
       this.#rebuilt.clear();
       this.#freshIds.clear();
+      this.#recordStarts.discard();
       this.#incompleteChanged = false;
       this.#source = undefined;
       // Everything in memory goes back to what the store holds.
@@ -275,6 +281,7 @@ export class Engine {
       this.cipher.reload?.(true);
       this.#replica = this.#loadReplica();
       this.#loadFilter();
+      this.#docsVersion++;
       this.#docCache.clear();
       this.#opCache.clear();
       this.#inWrite = false;
@@ -287,6 +294,7 @@ export class Engine {
     const changes = [...this.#committed.values()];
     this.#committed.clear();
     const ops = this.#committedOps;
+    if (!this.#filter && ops.length > 0) this.#recordStarts.commit(ops);
     const moved = this.#movedOrigins;
     this.#movedOrigins = new Set();
     const source = this.#source;
@@ -360,6 +368,7 @@ export class Engine {
    */
   #refreshIfChangedElsewhere(): number {
     if (!this.storage.changedElsewhere()) return 0;
+    this.#docsVersion++;
     this.#docCache.clear();
     this.#opCache.clear();
     const before = this.#replica.version.toMap();
@@ -819,6 +828,24 @@ export class Engine {
   // ---- reads ----
 
   /**
+   * Whether a committed op (the object ops listeners got) is the insert that started its record
+   * on this full replica: its only op, nothing compacted before. Undefined when not known here
+   * (a partial replica, an op not from a commit of this engine).
+   */
+  startsRecord(op: Op): boolean | undefined {
+    return this.#recordStarts.startsRecord(op);
+  }
+
+  /**
+   * A number that moves whenever any record's doc may have changed (a commit that touched
+   * records, another process's commit, a rollback): docs read while it stays the same are still
+   * current.
+   */
+  get docsVersion(): number {
+    return this.#docsVersion;
+  }
+
+  /**
    * A record's doc, for the sync layer: kept in a small cache that every write updates (every
    * session serving a partial peer asks for the same records after a commit; reading each from
    * the store cost 25 µs per record per session). Shared: do not modify it.
@@ -1005,6 +1032,7 @@ export class Engine {
       this.storage.setVersion(node, { seq: version.get(node), ahead: version.aheadOf(node) });
     }
     const changes = this.#replica.takeChanges();
+    if (changes.length > 0) this.#docsVersion++;
     if (this.#filter) {
       this.#applyFilter(changes);
       this.#rebuilt.clear();
@@ -1016,6 +1044,7 @@ export class Engine {
     }
     for (const change of changes) {
       const { collection, id, state, before } = change;
+      if (!change.wasHeld && !this.#filter && this.#opsListeners.size > 0) this.#recordStarts.noteUntouched(collection, id);
       // The state was its own base until this change: keep that copy for history.
       if (change.baseBefore) storeBase(this, collection, id, change.baseBefore);
       const after = state.view();
@@ -1080,9 +1109,14 @@ export class Engine {
       if (!state.held) continue;
       if (filter.matches(collection, state.view())) {
         // Held now but not before, and not sent whole: this replica's own write did it. Whole
-        // anyway if the write inserted it under an id generated here.
+        // anyway if the write inserted it under an id generated here. With other ops of it in
+        // the log (parked here), asked for whole at once: a server sends a writer its own insert
+        // back only when it holds more of the record, and it may not have those ops.
         const key = recordKey(collection, id);
-        if (!wasHeld && !this.#rebuilt.has(key) && !this.#freshIds.has(key)) this.#setIncomplete(collection, id, true);
+        if (!wasHeld && !this.#rebuilt.has(key) && !this.#freshIds.has(key)) {
+          this.#setIncomplete(collection, id, true);
+          if (this.storage.opCountOfRecord(collection, id) > 1) this.#parked.set(key, { collection, id });
+        }
         continue;
       }
       this.#setIncomplete(collection, id, false);

@@ -16,6 +16,8 @@ export class CommitRecords {
   readonly #ops: readonly Op[];
   readonly #source: SyncSource;
   readonly #docs: (Doc | undefined)[] = [];
+  /** The source's docsVersion when #docs were read. */
+  #docsAt = -1;
   readonly #starts: (boolean | undefined)[] = [];
 
   private constructor(ops: readonly Op[], source: SyncSource) {
@@ -33,8 +35,16 @@ export class CommitRecords {
     return records;
   }
 
-  /** The doc of op i's record now (undefined: it does not exist). Shared: do not modify it. */
+  /**
+   * The doc of op i's record now (undefined: it does not exist), read again once a later commit
+   * may have changed it (sessions judge held-back ops after a delay). Shared: do not modify it.
+   */
   doc(i: number): Doc | undefined {
+    const at = this.#source.docsVersion();
+    if (at !== this.#docsAt) {
+      this.#docs.length = 0;
+      this.#docsAt = at;
+    }
     if (!(i in this.#docs)) {
       const op = this.#ops[i] as Op;
       this.#docs[i] = this.#source.recordDoc(op.collection, op.record);

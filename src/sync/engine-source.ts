@@ -14,6 +14,8 @@ const STARTS_RECORD_CACHE_SIZE = 65_536;
 /** Whether `op` is its record's first op here (an insert of a new record), see SyncSource.startsRecord. */
 function startsRecord(engine: Engine, op: Op): boolean {
   if (op.kind !== 'insert') return false;
+  const known = engine.startsRecord(op);
+  if (known !== undefined) return known;
   let cache = startsRecordCache.get(engine);
   if (!cache) {
     cache = new Map();
@@ -52,6 +54,7 @@ export function databaseSource(db: BlazeDB): SyncSource {
     onMembership: (listener) => engine.onMembership(listener),
     onFilterChange: (listener) => engine.onFilterChange(listener),
     recordDoc: (collection, id) => engine.readDocShared(collection, id),
+    docsVersion: () => engine.docsVersion,
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
     incompleteRecords: () => engine.incompleteRecords(),

@@ -123,6 +123,8 @@ export interface SyncSource {
   onMembership(listener: (change: MembershipChange) => void): () => void;
   /** A record's current doc (undefined: absent or deleted). */
   recordDoc(collection: string, id: string): Doc | undefined;
+  /** Moves whenever a record's doc may have changed: docs read while it stays are current. */
+  docsVersion(): number;
   /** Every stored op of one record. */
   opsOfRecord(collection: string, id: string): Op[];
   /** Called when this replica's selective-sync filter changes; returns an unsubscribe. */
@@ -1284,10 +1286,15 @@ export class SyncSession {
       const doc = this.#source.recordDoc(op.collection, op.record);
       if (doc === undefined && this.#source.filter()) continue; // a partial replica cannot judge what it does not hold
       const inFilter = filter.matches(op.collection, doc);
-      // Also for the peer's own insert: it may hold ops of the record it parked (another node's
-      // insert under the same id), which only a RECORD folds in. (Not sending it back saved a
-      // relay of 100 own-filter peers a frame per insert but left such records wrong.)
-      if (inFilter && !this.#peerHolds.has(key)) this.#sendWhole(ref, filter);
+      // Not the peer's own insert when it is the record's only op here: the peer holds that
+      // already (a relay of 100 own-filter peers spent a third of its time sending them back).
+      // Under an id the app gave it may have parked another node's ops of the record: it asks
+      // for the record whole itself (Engine #applyFilter). Its own, not any op it passed on: a
+      // partial peer forwards ops of records it parked.
+      if (inFilter && !this.#peerHolds.has(key)) {
+        if (fromPeer && op.node === this.#peer?.nodeId && this.#source.startsRecord(op)) this.#peerHolds.add(key);
+        else this.#sendWhole(ref, filter);
+      }
       // Gone also when the peer may hold it without this side knowing: its own write put it
       // there, or an op that can move records did (a stale LEFT may have cleared peerHolds).
       else if (!inFilter && (this.#peerHolds.delete(key) || fromPeer || moved.has(key))) gone.push(ref);
@@ -1321,7 +1328,7 @@ export class SyncSession {
    */
   #skipCommit(ops: readonly Op[], filter: SyncFilter, forwarded: boolean): boolean {
     const records = CommitRecords.of(ops, this.#source);
-    if (!this.#canSkip(ops, filter, records, (i) => records.doc(i))) return false;
+    if (!this.#canSkip(ops, filter, records)) return false;
     // Skipped dots reach it with the deferred SKIP: meanwhile, an ACK says we have them.
     if (forwarded && this.#servedAll) this.#acknowledgeSoon();
     if (forwarded && ops.some((op) => this.#holdsBack(op))) {
@@ -1330,8 +1337,7 @@ export class SyncSession {
       // it counted and never does (the simulator found it: smoke seed 59). Judged again then,
       // on the records as they are by that time.
       this.#holdBackForwarded(ops, () => {
-        const doc = (i: number) => this.#source.recordDoc((ops[i] as Op).collection, (ops[i] as Op).record);
-        if (this.#canSkip(ops, filter, records, doc)) this.#skipLive(ops);
+        if (this.#canSkip(ops, filter, records)) this.#skipLive(ops);
       });
     } else {
       this.#skipLive(ops);
@@ -1339,14 +1345,14 @@ export class SyncSession {
     return true;
   }
 
-  /** Whether #skipCommit may skip these ops now (`doc(i)`: op i's record as it is to be judged). */
-  #canSkip(ops: readonly Op[], filter: SyncFilter, records: CommitRecords, doc: (i: number) => Doc | undefined): boolean {
+  /** Whether #skipCommit may skip these ops now, judged on their records as they are now. */
+  #canSkip(ops: readonly Op[], filter: SyncFilter, records: CommitRecords): boolean {
     if (this.#state !== 'syncing' || !this.#peerHoldsKnown || this.#blocked || this.#pumping) return false;
     if (this.#sweep || this.#snapshotOut || this.#source.filter() !== undefined) return false;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as Op;
       if (this.#peerHolds.has(records.keys[i] as string)) return false;
-      if (filter.matches(op.collection, doc(i))) return false;
+      if (filter.matches(op.collection, records.doc(i))) return false;
       if (filter.touchesMembership(op) && !records.startsRecord(i)) return false; // movesOut
     }
     // Live: each origin's ops follow on what the peer has (else the pump has more to send first).

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { BatchReadContext } from '../../src/codec/index.ts';
 import { BlazeDB } from '../../src/db/index.ts';
+import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
 import {
   createPipe,
   databaseSource,
@@ -17,7 +19,7 @@ import {
   type SyncSessionInit,
   type SyncSource,
 } from '../../src/sync/index.ts';
-import { encodeMessage } from '../../src/sync/messages.ts';
+import { decodeMessage, encodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
 import { checkProperty } from '../helpers/property.ts';
@@ -668,6 +670,57 @@ describe('NEED answered late', () => {
       assert.equal((await partial.collection('bugs').get(id))?.title, 'from the LAN');
     } finally {
       for (const db of [author, partial, relay]) await db.close();
+    }
+  });
+});
+
+describe("a partial peer's own insert", () => {
+  it('should not come back from the server, yet fold in ops of the record the peer had parked', async () => {
+    const author = await openDb();
+    const partial = await openDb();
+    const server = await openDb();
+    try {
+      await partial.setSyncFilter({ collections: { bugs: { where: { team: 'red' } } } });
+      await author.collection('bugs').insert({ team: 'red', title: 'from the LAN' }, { id: 'x1' });
+      // The author's insert reaches the partial replica alone (a LAN peer passing it on): parked,
+      // not held, and no session to ask for it whole.
+      partial.engine.applySync([{ kind: 'ops', ops: author.engine.opsAfter(author.nodeId, 0, 10) }]);
+      assert.equal(await partial.collection('bugs').get('x1'), undefined);
+      const [x, y] = createPipe();
+      const fromServer: string[] = [];
+      const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
+      const send = y.send.bind(y);
+      y.send = (frame) => {
+        fromServer.push(decodeMessage(frame, 1 << 22, reader).type);
+        return send(frame);
+      };
+      const toServer = new SyncSession({ source: databaseSource(partial), duplex: x });
+      toServer.start();
+      new SyncSession({ source: databaseSource(server), duplex: y }).start();
+      await settle();
+      // An insert under a fresh id is the record's only op: the server does not send it back.
+      fromServer.length = 0;
+      const fresh = await partial.collection('bugs').insert({ team: 'red', title: 'fresh' });
+      await settle();
+      assert.ok(!fromServer.includes('record') && !fromServer.includes('ops'), fromServer.join());
+      assert.deepEqual(await server.collection('bugs').get(fresh), { _id: fresh, team: 'red', title: 'fresh' });
+      // Under the id of the parked record: the partial replica asks for it whole and folds the
+      // parked insert in, though the server has nothing of the author's.
+      await partial.collection('bugs').insert({ team: 'red', votes: 1 }, { id: 'x1' });
+      await settle();
+      assert.equal(
+        await server
+          .collection('bugs')
+          .get('x1')
+          .then((r) => r?.title),
+        undefined,
+      );
+      const shown = await partial.collection('bugs').get('x1');
+      assert.equal(shown?.title, 'from the LAN');
+      assert.equal(shown?.votes, 1);
+      assert.equal(toServer.state, 'syncing');
+    } finally {
+      for (const db of [author, partial, server]) await db.close();
     }
   });
 });
