@@ -38,6 +38,7 @@ import type { Op } from '../src/ops/op.ts';
 import { cryptoRandom, realScheduler, systemClock } from '../src/platform/index.ts';
 import { ConnectionPolicy } from '../src/policy/connection-policy.ts';
 import { judgeRead, type Rules } from '../src/rules/index.ts';
+import { SHARE_FRAMES_FROM_SESSIONS } from '../src/sync/constants.ts';
 import {
   type CloseCode,
   databaseSource,
@@ -67,6 +68,7 @@ const STREAMS_PER_SECOND = 1;
 const STREAM_BURST_SECONDS = 30;
 /** How long skipped dots for a partial peer may wait, merged (SyncSessionInit.skipDelayMs). */
 const SKIP_DELAY_MS = 2_000;
+
 /** A peer cut off for abuse (floods, frames that are not ours) may not connect for this long. */
 const BAN_MS = 60_000;
 /** Session endings that only a misbehaving peer causes: its connection is cut off too. */
@@ -94,6 +96,8 @@ export class RelayHub {
   readonly #databases = new Map<string, Promise<BlazeDB>>();
   readonly #opened = new Map<string, BlazeDB>();
   readonly #sessions = new Map<SyncSession, HubSession>();
+  /** Open sessions per database (see SHARE_FRAMES_FROM_SESSIONS). */
+  readonly #sessionsPerDb = new Map<string, number>();
   /** Other relays of the deployment, by peer id. */
   readonly #peerRelays: Map<string, Multiaddr>;
   /** Redials relay links, one per (database, relay): keys are `${dbId} ${peerId}`. */
@@ -391,14 +395,17 @@ export class RelayHub {
       // Skipped dots only advance a partial peer's vector (for GC): merged over 2 s, hundreds of
       // partial peers cost a few frames per second each, not one per commit.
       skipDelayMs: SKIP_DELAY_MS,
+      shareFrames: () => (this.#sessionsPerDb.get(db.dbId) ?? 0) >= SHARE_FRAMES_FROM_SESSIONS,
     });
     const entry: HubSession = { dbId: db.dbId, peer, claims, stream, counted: session.stats };
     this.#sessions.set(session, entry);
+    this.#sessionsPerDb.set(db.dbId, (this.#sessionsPerDb.get(db.dbId) ?? 0) + 1);
     this.metrics.sessionsOpened.inc({ db: db.dbId });
     this.#log.info({ peer, db: db.dbId, sub: claims?.sub, relay: claims === undefined }, 'session opened');
     session.onClose((reason) => {
       this.#count(session, entry);
       this.#sessions.delete(session);
+      this.#sessionsPerDb.set(db.dbId, (this.#sessionsPerDb.get(db.dbId) ?? 1) - 1);
       if (reason.code !== 'local-close' && reason.code !== 'peer-closed') this.metrics.sessionsRefused.inc({ code: reason.code });
       this.#log.info({ peer, db: db.dbId, code: reason.code, reason: reason.message }, 'session closed');
       if (ABUSE.has(reason.code) && !reason.byPeer) this.#cutOff(peer, reason.code, reason.message);

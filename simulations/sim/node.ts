@@ -9,6 +9,7 @@ import { BlazeDB } from '../../src/db/index.ts';
 import { ConnectionPolicy } from '../../src/policy/connection-policy.ts';
 import type { Random, Scheduler } from '../../src/runtime.ts';
 import { MemoryStorage } from '../../src/storage/index.ts';
+import { SHARE_FRAMES_FROM_SESSIONS } from '../../src/sync/constants.ts';
 import type { FrameDuplex } from '../../src/sync/duplex.ts';
 import { databaseSource } from '../../src/sync/engine-source.ts';
 import { SyncFilter } from '../../src/sync/filter.ts';
@@ -222,6 +223,8 @@ export class SimNode {
       batchWindowMs: options.batchWindowMs,
       ackIntervalMs: options.ackIntervalMs,
       defer: (fn) => world.after(0, () => incarnation === this.#incarnation && fn()),
+      // As blaze-node does.
+      ...(this.role === 'relay' ? { shareFrames: () => this.#sessions.size >= SHARE_FRAMES_FROM_SESSIONS } : {}),
     });
     this.#sessions.set(session, peer);
     session.onStateChange((state) => {

@@ -5,6 +5,7 @@ import type { Engine } from '../db/engine.ts';
 import type { BlazeDB } from '../db/index.ts';
 import type { Op } from '../ops/op.ts';
 import { parseOptions, parseQuery } from '../query/index.ts';
+import { HolderIndex } from './held-records.ts';
 import type { SyncSession, SyncSource } from './session.ts';
 
 /** Per engine, the answers of startsRecord by dot: every session serving a partial peer asks about the same ops. */
@@ -31,6 +32,9 @@ function startsRecord(engine: Engine, op: Op): boolean {
   return answer;
 }
 
+/** Per engine, who holds which record: every session of one database shares it. */
+const holderIndexes = new WeakMap<Engine, HolderIndex>();
+
 export function databaseSource(db: BlazeDB): SyncSource {
   const engine = db.engine;
   const gc = db.gcCollector;
@@ -55,6 +59,14 @@ export function databaseSource(db: BlazeDB): SyncSource {
     onFilterChange: (listener) => engine.onFilterChange(listener),
     recordDoc: (collection, id) => engine.readDocShared(collection, id),
     docsVersion: () => engine.docsVersion,
+    holderIndex: () => {
+      let index = holderIndexes.get(engine);
+      if (!index) {
+        index = new HolderIndex();
+        holderIndexes.set(engine, index);
+      }
+      return index;
+    },
     opsOfRecord: (collection, id) => engine.opsOfRecord(collection, id),
     heldRecords: () => engine.heldRecords(),
     incompleteRecords: () => engine.incompleteRecords(),

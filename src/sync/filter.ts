@@ -31,6 +31,14 @@ interface CollectionFilter {
   readonly exclude: ReadonlySet<string>;
   /** Top-level fields the condition reads: only ops touching them can change membership. */
   readonly whereFields: ReadonlySet<string>;
+  /** A string the record's field at `path` must equal (or hold) for the condition to match. */
+  readonly guard: FilterGuard | undefined;
+}
+
+/** See SyncFilter.guard. */
+export interface FilterGuard {
+  readonly path: readonly string[];
+  readonly value: string;
 }
 
 /** A bad filter: names the part and what is wrong with it. */
@@ -84,7 +92,13 @@ export class SyncFilter {
       for (const field of whereFields) {
         if (excluded.has(field)) throw new FilterError(`${at}.where`, `reads '${field}', which the filter excludes`);
       }
-      collections.set(name, { condition, whereKey: where === undefined ? '' : valueKey(where as Value), exclude: excluded, whereFields });
+      collections.set(name, {
+        condition,
+        whereKey: where === undefined ? '' : valueKey(where as Value),
+        exclude: excluded,
+        whereFields,
+        guard: condition && guardOf(condition),
+      });
       spec[name] = {
         ...(where === undefined ? {} : { where: where as Query }),
         ...(excluded.size > 0 ? { exclude: [...excluded].sort() } : {}),
@@ -99,6 +113,16 @@ export class SyncFilter {
     const c = this.#collections.get(collection);
     if (!c || doc === undefined) return false;
     return c.condition === undefined || matches(doc, c.condition);
+  }
+
+  /**
+   * A string that a record of `collection` must have at a path (equal to the field, or among
+   * its elements) to match, when the condition requires one (`{ owner: 'ann', ... }`): a commit
+   * whose records have no such value anywhere holds nothing for this filter. Undefined when the
+   * condition requires none.
+   */
+  guard(collection: string): FilterGuard | undefined {
+    return this.#collections.get(collection)?.guard;
   }
 
   includesCollection(collection: string): boolean {
@@ -160,6 +184,17 @@ function implies(a: Condition | undefined, b: Condition): boolean {
   if (a === undefined) return false;
   const have = new Set(conjuncts(a).map(conditionKey));
   return conjuncts(b).every((c) => have.has(conditionKey(c)));
+}
+
+/** An equality to a string that every record matching `c` has (an and-ed one will do). */
+function guardOf(c: Condition): FilterGuard | undefined {
+  if (c.op === 'eq' && typeof c.value === 'string') return { path: c.path, value: c.value };
+  if (c.op !== 'and') return undefined;
+  for (const item of c.items) {
+    const guard = guardOf(item);
+    if (guard) return guard;
+  }
+  return undefined;
 }
 
 function conjuncts(c: Condition): Condition[] {

@@ -360,6 +360,15 @@ export function encodeMessage(m: Message, stream?: BatchWriteContext): Uint8Arra
 }
 
 /**
+ * An OPS frame that any session may send as is (to peers of minor >= 5): its batch interns only
+ * within itself and takes no place in the session's stream. A relay sends the same new ops to
+ * every full peer; encoding them once instead of once per peer was most of its fan-out time.
+ */
+export function encodeStandaloneOps(ops: readonly Op[]): Uint8Array {
+  return encodeMessage({ type: 'ops', ops });
+}
+
+/**
  * Batches of one session direction continue one interning stream, so they must be decoded
  * exactly once each, in order: each carries its position in the stream (1, 2, ...), and a
  * duplicated, dropped or reordered frame fails to decode instead of shifting the tables.
@@ -392,10 +401,15 @@ function writeOpsBody(
   e.pos += body.length;
 }
 
-/** Reads what writeOpsBody wrote (it runs to the end of the frame); `allowed`: extra flag bits. */
+/**
+ * Reads what writeOpsBody wrote (it runs to the end of the frame); `allowed`: extra flag bits.
+ * Position 0 is a standalone batch (1.5: encoded once and sent to many sessions, see
+ * encodeStandaloneOps): its own interning tables, none of the stream's, and no place in it.
+ */
 function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameBytes: number, stream: BatchReadContext | undefined) {
   const position = readVarUint(d);
-  const expected = nextPosition(stream);
+  const ctx = position === 0 ? undefined : stream;
+  const expected = position === 0 ? 0 : nextPosition(stream);
   if (position !== expected) d.fail(`batch ${position} of the stream where ${expected} was due (a frame duplicated, lost or reordered)`);
   const flags = readByte(d);
   if (flags & ~(OPS_LZ4 | OPS_RUNS | allowed)) d.fail('unknown ops flags');
@@ -403,7 +417,7 @@ function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameByt
   const body = frame.subarray(d.pos);
   d.pos = d.end;
   const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
-  return { ops: decodeBatch(batch, stream), flags: flags & ~(OPS_LZ4 | OPS_RUNS), ...(runs ? { runs } : {}) };
+  return { ops: decodeBatch(batch, ctx), flags: flags & ~(OPS_LZ4 | OPS_RUNS), ...(runs ? { runs } : {}) };
 }
 
 function writeRuns(e: Encoder, runs: readonly SignedRun[]): void {

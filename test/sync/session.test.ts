@@ -332,6 +332,47 @@ describe('sync sessions', () => {
     }
   });
 
+  it('should apply a duplicated standalone OPS frame once and close on a reordered one, applying nothing past the gap', async () => {
+    for (const fault of ['duplicate', 'reorder'] as const) {
+      const { db: a } = await openDb();
+      const { db: b } = await openDb();
+      for (let i = 0; i < 3; i++) await a.collection('bugs').insert({ k: i, title: `t${i}` }, { id: `r${i}` });
+      const [x, y] = createPipe();
+      const send = x.send.bind(x);
+      let held: Uint8Array | undefined;
+      let opsFrames = 0;
+      x.send = (frame) => {
+        if (frame[0] !== 0x02) return send(frame);
+        opsFrames++;
+        if (fault === 'duplicate' && opsFrames === 2) return send(frame) && send(frame);
+        if (fault === 'reorder' && opsFrames === 1) {
+          held = frame;
+          return true;
+        }
+        const ok = send(frame);
+        if (held) send(held);
+        held = undefined;
+        return ok;
+      };
+      const sa = new SyncSession({ source: databaseSource(a), duplex: x, batchOps: 1, shareFrames: () => true });
+      const sb = new SyncSession({ source: databaseSource(b), duplex: y, batchOps: 1 });
+      sa.start();
+      sb.start();
+      await settle();
+      if (fault === 'duplicate') {
+        assert.equal(sb.state, 'syncing');
+        assert.equal(sb.stats.duplicateOpsReceived, 1);
+        assert.deepEqual(await snapshot(b), await snapshot(a));
+        continue;
+      }
+      assert.equal(sb.closeReason?.code, 'gap');
+      assert.deepEqual(await snapshot(b), [], 'the op after the gap is not applied');
+      connect(a, b);
+      await settle();
+      assert.deepEqual(await snapshot(b), await snapshot(a), fault);
+    }
+  });
+
   it('should close on a malformed frame, an oversize frame and an op that skips ahead, applying nothing', async () => {
     const cases: [string, (peer: FrameDuplex, a: BlazeDB) => void][] = [
       ['malformed-frame', (peer) => peer.send(Uint8Array.of(0x02, 0x00, 0x12, 0xff))],
