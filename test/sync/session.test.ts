@@ -24,6 +24,31 @@ function connect(a: BlazeDB, b: BlazeDB, options: Partial<SyncSessionInit> = {},
   return [sa, sb] as const;
 }
 
+/** Two stores, a with three records, and a pipe whose a-side duplicates its 2nd OPS frame or sends its 1st after the 2nd. */
+async function faultyOpsPipe(fault: 'duplicate' | 'reorder') {
+  const { db: a } = await openDb();
+  const { db: b } = await openDb();
+  for (let i = 0; i < 3; i++) await a.collection('bugs').insert({ k: i, title: `t${i}` }, { id: `r${i}` });
+  const [x, y] = createPipe();
+  const send = x.send.bind(x);
+  let held: Uint8Array | undefined;
+  let opsFrames = 0;
+  x.send = (frame) => {
+    if (frame[0] !== 0x02) return send(frame);
+    opsFrames++;
+    if (fault === 'duplicate' && opsFrames === 2) return send(frame) && send(frame);
+    if (fault === 'reorder' && opsFrames === 1) {
+      held = frame;
+      return true;
+    }
+    const ok = send(frame);
+    if (held) send(held);
+    held = undefined;
+    return ok;
+  };
+  return { a, b, x, y };
+}
+
 async function snapshot(db: BlazeDB, collection = 'bugs') {
   return (await db.collection(collection).find({}, { sort: { k: 1 } })).map((r) => ({ ...r }));
 }
@@ -298,26 +323,7 @@ describe('sync sessions', () => {
 
   it('should refuse a duplicated or reordered OPS frame instead of misreading the interning stream', async () => {
     for (const fault of ['duplicate', 'reorder'] as const) {
-      const { db: a } = await openDb();
-      const { db: b } = await openDb();
-      for (let i = 0; i < 3; i++) await a.collection('bugs').insert({ k: i, title: `t${i}` }, { id: `r${i}` });
-      const [x, y] = createPipe();
-      const send = x.send.bind(x);
-      let held: Uint8Array | undefined;
-      let opsFrames = 0;
-      x.send = (frame) => {
-        if (frame[0] !== 0x02) return send(frame);
-        opsFrames++;
-        if (fault === 'duplicate' && opsFrames === 2) return send(frame) && send(frame);
-        if (fault === 'reorder' && opsFrames === 1) {
-          held = frame;
-          return true;
-        }
-        const ok = send(frame);
-        if (held) send(held);
-        held = undefined;
-        return ok;
-      };
+      const { a, b, x, y } = await faultyOpsPipe(fault);
       const sa = new SyncSession({ source: databaseSource(a), duplex: x, batchOps: 1 });
       const sb = new SyncSession({ source: databaseSource(b), duplex: y, batchOps: 1 });
       sa.start();
@@ -334,26 +340,7 @@ describe('sync sessions', () => {
 
   it('should apply a duplicated standalone OPS frame once and close on a reordered one, applying nothing past the gap', async () => {
     for (const fault of ['duplicate', 'reorder'] as const) {
-      const { db: a } = await openDb();
-      const { db: b } = await openDb();
-      for (let i = 0; i < 3; i++) await a.collection('bugs').insert({ k: i, title: `t${i}` }, { id: `r${i}` });
-      const [x, y] = createPipe();
-      const send = x.send.bind(x);
-      let held: Uint8Array | undefined;
-      let opsFrames = 0;
-      x.send = (frame) => {
-        if (frame[0] !== 0x02) return send(frame);
-        opsFrames++;
-        if (fault === 'duplicate' && opsFrames === 2) return send(frame) && send(frame);
-        if (fault === 'reorder' && opsFrames === 1) {
-          held = frame;
-          return true;
-        }
-        const ok = send(frame);
-        if (held) send(held);
-        held = undefined;
-        return ok;
-      };
+      const { a, b, x, y } = await faultyOpsPipe(fault);
       const sa = new SyncSession({ source: databaseSource(a), duplex: x, batchOps: 1, shareFrames: () => true });
       const sb = new SyncSession({ source: databaseSource(b), duplex: y, batchOps: 1 });
       sa.start();
