@@ -68,7 +68,6 @@ const STREAMS_PER_SECOND = 1;
 const STREAM_BURST_SECONDS = 30;
 /** How long skipped dots for a partial peer may wait, merged (SyncSessionInit.skipDelayMs). */
 const SKIP_DELAY_MS = 2_000;
-
 /** A peer cut off for abuse (floods, frames that are not ours) may not connect for this long. */
 const BAN_MS = 60_000;
 /** Session endings that only a misbehaving peer causes: its connection is cut off too. */

@@ -408,16 +408,18 @@ function writeOpsBody(
  */
 function readOpsBody(d: Decoder, frame: Uint8Array, allowed: number, maxFrameBytes: number, stream: BatchReadContext | undefined) {
   const position = readVarUint(d);
-  const ctx = position === 0 ? undefined : stream;
-  const expected = position === 0 ? 0 : nextPosition(stream);
-  if (position !== expected) d.fail(`batch ${position} of the stream where ${expected} was due (a frame duplicated, lost or reordered)`);
+  const standalone = position === 0;
+  if (!standalone) {
+    const expected = nextPosition(stream);
+    if (position !== expected) d.fail(`batch ${position} of the stream where ${expected} was due (a frame duplicated, lost or reordered)`);
+  }
   const flags = readByte(d);
   if (flags & ~(OPS_LZ4 | OPS_RUNS | allowed)) d.fail('unknown ops flags');
   const runs = flags & OPS_RUNS ? readRuns(d) : undefined;
   const body = frame.subarray(d.pos);
   d.pos = d.end;
   const batch = flags & OPS_LZ4 ? decompressBlock(body, maxFrameBytes * 4) : body;
-  return { ops: decodeBatch(batch, ctx), flags: flags & ~(OPS_LZ4 | OPS_RUNS), ...(runs ? { runs } : {}) };
+  return { ops: decodeBatch(batch, standalone ? undefined : stream), flags: flags & ~(OPS_LZ4 | OPS_RUNS), ...(runs ? { runs } : {}) };
 }
 
 function writeRuns(e: Encoder, runs: readonly SignedRun[]): void {

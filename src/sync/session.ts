@@ -440,8 +440,9 @@ export class SyncSession {
   #lastAcked: Map<NodeId, number> | undefined;
   /** One interning stream per direction for OPS batches (see messages.ts). */
   readonly #outStream = new BatchWriteContext(SESSION_INTERN_CAPACITY);
-  readonly #shareFrames: (() => boolean) | undefined;
   readonly #inStream = new BatchReadContext(SESSION_INTERN_CAPACITY);
+  /** Whether new ops for a full peer go in shared standalone frames (SyncSessionInit.shareFrames). */
+  readonly #shareFrames: (() => boolean) | undefined;
   #stopListening: (() => void) | undefined;
   #stopMembership: (() => void) | undefined;
   #stopFilterWatch: (() => void) | undefined;
@@ -1990,8 +1991,8 @@ export class SyncSession {
    * (1.5, when shareFrames says so), else in this session's stream.
    */
   #sendOps(ops: readonly Op[]): boolean {
-    const shared = this.#shareFrames?.() === true && this.#peerMinor >= STANDALONE_MINOR;
-    if (!shared || this.#passesSignatures || this.#deferredSkips.size > 0) return this.#send({ type: 'ops', ops });
+    // A full peer gets no signatures and no skipped dots, so nothing of the session's own goes in the frame.
+    if (this.#shareFrames?.() !== true || this.#peerMinor < STANDALONE_MINOR) return this.#send({ type: 'ops', ops });
     if (this.#state === 'closed') return false;
     return this.#sendFrame(standaloneOpsFrame(ops), ops.length);
   }

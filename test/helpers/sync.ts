@@ -1,5 +1,8 @@
+import { BatchReadContext } from '../../src/codec/index.ts';
 import type { NodeId } from '../../src/identity/node-id.ts';
-import { encodeMessage, type Hello } from '../../src/sync/messages.ts';
+import { SESSION_INTERN_CAPACITY } from '../../src/sync/constants.ts';
+import type { FrameDuplex } from '../../src/sync/duplex.ts';
+import { decodeMessage, encodeMessage, type Hello, type Message } from '../../src/sync/messages.ts';
 
 /** Helpers for sync tests: waiting for in-memory pipes to go quiet, and hand-driven timers. */
 
@@ -47,4 +50,14 @@ export function helloFrame(fields: Partial<Omit<Hello, 'type'>> & { nodeId: Node
     credentials: new Uint8Array(0),
     ...fields,
   });
+}
+
+/** Calls `seen` with every message sent through `duplex` (decoded as its peer reads them), before it goes. */
+export function watchSent(duplex: FrameDuplex, seen: (message: Message) => void): void {
+  const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
+  const send = duplex.send.bind(duplex);
+  duplex.send = (frame) => {
+    seen(decodeMessage(frame, 1 << 22, reader));
+    return send(frame);
+  };
 }

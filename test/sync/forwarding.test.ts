@@ -9,7 +9,7 @@ import { createPipe, databaseSource, encodeMessage, SyncSession } from '../../sr
 import { decodeMessage } from '../../src/sync/messages.ts';
 import { SeededRandom } from '../../src/util/prng.ts';
 import { tempDir } from '../helpers/db.ts';
-import { helloFrame, manualScheduler, settle } from '../helpers/sync.ts';
+import { helloFrame, manualScheduler, settle, watchSent } from '../helpers/sync.ts';
 
 let seed = 500;
 const open = () => BlazeDB.open({ storage: 'memory', dbId: 'shared', random: new SeededRandom(seed++) });
@@ -68,13 +68,9 @@ describe('forwarding in a mesh', () => {
     await settle();
     const [x, y] = createPipe();
     const acks: { delta: boolean; size: number }[] = [];
-    const reader = new BatchReadContext(SESSION_INTERN_CAPACITY);
-    const send = x.send.bind(x);
-    x.send = (frame) => {
-      const m = decodeMessage(frame, 1 << 22, reader);
+    watchSent(x, (m) => {
       if (m.type === 'ack') acks.push({ delta: m.delta === true, size: m.version.size });
-      return send(frame);
-    };
+    });
     new SyncSession({ source: databaseSource(a), duplex: x }).start();
     new SyncSession({ source: databaseSource(b), duplex: y }).start();
     await settle();
